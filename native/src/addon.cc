@@ -1,0 +1,280 @@
+// dlite-native: the host side of the hypervisor, exposed to Node.
+//   probe(options?)         what accelerators and devices this host offers
+//   openTap(name, options?) create/attach a tap device, return its fd
+//   closeFd(fd)             close an fd returned by openTap
+#include <napi.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "probe.h"
+
+namespace {
+
+#if defined(__linux__)
+const char* kPlatform = "linux";
+#elif defined(__APPLE__)
+const char* kPlatform = "darwin";
+#else
+const char* kPlatform = "unknown";
+#endif
+
+#if defined(__x86_64__)
+const char* kArch = "x64";
+#elif defined(__aarch64__)
+const char* kArch = "arm64";
+#else
+const char* kArch = "unknown";
+#endif
+
+bool Exists(const char* path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+double MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+Napi::Value StringOrNull(Napi::Env env, const std::string& s) {
+  return s.empty() ? env.Null() : Napi::String::New(env, s);
+}
+
+Napi::Value NumberOrNull(Napi::Env env, double v) {
+  return v < 0 ? env.Null() : Napi::Number::New(env, v);
+}
+
+#ifdef __linux__
+Napi::Object KvmToJs(Napi::Env env, const dlite::KvmProbe& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("present", p.present);
+  o.Set("usable", p.usable);
+  o.Set("reason", p.reason);
+  o.Set("device", "/dev/kvm");
+  o.Set("accessible", p.accessible);
+  o.Set("apiVersion", p.apiVersion < 0 ? env.Null() : Napi::Number::New(env, p.apiVersion));
+  o.Set("backend", StringOrNull(env, p.backend));
+  o.Set("backendKind", p.backendKind);
+  o.Set("cpuVirtFlag", StringOrNull(env, p.cpuVirtFlag));
+  Napi::Object caps = Napi::Object::New(env);
+  for (const auto& c : p.capabilities) caps.Set(c.first, Napi::Number::New(env, static_cast<double>(c.second)));
+  o.Set("capabilities", caps);
+  Napi::Array missing = Napi::Array::New(env, p.missingCapabilities.size());
+  for (size_t i = 0; i < p.missingCapabilities.size(); i++) missing.Set(i, p.missingCapabilities[i]);
+  o.Set("missingCapabilities", missing);
+  const dlite::KvmSelfTest& t = p.selfTest;
+  if (!t.ran) {
+    o.Set("selfTest", env.Null());
+  } else {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("ok", t.ok);
+    s.Set("stage", t.stage);
+    s.Set("timedOut", t.timedOut);
+    s.Set("error", StringOrNull(env, t.error));
+    s.Set("durationMs", Napi::Number::New(env, t.durationMs));
+    s.Set("kernelLoopIterations", Napi::Number::New(env, t.kernelLoopIterations));
+    s.Set("kernelLoopRate", NumberOrNull(env, t.kernelLoopRate));
+    s.Set("userLoopIterations", Napi::Number::New(env, t.userLoopIterations));
+    s.Set("userLoopRate", NumberOrNull(env, t.userLoopRate));
+    o.Set("selfTest", s);
+  }
+  return o;
+}
+#endif
+
+#ifdef __APPLE__
+Napi::Object HvfToJs(Napi::Env env, const dlite::HvfProbe& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("present", p.present);
+  o.Set("usable", p.usable);
+  o.Set("reason", p.reason);
+  o.Set("sysctl", p.sysctlValue < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(p.sysctlValue)));
+  return o;
+}
+#endif
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double start = MonotonicMs();
+  dlite::ProbeOptions options;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Object opts = info[0].As<Napi::Object>();
+    Napi::Value st = opts.Get("selfTest");
+    if (st.IsBoolean()) options.selfTest = st.As<Napi::Boolean>().Value();
+    Napi::Value to = opts.Get("selfTestTimeoutMs");
+    if (to.IsNumber()) {
+      int ms = to.As<Napi::Number>().Int32Value();
+      if (ms < 100 || ms > 10000) {
+        Napi::RangeError::New(env, "selfTestTimeoutMs must be between 100 and 10000").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      options.selfTestTimeoutMs = ms;
+    }
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("platform", kPlatform);
+  result.Set("arch", kArch);
+  struct utsname u;
+  if (uname(&u) == 0) {
+    result.Set("machine", u.machine);
+    result.Set("kernelRelease", u.release);
+  } else {
+    result.Set("machine", env.Null());
+    result.Set("kernelRelease", env.Null());
+  }
+
+  Napi::Object accel = Napi::Object::New(env);
+#ifdef __linux__
+  accel.Set("kvm", KvmToJs(env, dlite::ProbeKvm(options)));
+#else
+  accel.Set("kvm", env.Null());
+#endif
+#ifdef __APPLE__
+  accel.Set("hvf", HvfToJs(env, dlite::ProbeHvf()));
+#else
+  accel.Set("hvf", env.Null());
+#endif
+  result.Set("accelerators", accel);
+
+  Napi::Object devices = Napi::Object::New(env);
+  devices.Set("kvm", Exists("/dev/kvm"));
+  devices.Set("netTun", Exists("/dev/net/tun"));
+  devices.Set("vhostNet", Exists("/dev/vhost-net"));
+  devices.Set("vhostVsock", Exists("/dev/vhost-vsock"));
+  result.Set("devices", devices);
+  result.Set("durationMs", Napi::Number::New(env, MonotonicMs() - start));
+  return result;
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  const char* name = "EUNKNOWN";
+  switch (err) {
+    case EPERM: name = "EPERM"; break;
+    case EACCES: name = "EACCES"; break;
+    case EBUSY: name = "EBUSY"; break;
+    case ENOENT: name = "ENOENT"; break;
+    case ENODEV: name = "ENODEV"; break;
+    case ENXIO: name = "ENXIO"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case EEXIST: name = "EEXIST"; break;
+    case EMFILE: name = "EMFILE"; break;
+    case ENFILE: name = "ENFILE"; break;
+    case ENOTSUP: name = "ENOTSUP"; break;
+    case EBADF: name = "EBADF"; break;
+  }
+  e.Set("code", name);
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", syscall);
+  return e;
+}
+
+Napi::Value OpenTap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "openTap(name): name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  bool badChar = false;
+  for (char c : name) badChar = badChar || c == '/' || c == ':' || c <= ' ' || c == 0x7f;
+  if (name.empty() || name.size() > 15 || badChar || name == "." || name == "..") {
+    Napi::Error e = Napi::TypeError::New(env, "invalid tap device name \"" + name +
+                                                  "\": use 1-15 characters without spaces, '/' or ':' (e.g. dlite-tap0)");
+    e.Set("code", "ERR_INVALID_ARG_VALUE");
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool vnetHdr = false, persist = false, cloexec = true;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object opts = info[1].As<Napi::Object>();
+    if (opts.Get("vnetHdr").IsBoolean()) vnetHdr = opts.Get("vnetHdr").As<Napi::Boolean>().Value();
+    if (opts.Get("persist").IsBoolean()) persist = opts.Get("persist").As<Napi::Boolean>().Value();
+    if (opts.Get("cloexec").IsBoolean()) cloexec = opts.Get("cloexec").As<Napi::Boolean>().Value();
+  }
+#ifdef __linux__
+  dlite::TapResult r = dlite::OpenTap(name, vnetHdr, persist, cloexec);
+  if (r.fd < 0) {
+    std::string msg;
+    std::string q = "\"" + name + "\"";
+    if (r.failedAt == "open") {
+      if (r.err == ENOENT || r.err == ENODEV || r.err == ENXIO) {
+        msg = "cannot create tap device " + q + ": /dev/net/tun is missing (" + strerror(r.err) +
+              "). Load the TUN/TAP driver with `modprobe tun`, or create the node with "
+              "`mkdir -p /dev/net && mknod /dev/net/tun c 10 200`; in a container, pass --device /dev/net/tun.";
+      } else if (r.err == EACCES || r.err == EPERM) {
+        msg = "cannot create tap device " + q + ": permission denied opening /dev/net/tun. "
+              "Run dlite as root (sudo) or give it CAP_NET_ADMIN.";
+      } else {
+        msg = "cannot open /dev/net/tun: " + std::string(strerror(r.err));
+      }
+      ErrnoError(env, r.err, "open", msg).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (r.err == EPERM || r.err == EACCES) {
+      msg = "creating tap device " + q + " needs CAP_NET_ADMIN: run dlite as root (sudo), or create the device "
+            "once for your user with `sudo ip tuntap add dev " + name + " mode tap user $USER`.";
+    } else if (r.err == EBUSY) {
+      msg = "tap device " + q + " is busy: another process (a running VM?) is attached to it. "
+            "Stop that process or choose another tap name.";
+    } else if (r.err == EINVAL) {
+      msg = "cannot use " + q + " as a tap device: an interface of that name exists and is not a tap device "
+            "with the same flags. Choose another name or remove it with `ip link delete " + name + "`.";
+    } else {
+      msg = "cannot create tap device " + q + ": " + r.failedAt + " failed: " + strerror(r.err);
+    }
+    ErrnoError(env, r.err, "ioctl(" + r.failedAt + ")", msg).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", r.fd);
+  o.Set("name", r.name);
+  o.Set("vnetHdr", r.vnetHdr);
+  o.Set("persist", persist);
+  return o;
+#else
+  (void)vnetHdr;
+  (void)persist;
+  (void)cloexec;
+  ErrnoError(env, ENOTSUP, "open",
+             std::string("tap devices are only supported on Linux (this is ") + kPlatform + ")")
+      .ThrowAsJavaScriptException();
+  return env.Undefined();
+#endif
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "closeFd(fd): fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd < 0 || close(fd) != 0) {
+    int err = fd < 0 ? EBADF : errno;
+    ErrnoError(env, err, "close", "closeFd(" + std::to_string(fd) + "): " + strerror(err))
+        .ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("platform", kPlatform);
+  return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(dlite_native, Init)

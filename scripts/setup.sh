@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up a Debian/Ubuntu machine to build, run and test dlite: system packages (only those missing),
+# npm dependencies (only when the lockfile changed), the native addon and TypeScript build, and the guest
+# OS image (cached by its inputs). Idempotent, and fast when nothing is missing.
+#   scripts/setup.sh            everything
+#   scripts/setup.sh --no-os    skip the guest OS build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_os=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-os) build_os=0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "setup: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# System packages: what dlite runs (QEMU, networking, ssh), what the guest OS build needs (mmdebstrap,
+# compressors, filesystem tools), what builds the native addon (python3, make, g++) and what the tests need (busybox-static for a local image, tmux, file).
+packages=(
+  qemu-system-x86 qemu-utils
+  iproute2 nftables iptables openssh-client openssl
+  mmdebstrap zstd cpio e2fsprogs squashfs-tools erofs-utils
+  busybox-static file tmux ca-certificates
+  python3 make g++
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# The docker CLI is the user's own; tests drive it. Any docker client will do.
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+
+if ((${#missing[@]})); then
+  step "installing system packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: these packages are missing and installing them needs root: ${missing[*]}" >&2
+    echo "setup: run: sudo $0" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  step "system packages: all present"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).join(".")')
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || {
+  echo "setup: Node $node_major is too old; dlite needs Node >= 20.19 (or 22, 24)" >&2; exit 1; }
+
+# npm ci only when the installed tree does not match the lockfile.
+if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s <(node scripts/lock-digest.js package-lock.json) <(node scripts/lock-digest.js node_modules/.package-lock.json); then
+  step "installing npm dependencies"
+  npm ci --no-audit --no-fund
+else
+  step "npm dependencies: up to date"
+fi
+
+step "building (native addon and TypeScript)"
+npm run build --silent
+
+if ((build_os)); then
+  step "building the guest OS image (cached by its inputs)"
+  npm run os:build --silent
+fi
+step "setup done"

@@ -1,0 +1,55 @@
+// Gathers the facts `diagnose` judges, from the real host.
+import {existsSync, statfsSync} from 'node:fs'
+import {dirname} from 'node:path'
+
+import {decideAccelerator} from '../host/accelerator-facts.js'
+import {hasNetAdmin} from '../host/capabilities.js'
+import {findVirtiofsd, parseQemuVersion, qemuBinaryName} from '../hypervisor/qemu-binary.js'
+import {run, which} from '../util/exec.js'
+import type {HostFacts} from './checks.js'
+
+/** Free bytes on the filesystem that holds `path`, or would hold it once created. */
+export function freeBytesFor(path: string): number | undefined {
+  let dir = path
+  while (!existsSync(dir)) {
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+  try {
+    const stats = statfsSync(dir)
+    return stats.bavail * stats.bsize
+  } catch {
+    return undefined
+  }
+}
+
+export async function gatherHostFacts(home: string): Promise<HostFacts> {
+  const binaryName = qemuBinaryName()
+  const qemuPath = which(binaryName)
+  const qemu: HostFacts['qemu'] = {binaryName, path: qemuPath}
+  if (qemuPath) {
+    const out = await run(qemuPath, ['--version'], {timeoutMs: 10_000})
+    qemu.version = parseQemuVersion(out.stdout)
+    if (!qemu.version) qemu.versionError = (out.stderr || out.stdout).trim().split('\n')[0]
+  }
+  const verdict = await decideAccelerator()
+  return {
+    platform: process.platform,
+    qemu,
+    accelerator: {
+      accelerator: verdict.accelerator, reason: verdict.reason, addonError: verdict.addonError,
+      hardware: verdict.decision?.hardware ?? null,
+    },
+    virtiofsd: findVirtiofsd(which),
+    tunDevice: existsSync('/dev/net/tun'),
+    netAdmin: process.getuid?.() === 0 || hasNetAdmin(),
+    nft: which('nft'),
+    iptables: which('iptables'),
+    ip: which('ip'),
+    ssh: which('ssh'),
+    docker: which('docker'),
+    home,
+    freeBytes: freeBytesFor(home),
+  }
+}

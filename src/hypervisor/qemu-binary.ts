@@ -1,0 +1,42 @@
+// Finding QEMU and its helpers on the host, and reading their versions.
+import type {Which} from '../util/exec.js'
+
+export const MIN_QEMU_VERSION = {major: 7, minor: 2}
+
+/** The QEMU system emulator that runs guests of the host's own architecture. */
+export function qemuBinaryName(arch: string = process.arch): string {
+  switch (arch) {
+    case 'x64':
+      return 'qemu-system-x86_64'
+    case 'arm64':
+      return 'qemu-system-aarch64'
+    default:
+      throw new Error(`dlite does not support the ${arch} architecture (x64 and arm64 are supported)`)
+  }
+}
+
+export interface QemuVersion {
+  major: number
+  minor: number
+  patch: number
+  text: string
+}
+
+/** Parses `qemu-system-* --version` output ("QEMU emulator version 7.2.19 (Debian …)"). */
+export function parseQemuVersion(output: string): QemuVersion | undefined {
+  const match = /QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?/.exec(output)
+  if (!match) return undefined
+  return {major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3] ?? 0), text: match[0].slice(23)}
+}
+
+export function isSupportedQemu(version: QemuVersion): boolean {
+  return version.major > MIN_QEMU_VERSION.major ||
+    (version.major === MIN_QEMU_VERSION.major && version.minor >= MIN_QEMU_VERSION.minor)
+}
+
+// Debian ships virtiofsd inside qemu-system-* (7.x) or as its own package (/usr/libexec, newer).
+export const VIRTIOFSD_LOCATIONS = ['/usr/libexec/virtiofsd', '/usr/lib/qemu/virtiofsd']
+
+export function findVirtiofsd(which: Which): string | undefined {
+  return which('virtiofsd') ?? VIRTIOFSD_LOCATIONS.map((path) => which(path)).find(Boolean)
+}

@@ -1,0 +1,34 @@
+// Where everything of one VM lives. DLITE_HOME (default ~/.dlite) holds config, disk, OS images, keys,
+// certificates, logs, sockets and pid/lock files; two different homes never share anything.
+import {homedir} from 'node:os'
+import {isAbsolute, join, resolve} from 'node:path'
+
+export function dliteHome(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.DLITE_HOME
+  if (fromEnv && fromEnv.trim() !== '') return isAbsolute(fromEnv) ? fromEnv : resolve(fromEnv)
+  return join(homedir(), '.dlite')
+}
+
+export interface HomeLayout {
+  home: string
+  config: string
+  disk: string
+  images: string
+  keys: string
+  tls: string
+  logs: string
+  run: string
+}
+
+export function homeLayout(home = dliteHome()): HomeLayout {
+  return {
+    home,
+    config: join(home, 'config.json'),
+    disk: join(home, 'disk.img'),
+    images: join(home, 'images'),
+    keys: join(home, 'keys'),
+    tls: join(home, 'tls'),
+    logs: join(home, 'logs'),
+    run: join(home, 'run'),
+  }
+}

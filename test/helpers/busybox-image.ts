@@ -1,0 +1,39 @@
+// There is no Docker Hub here, so tests build their own image: the busybox-static Debian package's binary
+// plus its applet links, as a tarball for `docker import - busybox:local`.
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, chmodSync} from 'node:fs'
+import {join} from 'node:path'
+
+const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox']
+
+export function findStaticBusybox(): string {
+  for (const path of BUSYBOX_CANDIDATES) {
+    if (!existsSync(path)) continue
+    const kind = execFileSync('file', ['-L', path], {encoding: 'utf8'})
+    if (/statically linked|static-pie/.test(kind)) return path
+  }
+  throw new Error('no static busybox found: apt-get install busybox-static (scripts/setup.sh does this)')
+}
+
+/** Returns the path of `<dir>/busybox-image.tar`, building it if it is not there yet. */
+export async function busyboxImageTarball(dir: string): Promise<string> {
+  const tarball = join(dir, 'busybox-image.tar')
+  if (existsSync(tarball)) return tarball
+  const busybox = findStaticBusybox()
+  const root = mkdtempSync(join(dir, 'busybox-root-'))
+  try {
+    for (const sub of ['bin', 'etc', 'tmp', 'var/www']) mkdirSync(join(root, sub), {recursive: true})
+    copyFileSync(busybox, join(root, 'bin/busybox'))
+    chmodSync(join(root, 'bin/busybox'), 0o755)
+    const applets = execFileSync(busybox, ['--list'], {encoding: 'utf8'}).split('\n').filter(Boolean)
+    for (const applet of applets) {
+      if (applet !== 'busybox') symlinkSync('busybox', join(root, 'bin', applet))
+    }
+    chmodSync(join(root, 'tmp'), 0o1777)
+    execFileSync('tar', ['-C', root, '--owner=0', '--group=0', '-cf', `${tarball}.part`, '.'])
+    execFileSync('mv', [`${tarball}.part`, tarball])
+  } finally {
+    rmSync(root, {recursive: true, force: true})
+  }
+  return tarball
+}

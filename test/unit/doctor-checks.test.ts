@@ -1,0 +1,97 @@
+import {expect} from 'chai'
+
+import {diagnose, MIN_FREE_BYTES, type HostFacts} from '../../src/doctor/checks.js'
+
+const GiB = 1024 ** 3
+
+function healthyHost(): HostFacts {
+  return {
+    platform: 'linux',
+    qemu: {binaryName: 'qemu-system-x86_64', path: '/usr/bin/qemu-system-x86_64', version: {major: 7, minor: 2, patch: 19, text: '7.2.19'}},
+    accelerator: {accelerator: 'kvm', reason: 'KVM API 12 via kvm_intel'},
+    virtiofsd: '/usr/lib/qemu/virtiofsd',
+    tunDevice: true,
+    netAdmin: true,
+    nft: '/usr/sbin/nft',
+    ip: '/usr/sbin/ip',
+    ssh: '/usr/bin/ssh',
+    docker: '/usr/bin/docker',
+    home: '/root/.dlite',
+    freeBytes: 50 * GiB,
+  }
+}
+
+const byId = (facts: HostFacts, id: string) => diagnose(facts).checks.find((c) => c.id === id)!
+
+describe('doctor checks', () => {
+  it('a healthy host is ok everywhere and names kvm', () => {
+    const report = diagnose(healthyHost())
+    expect(report.ok).to.equal(true)
+    expect(report.accelerator).to.equal('kvm')
+    expect(report.checks.every((c) => c.status === 'ok')).to.equal(true)
+    expect(report.checks.every((c) => c.fix === undefined)).to.equal(true)
+  })
+
+  it('missing QEMU fails and names the package', () => {
+    const facts = healthyHost()
+    facts.qemu = {binaryName: 'qemu-system-x86_64'}
+    const report = diagnose(facts)
+    expect(report.ok).to.equal(false)
+    expect(byId(facts, 'qemu')).to.include({status: 'fail'})
+    expect(byId(facts, 'qemu').fix).to.match(/apt-get install qemu-system-x86/)
+  })
+
+  it('QEMU older than 7.2 fails, 7.2 and 8.0 pass', () => {
+    const facts = healthyHost()
+    facts.qemu.version = {major: 7, minor: 1, patch: 0, text: '7.1.0'}
+    expect(byId(facts, 'qemu').status).to.equal('fail')
+    facts.qemu.version = {major: 8, minor: 0, patch: 0, text: '8.0.0'}
+    expect(byId(facts, 'qemu').status).to.equal('ok')
+  })
+
+  it('tcg is a warning with the reason, not a failure', () => {
+    const facts = healthyHost()
+    facts.accelerator = {accelerator: 'tcg', reason: 'KVM is present but not usable for stock guests'}
+    const check = byId(facts, 'accelerator')
+    expect(check.status).to.equal('warn')
+    expect(check.detail).to.contain('not usable for stock guests')
+    expect(diagnose(facts).ok).to.equal(true)
+  })
+
+  it('an unloadable addon fails the accelerator check and names the rebuild', () => {
+    const facts = healthyHost()
+    facts.accelerator = {accelerator: 'tcg', reason: '', addonError: 'Cannot find module dlite_native.node'}
+    expect(byId(facts, 'accelerator')).to.include({status: 'fail'})
+    expect(byId(facts, 'accelerator').fix).to.contain('npm rebuild dlite-native')
+  })
+
+  it('no tun device or no CAP_NET_ADMIN fails the network check', () => {
+    const noTun = {...healthyHost(), tunDevice: false}
+    expect(byId(noTun, 'network').status).to.equal('fail')
+    const noCap = {...healthyHost(), netAdmin: false}
+    expect(byId(noCap, 'network').fix).to.match(/sudo/)
+  })
+
+  it('either nft or iptables satisfies NAT; neither fails', () => {
+    expect(byId({...healthyHost(), nft: undefined, iptables: '/usr/sbin/iptables'}, 'firewall').status).to.equal('ok')
+    expect(byId({...healthyHost(), nft: undefined, iptables: undefined}, 'firewall').status).to.equal('fail')
+  })
+
+  it('free space: fail below the minimum, warn when tight', () => {
+    expect(byId({...healthyHost(), freeBytes: MIN_FREE_BYTES - 1}, 'space').status).to.equal('fail')
+    expect(byId({...healthyHost(), freeBytes: 5 * GiB}, 'space').status).to.equal('warn')
+  })
+
+  it('optional items only warn and never make the report fail', () => {
+    const facts = {...healthyHost(), docker: undefined, virtiofsd: undefined}
+    const report = diagnose(facts)
+    expect(report.ok).to.equal(true)
+    expect(byId(facts, 'docker').status).to.equal('warn')
+    expect(byId(facts, 'virtiofsd').status).to.equal('warn')
+  })
+
+  it('missing ssh or ip fails', () => {
+    expect(diagnose({...healthyHost(), ssh: undefined}).ok).to.equal(false)
+    expect(diagnose({...healthyHost(), ip: undefined}).ok).to.equal(false)
+  })
+})
