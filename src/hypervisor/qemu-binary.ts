@@ -26,7 +26,8 @@ export interface QemuVersion {
 export function parseQemuVersion(output: string): QemuVersion | undefined {
   const match = /QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?/.exec(output)
   if (!match) return undefined
-  return {major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3] ?? 0), text: match[0].slice(23)}
+  const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)]
+  return {major, minor, patch, text: `${major}.${minor}.${patch}`}
 }
 
 export function isSupportedQemu(version: QemuVersion): boolean {

@@ -72,3 +72,17 @@ describe('exec', () => {
     expect(which('definitely-not-a-dlite-binary')).to.equal(undefined)
   })
 })
+
+describe('table rendering', () => {
+  it('aligns columns and wraps the last one to the width', async () => {
+    const {renderTable} = await import('../../src/render/table.js')
+    const text = renderTable(['A', 'DETAIL'], [['ok', 'one two three four five six'], ['warn', 'short']], 20)
+    expect(text.split('\n')).to.deep.equal([
+      'A     DETAIL',
+      '----  --------------------',
+      'ok    one two three four',
+      '      five six',
+      'warn  short',
+    ])
+  })
+})

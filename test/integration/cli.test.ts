@@ -1,0 +1,48 @@
+// The CLI as a user runs it: ./bin/run.js from a built checkout.
+import {expect} from 'chai'
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
+
+const exec = promisify(execFile)
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{code: number; stdout: string; stderr: string}> {
+  try {
+    const {stdout, stderr} = await exec('./bin/run.js', args, {env: {...process.env, ...env}})
+    return {code: 0, stdout, stderr}
+  } catch (error) {
+    const failed = error as {code: number; stdout: string; stderr: string}
+    return {code: failed.code, stdout: failed.stdout, stderr: failed.stderr}
+  }
+}
+
+describe('CLI', () => {
+  it('--help lists the commands', async () => {
+    const {code, stdout} = await cli(['--help'])
+    expect(code).to.equal(0)
+    expect(stdout).to.match(/\n\s+doctor\s/)
+    expect(stdout).to.match(/\n\s+plugins\s/)
+  })
+
+  it('doctor --json prints exactly one JSON document naming the accelerator and why', async () => {
+    const {code, stdout} = await cli(['doctor', '--json'])
+    const report = JSON.parse(stdout)
+    expect(code).to.equal(report.ok ? 0 : 1)
+    expect(['kvm', 'hvf', 'tcg']).to.include(report.accelerator)
+    expect(report.acceleratorReason).to.be.a('string').and.not.equal('')
+    expect(report.checks.map((c: {id: string}) => c.id)).to.include.members(['qemu', 'accelerator', 'network', 'space'])
+    if (report.hardware && !report.hardware.usable) expect(report.accelerator).to.equal('tcg')
+  })
+
+  it('doctor prints a table with the same verdicts', async () => {
+    const json = JSON.parse((await cli(['doctor', '--json'])).stdout)
+    const {stdout} = await cli(['doctor'])
+    expect(stdout).to.match(/^STATUS\s+CHECK\s+DETAIL/)
+    expect(stdout).to.contain(json.ok ? `dlite start will use ${json.accelerator}` : 'Not ready')
+  })
+
+  it('an unknown flag is a usage error (exit 2)', async () => {
+    const {code, stderr} = await cli(['doctor', '--frobnicate'])
+    expect(code).to.equal(2)
+    expect(stderr).to.match(/Nonexistent flag: --frobnicate/)
+  })
+})
