@@ -140,3 +140,13 @@ export function closeFd(fd: number): void;
 
 /** The platform the addon was compiled for. */
 export const platform: 'linux' | 'darwin' | 'unknown';
+
+export interface PeerCredentials {
+  /** The peer's pid (Linux); null where the platform does not say (macOS). */
+  pid: number | null;
+  uid: number;
+  gid: number;
+}
+
+/** Who is at the other end of a connected unix socket (SO_PEERCRED on Linux, getpeereid on macOS). */
+export function peerCredentials(fd: number): PeerCredentials;

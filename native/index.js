@@ -41,4 +41,5 @@ const binding = load();
 exports.probe = binding.probe;
 exports.openTap = binding.openTap;
 exports.closeFd = binding.closeFd;
+exports.peerCredentials = binding.peerCredentials;
 exports.platform = binding.platform;

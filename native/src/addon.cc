@@ -3,6 +3,8 @@
 //   openTap(name, options?) create/attach a tap device, return its fd
 //   closeFd(fd)             close an fd returned by openTap
 #include <napi.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <errno.h>
 #include <string.h>
@@ -267,7 +269,49 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The uid/gid (and pid, on Linux) of the process at the other end of a connected unix socket, so the
+// daemon's control socket can check who is asking; Node has no API for SO_PEERCRED.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerCredentials(fd): fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Object o = Napi::Object::New(env);
+#if defined(__linux__)
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    int err = errno;
+    ErrnoError(env, err, "getsockopt", std::string("peerCredentials: SO_PEERCRED failed: ") + strerror(err))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  o.Set("pid", Napi::Number::New(env, cred.pid));
+  o.Set("uid", Napi::Number::New(env, cred.uid));
+  o.Set("gid", Napi::Number::New(env, cred.gid));
+#elif defined(__APPLE__)
+  uid_t uid;
+  gid_t gid;
+  if (getpeereid(fd, &uid, &gid) != 0) {
+    int err = errno;
+    ErrnoError(env, err, "getpeereid", std::string("peerCredentials: getpeereid failed: ") + strerror(err))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  o.Set("pid", env.Null());
+  o.Set("uid", Napi::Number::New(env, uid));
+  o.Set("gid", Napi::Number::New(env, gid));
+#else
+  ErrnoError(env, ENOTSUP, "getsockopt", "peerCredentials is not supported on this platform").ThrowAsJavaScriptException();
+  return env.Undefined();
+#endif
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));

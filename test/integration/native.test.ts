@@ -274,3 +274,35 @@ describe('dlite-native (real addon)', function () {
     })
   })
 })
+
+describe('dlite-native peerCredentials (real addon)', () => {
+  it('names the process at the other end of a unix socket', async () => {
+    const {createServer, connect} = await import('node:net')
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-peercred-'))
+    const path = join(dir, 'peer.sock')
+    try {
+      const seen = await new Promise<{pid: number | null; uid: number; gid: number}>((resolve, reject) => {
+        const server = createServer((socket) => {
+          const fd = (socket as unknown as {_handle: {fd: number}})._handle.fd
+          try {
+            resolve(loadNative().peerCredentials(fd))
+          } catch (error) {
+            reject(error)
+          }
+          socket.destroy()
+          server.close()
+        })
+        server.listen(path, () => connect(path).on('error', () => {}))
+      })
+      expect(seen.uid).to.equal(process.getuid!())
+      expect(seen.gid).to.equal(process.getgid!())
+      if (isLinux) expect(seen.pid).to.equal(process.pid)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('fails clearly on something that is not a socket', () => {
+    expect(() => loadNative().peerCredentials(0)).to.throw(/peerCredentials/)
+  })
+})
