@@ -3,10 +3,14 @@
 import {homedir} from 'node:os'
 import {isAbsolute, join, resolve} from 'node:path'
 
+export function defaultHome(): string {
+  return join(homedir(), '.dlite')
+}
+
 export function dliteHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.DLITE_HOME
   if (fromEnv && fromEnv.trim() !== '') return isAbsolute(fromEnv) ? fromEnv : resolve(fromEnv)
-  return join(homedir(), '.dlite')
+  return defaultHome()
 }
 
 export interface HomeLayout {

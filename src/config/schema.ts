@@ -1,0 +1,103 @@
+// The shape of DLITE_HOME/config.json: TypeScript type, JSON schema (enforced by conf/ajv on every read
+// and write) and the schema version with its migrations.
+import type Conf from 'conf'
+import type {Schema} from 'conf'
+
+/**
+ * Bump this when the stored shape changes, and add a migration keyed `'<new version>.0.0'` to
+ * CONFIG_MIGRATIONS that turns the previous shape into the new one. conf records the last migrated
+ * version inside the file (`__internal__.migrations.version`) and runs each newer migration once.
+ */
+export const CONFIG_SCHEMA_VERSION = 1
+
+export type Accel = 'auto' | 'kvm' | 'hvf' | 'tcg'
+export const ACCELS: readonly Accel[] = ['auto', 'kvm', 'hvf', 'tcg']
+
+export type ImageSelection = {
+  /** The OS image version the VM boots. */
+  current: string
+  /** The version before the last update, kept for rollback. */
+  previous?: string
+}
+
+// A type alias (not an interface) so it satisfies conf's Record<string, unknown> constraint.
+export type DliteConfig = {
+  cpus: number
+  memoryGiB: number
+  diskGiB: number
+  hostname: string
+  /** Absolute host directory shared into the VM at the same path. */
+  share: string
+  /** The user's own SSH public key to authorize in the guest, or null. */
+  sshKey: string | null
+  /** Extra dockerd arguments, already split. */
+  extraArgs: string[]
+  /** Manifest path or URL the image came from; `update` reuses it. */
+  osSource: string
+  /** The VM network, an aligned private IPv4 CIDR. */
+  subnet: string
+  /** Host path of the docker socket dlite exposes. */
+  dockerSocket: string
+  accel: Accel
+  image: ImageSelection
+  /** ISO 8601 timestamp of the install. */
+  createdAt: string
+  /** The user who installed (sudo's invoker): owns the docker context, gets the socket's group. Optional. */
+  owner?: ConfigOwner
+}
+
+export type ConfigOwner = {uid: number; gid: number; home: string}
+
+const VERSION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._+-]*$'
+
+export const CONFIG_SCHEMA: Schema<DliteConfig> = {
+  cpus: {type: 'integer', minimum: 1, maximum: 1024},
+  memoryGiB: {type: 'integer', minimum: 1},
+  diskGiB: {type: 'integer', minimum: 8},
+  hostname: {
+    type: 'string',
+    maxLength: 253,
+    pattern: '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
+  },
+  share: {type: 'string', pattern: '^/'},
+  sshKey: {type: ['string', 'null'], pattern: '^/'},
+  extraArgs: {type: 'array', items: {type: 'string'}},
+  osSource: {type: 'string', minLength: 1},
+  subnet: {type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$'},
+  dockerSocket: {type: 'string', pattern: '^/'},
+  accel: {type: 'string', enum: [...ACCELS]},
+  image: {
+    type: 'object',
+    properties: {
+      current: {type: 'string', pattern: VERSION_PATTERN},
+      previous: {type: 'string', pattern: VERSION_PATTERN},
+    },
+    required: ['current'],
+    additionalProperties: false,
+  },
+  createdAt: {type: 'string', format: 'date-time'},
+  owner: {
+    type: 'object',
+    properties: {
+      uid: {type: 'integer', minimum: 0},
+      gid: {type: 'integer', minimum: 0},
+      home: {type: 'string', pattern: '^/'},
+    },
+    required: ['uid', 'gid', 'home'],
+    additionalProperties: false,
+  },
+}
+
+const OPTIONAL_FIELDS = new Set<string>(['owner'])
+export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
+
+/** conf's project version for a schema version: conf compares semver, we only use the major. */
+export function schemaSemver(schemaVersion: number): string {
+  return `${schemaVersion}.0.0`
+}
+
+/** Migrations from older stored shapes; empty while schema version 1 is the only one that ever shipped. */
+/** conf migrations keyed by semver (`'2.0.0'`); each gets the store and rewrites it in place. */
+export type ConfigMigrations = Record<string, (store: Conf<DliteConfig>) => void>
+
+export const CONFIG_MIGRATIONS: ConfigMigrations = {}

@@ -1,0 +1,1 @@
+export * from './sparse-disk.js'

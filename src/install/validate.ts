@@ -1,0 +1,487 @@
+// Validation of every `dlite install` option before anything is written. Pure: the host's facts (cores,
+// RAM, home directory, routes, file system) come in as a parameter, so every rule is unit-testable.
+// Each failure names the flag and says how to fix it; success yields normalized options.
+import {accessSync, constants, openSync, readSync, closeSync, statSync} from 'node:fs'
+import {cpus as osCpus, homedir, totalmem} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {ACCELS, type Accel, type DliteConfig} from '../config/schema.js'
+import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
+import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
+import {ShellSplitError, splitShellWords} from './shell-words.js'
+
+const GiB = 1024 ** 3
+
+/** Raw option values as flags or wizard answers give them; undefined means "use the default". */
+export interface InstallInput {
+  cpus?: number | string
+  memory?: number | string
+  disk?: number | string
+  hostname?: string
+  share?: string
+  /** Path of a public key; `none` or an empty string for no key. */
+  sshKey?: string
+  /** Extra dockerd arguments as one shell-like string or several. */
+  extra?: string | string[]
+  os?: string
+  subnet?: string
+  dockerSocket?: string
+  accel?: string
+}
+
+/** The validated options: the config fields that install takes from the user. */
+export type InstallOptions = Omit<DliteConfig, 'image' | 'createdAt'>
+
+export type PathKind = 'file' | 'directory' | 'socket' | 'other' | 'missing'
+
+/** The file-system questions validation asks; injectable so tests need no real files. */
+export interface FsProbe {
+  kind(path: string): PathKind
+  readable(path: string): boolean
+  /** For a directory: whether entries can be created in it. */
+  writable(path: string): boolean
+  /** The first `maxBytes` of a file as UTF-8, or undefined if it cannot be read. */
+  readHead(path: string, maxBytes: number): string | undefined
+}
+
+export interface InstallHostFacts {
+  platform: NodeJS.Platform
+  cpuCores: number
+  memoryBytes: number
+  /** The invoking user's home directory (default share, ~ expansion, default SSH keys). */
+  homeDir: string
+  /** Resolves relative paths given on the command line. */
+  cwd: string
+  /** The host's IPv4 routes; a route the caller knows to be this home's own bridge should be left out. */
+  routes: HostRoute[]
+  fs: FsProbe
+  /** Used when --os is not given (e.g. a checkout's os/dist/manifest.json); without it --os is required. */
+  defaultOsSource?: string
+}
+
+export interface ValidationError {
+  /** The long flag, e.g. `--cpus`. */
+  flag: string
+  message: string
+  fix: string
+}
+
+export type Checked<T> = {ok: true; value: T} | {ok: false; error: ValidationError}
+export type ValidationResult = {ok: true; options: InstallOptions} | {ok: false; errors: ValidationError[]}
+
+export const DEFAULT_HOSTNAME = 'local.docker'
+export const DEFAULT_SUBNET = '192.168.64.0/24'
+export const DEFAULT_DISK_GIB = 20
+export const DEFAULT_MEMORY_GIB = 2
+export const MIN_DISK_GIB = 8
+export const MAX_DISK_GIB = 65_536
+export const MIN_PREFIX = 16
+export const MAX_PREFIX = 29
+export const LINUX_DEFAULT_DOCKER_SOCKET = '/var/run/dlite/docker.sock'
+/** sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = {linux: 107, darwin: 103} as Record<string, number>
+
+const ok = <T>(value: T): Checked<T> => ({ok: true, value})
+const fail = <T>(flag: string, message: string, fix: string): Checked<T> => ({ok: false, error: {flag, message, fix}})
+
+function expandHome(path: string, homeDir: string): string {
+  if (path === '~') return homeDir
+  if (path.startsWith('~/')) return join(homeDir, path.slice(2))
+  return path
+}
+
+function isUnset(value: unknown): boolean {
+  return value === undefined || (typeof value === 'string' && value.trim() === '')
+}
+
+function parseWholeNumber(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined
+  return /^\s*[0-9]{1,9}\s*$/.test(value) ? Number(value) : undefined
+}
+
+// ---- cpus, memory, disk --------------------------------------------------------------------------
+
+export function defaultCpus(facts: Pick<InstallHostFacts, 'cpuCores'>): number {
+  return Math.max(1, Math.floor(facts.cpuCores / 2))
+}
+
+export function maxMemoryGiB(facts: Pick<InstallHostFacts, 'memoryBytes'>): number {
+  // Leave the host at least 1 GiB.
+  return Math.floor(facts.memoryBytes / GiB) - 1
+}
+
+export function checkCpus(raw: number | string | undefined, facts: InstallHostFacts): Checked<number> {
+  const max = Math.max(1, facts.cpuCores)
+  if (isUnset(raw)) return ok(defaultCpus(facts))
+  const value = parseWholeNumber(raw!)
+  if (value === undefined) return fail('--cpus', `"${raw}" is not a whole number of CPUs`, `give a number from 1 to ${max}, e.g. --cpus ${defaultCpus(facts)}`)
+  if (value < 1 || value > max) {
+    return fail('--cpus', `${value} CPUs is outside 1..${max} (this host has ${max} cores)`, `give a number from 1 to ${max}`)
+  }
+  return ok(value)
+}
+
+export function checkMemory(raw: number | string | undefined, facts: InstallHostFacts): Checked<number> {
+  const max = maxMemoryGiB(facts)
+  if (max < 1) {
+    return fail('--memory', `this host has ${(facts.memoryBytes / GiB).toFixed(1)} GiB of RAM, too little to leave 1 GiB to the host`, 'run dlite on a host with at least 2 GiB of RAM')
+  }
+  if (isUnset(raw)) return ok(Math.min(DEFAULT_MEMORY_GIB, max))
+  const value = parseWholeNumber(raw!)
+  if (value === undefined) return fail('--memory', `"${raw}" is not a whole number of GiB`, `give GiB from 1 to ${max}, e.g. --memory ${DEFAULT_MEMORY_GIB}`)
+  if (value < 1 || value > max) {
+    return fail('--memory', `${value} GiB is outside 1..${max} GiB (the host keeps at least 1 GiB)`, `give GiB from 1 to ${max}`)
+  }
+  return ok(value)
+}
+
+export function checkDisk(raw: number | string | undefined): Checked<number> {
+  if (isUnset(raw)) return ok(DEFAULT_DISK_GIB)
+  const value = parseWholeNumber(raw!)
+  if (value === undefined) return fail('--disk', `"${raw}" is not a whole number of GiB`, `give GiB of at least ${MIN_DISK_GIB}, e.g. --disk ${DEFAULT_DISK_GIB}`)
+  if (value < MIN_DISK_GIB) return fail('--disk', `${value} GiB is too small for docker's data`, `give at least ${MIN_DISK_GIB} GiB (the disk is sparse: it only uses what is written)`)
+  if (value > MAX_DISK_GIB) return fail('--disk', `${value} GiB is more than ${MAX_DISK_GIB} GiB`, `give at most ${MAX_DISK_GIB} GiB`)
+  return ok(value)
+}
+
+// ---- hostname ------------------------------------------------------------------------------------
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
+export function checkHostname(raw: string | undefined): Checked<string> {
+  if (isUnset(raw)) return ok(DEFAULT_HOSTNAME)
+  const value = raw!.trim().toLowerCase()
+  const fix = `use letters, digits and hyphens in dot-separated labels, e.g. --hostname ${DEFAULT_HOSTNAME}`
+  if (value.length > 253) return fail('--hostname', `"${raw}" is longer than 253 characters`, fix)
+  const labels = value.split('.')
+  for (const label of labels) {
+    if (label === '') return fail('--hostname', `"${raw}" has an empty label (leading, trailing or double dot)`, fix)
+    if (label.length > 63) return fail('--hostname', `label "${label}" is longer than 63 characters`, fix)
+    if (!LABEL.test(label)) {
+      return fail('--hostname', `label "${label}" is not valid per RFC 1123 (only a-z, 0-9 and inner hyphens)`, fix)
+    }
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1])) {
+    return fail('--hostname', `"${raw}" ends in an all-numeric label and would read as an IP address`, fix)
+  }
+  if (value === 'localhost' || value.endsWith('.localhost')) {
+    return fail('--hostname', `"${raw}" is reserved for the host's loopback`, fix)
+  }
+  return ok(value)
+}
+
+// ---- share ---------------------------------------------------------------------------------------
+
+export function checkShare(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
+  const given = isUnset(raw) ? facts.homeDir : expandHome(raw!.trim(), facts.homeDir)
+  if (!isAbsolute(given)) {
+    return fail('--share', `"${raw}" is not an absolute path`, `give an absolute directory, e.g. --share ${resolve(facts.cwd, given)}`)
+  }
+  const path = resolve(given)
+  const kind = facts.fs.kind(path)
+  if (kind === 'missing') return fail('--share', `${path} does not exist`, 'create the directory first or share an existing one')
+  if (kind !== 'directory') return fail('--share', `${path} is not a directory`, 'share a directory (its contents appear at the same path in the VM)')
+  return ok(path)
+}
+
+// ---- ssh key -------------------------------------------------------------------------------------
+
+const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}(\s|$)/
+
+function defaultSshKey(facts: InstallHostFacts): string | null {
+  for (const name of ['id_ed25519.pub', 'id_rsa.pub']) {
+    const path = join(facts.homeDir, '.ssh', name)
+    if (facts.fs.kind(path) === 'file' && facts.fs.readable(path) && PUBLIC_KEY.test(facts.fs.readHead(path, 16_384) ?? '')) return path
+  }
+  return null
+}
+
+export function checkSshKey(raw: string | undefined, facts: InstallHostFacts): Checked<string | null> {
+  if (raw === undefined) return ok(defaultSshKey(facts))
+  const trimmed = raw.trim()
+  if (trimmed === '' || trimmed === 'none') return ok(null)
+  const path = resolve(facts.cwd, expandHome(trimmed, facts.homeDir))
+  const kind = facts.fs.kind(path)
+  if (kind === 'missing') return fail('--ssh-key', `${path} does not exist`, 'give the path of your public key (e.g. ~/.ssh/id_ed25519.pub), or --ssh-key none')
+  if (kind !== 'file') return fail('--ssh-key', `${path} is not a file`, 'give the path of your public key file, or --ssh-key none')
+  const text = facts.fs.readable(path) ? facts.fs.readHead(path, 16_384) : undefined
+  if (text === undefined) return fail('--ssh-key', `${path} is not readable`, 'fix its permissions or give another key, or --ssh-key none')
+  if (text.includes('PRIVATE KEY')) {
+    const pub = `${path}.pub`
+    const hint = facts.fs.kind(pub) === 'file' ? `use ${pub} instead` : 'give the matching .pub file instead'
+    return fail('--ssh-key', `${path} is a private key; dlite only needs (and must only see) the public key`, hint)
+  }
+  const firstLine = text.split('\n').find((line) => line.trim() !== '' && !line.startsWith('#')) ?? ''
+  if (!PUBLIC_KEY.test(firstLine.trim())) {
+    return fail('--ssh-key', `${path} is not an OpenSSH public key`, 'give a file like ~/.ssh/id_ed25519.pub (one line starting with ssh-ed25519, ssh-rsa or ecdsa-...)')
+  }
+  return ok(path)
+}
+
+// ---- extra dockerd args --------------------------------------------------------------------------
+
+// dockerd shorthands that take a value: inside a cluster like `-Dp...` the rest belongs to them.
+const VALUE_SHORTHANDS = new Set(['G', 'b', 'g', 'l', 'p', 's'])
+const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
+
+/** The -H/--host values in dockerd args; `missing` when a host flag has no value. */
+function hostValues(args: string[]): {values: string[]; missing: boolean} {
+  const values: string[] = []
+  let missing = false
+  const take = (i: number) => {
+    if (i < args.length) values.push(args[i])
+    else missing = true
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg === '--') break
+    if (arg === '--host') take(++i)
+    else if (arg.startsWith('--host=')) values.push(arg.slice('--host='.length))
+    else if (/^-[^-]/.test(arg)) {
+      // pflag shorthand cluster: bool flags may be combined, the first value-taking one eats the rest.
+      for (let j = 1; j < arg.length; j++) {
+        const ch = arg[j]
+        if (ch === 'H') {
+          const rest = arg.slice(j + 1).replace(/^=/, '')
+          if (rest === '') take(++i)
+          else values.push(rest)
+          break
+        }
+        if (VALUE_SHORTHANDS.has(ch)) break
+      }
+    }
+  }
+  return {values, missing}
+}
+
+export function checkExtraArgs(raw: string | string[] | undefined): Checked<string[]> {
+  const pieces = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]
+  const args: string[] = []
+  for (const piece of pieces) {
+    try {
+      args.push(...splitShellWords(piece))
+    } catch (error) {
+      if (error instanceof ShellSplitError) return fail('--extra', `cannot split "${piece}": ${error.message}`, 'quote the arguments as you would in a shell')
+      throw error
+    }
+  }
+  const fixTcp = 'drop the TCP host: dlite already serves the docker API over TLS with client certificates (and the host socket); add --tlsverify only if you really need another TLS listener'
+  const tlsOff = args.find((arg) => /^--tlsverify=/.test(arg) && FALSE_WORDS.has(arg.slice('--tlsverify='.length)))
+  if (tlsOff) return fail('--extra', `"${tlsOff}" would turn off client-certificate checks on the docker API`, 'remove it: the docker API is only served with TLS client authentication')
+  const {values, missing} = hostValues(args)
+  if (missing) return fail('--extra', 'a -H/--host flag has no value', 'give -H a unix:// socket or remove it')
+  const tlsVerify = args.some((arg) => arg === '--tlsverify' || (/^--tlsverify=/.test(arg) && !FALSE_WORDS.has(arg.slice('--tlsverify='.length))))
+  for (const value of values) {
+    // dockerd reads a host without a scheme (":2375", "0.0.0.0") as TCP too.
+    if (/^(unix|fd|npipe):\/\//i.test(value)) continue
+    if (!tlsVerify) return fail('--extra', `-H ${value} would serve the docker API over plain TCP without TLS`, fixTcp)
+  }
+  return ok(args)
+}
+
+// ---- subnet --------------------------------------------------------------------------------------
+
+function overlappingRoute(cidr: Cidr, routes: HostRoute[]): HostRoute | undefined {
+  return routes.find((route) => {
+    const parsed = parseCidr(route.dst)
+    if (!parsed || parsed.prefix === 0) return false // the default route overlaps everything by design
+    return cidrsOverlap(cidr, {network: networkOf(parsed.address, parsed.prefix), prefix: parsed.prefix})
+  })
+}
+
+/** A free /24 to suggest: the first 192.168.N.0/24 from 64 up that no route touches. */
+export function suggestFreeSubnet(routes: HostRoute[]): string | undefined {
+  for (let n = 64; n < 255; n++) {
+    const candidate = requireCidr(`192.168.${n}.0/24`)
+    if (!overlappingRoute(candidate, routes)) return formatCidr(candidate)
+  }
+  return undefined
+}
+
+export function checkSubnet(raw: string | undefined, facts: Pick<InstallHostFacts, 'routes'>): Checked<string> {
+  const text = isUnset(raw) ? DEFAULT_SUBNET : raw!.trim()
+  const suggestion = () => suggestFreeSubnet(facts.routes) ?? '10.213.0.0/24'
+  const parsed = parseCidr(text)
+  if (!parsed) return fail('--subnet', `"${text}" is not an IPv4 CIDR`, `give a network like ${DEFAULT_SUBNET}`)
+  if (parsed.prefix < MIN_PREFIX || parsed.prefix > MAX_PREFIX) {
+    return fail('--subnet', `/${parsed.prefix} is outside /${MIN_PREFIX}../${MAX_PREFIX}`, `give a prefix length from ${MIN_PREFIX} to ${MAX_PREFIX}, e.g. ${DEFAULT_SUBNET}`)
+  }
+  const cidr = {network: networkOf(parsed.address, parsed.prefix), prefix: parsed.prefix}
+  if (cidr.network !== parsed.address) {
+    return fail('--subnet', `${text} is not a network address (host bits are set)`, `use ${formatCidr(cidr)}`)
+  }
+  if (!isRfc1918(cidr)) {
+    return fail('--subnet', `${text} is not a private network (RFC 1918)`, `use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. ${suggestion()}`)
+  }
+  const clash = overlappingRoute(cidr, facts.routes)
+  if (clash) {
+    const via = clash.dev ? ` (dev ${clash.dev})` : ''
+    return fail('--subnet', `${text} overlaps the host route ${clash.dst}${via}`, `choose a subnet no route uses, e.g. --subnet ${suggestion()}`)
+  }
+  return ok(formatCidr(cidr))
+}
+
+// ---- docker socket -------------------------------------------------------------------------------
+
+export function defaultDockerSocket(platform: NodeJS.Platform, homeDir: string): string {
+  // Not /var/run/docker.sock: a native Docker's socket must never be clobbered.
+  return platform === 'darwin' ? join(homeDir, '.dlite', 'docker.sock') : LINUX_DEFAULT_DOCKER_SOCKET
+}
+
+export function checkDockerSocket(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
+  const given = isUnset(raw) ? defaultDockerSocket(facts.platform, facts.homeDir) : expandHome(raw!.trim(), facts.homeDir)
+  if (!isAbsolute(given)) {
+    return fail('--docker-socket', `"${raw}" is not an absolute path`, `give an absolute path, e.g. --docker-socket ${resolve(facts.cwd, given)}`)
+  }
+  const path = resolve(given)
+  const limit = MAX_SOCKET_PATH_BYTES[facts.platform] ?? 103
+  if (Buffer.byteLength(path) > limit) {
+    return fail('--docker-socket', `${path} is longer than a unix socket path may be (${limit} bytes)`, 'choose a shorter path, e.g. /var/run/dlite/docker.sock')
+  }
+  const kind = facts.fs.kind(path)
+  if (kind === 'socket') {
+    return fail('--docker-socket', `${path} already exists: another docker engine or a running dlite serves it`, 'choose another path, or stop whatever serves it (remove the file if it is stale)')
+  }
+  if (kind !== 'missing') return fail('--docker-socket', `${path} exists and is not a socket`, 'choose a path where nothing exists yet')
+  // The directory must exist and be writable, or its nearest existing ancestor must be (we create the rest).
+  let dir = dirname(path)
+  while (facts.fs.kind(dir) === 'missing' && dirname(dir) !== dir) dir = dirname(dir)
+  const dirKind = facts.fs.kind(dir)
+  if (dirKind !== 'directory') return fail('--docker-socket', `${dir} is not a directory, so ${dirname(path)} cannot be created`, 'choose a path under an existing directory')
+  if (!facts.fs.writable(dir)) {
+    return fail('--docker-socket', `cannot create ${dirname(path) === dir ? path : dirname(path)}: ${dir} is not writable`, 'run install as root (sudo), or choose a path under a directory you can write')
+  }
+  return ok(path)
+}
+
+// ---- accelerator, OS source ----------------------------------------------------------------------
+
+export function checkAccel(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform'>): Checked<Accel> {
+  if (isUnset(raw)) return ok('auto')
+  const value = raw!.trim().toLowerCase()
+  if (!(ACCELS as readonly string[]).includes(value)) return fail('--accel', `"${raw}" is not an accelerator`, `use one of ${ACCELS.join(', ')}`)
+  if (value === 'kvm' && facts.platform !== 'linux') return fail('--accel', 'kvm exists only on Linux', 'use auto, hvf or tcg')
+  if (value === 'hvf' && facts.platform !== 'darwin') return fail('--accel', 'hvf exists only on macOS', 'use auto, kvm or tcg')
+  return ok(value as Accel)
+}
+
+export function checkOsSource(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
+  const given = isUnset(raw) ? facts.defaultOsSource : raw!.trim()
+  if (given === undefined) return fail('--os', 'no OS image source was given', 'pass --os <manifest path or URL> (npm run os:build writes os/dist/manifest.json)')
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
+    let url: URL
+    try {
+      url = new URL(given)
+    } catch {
+      return fail('--os', `"${given}" is not a valid URL`, 'give an http(s):// or file:// URL of a manifest.json, or a path')
+    }
+    if (!['http:', 'https:', 'file:'].includes(url.protocol)) {
+      return fail('--os', `${url.protocol} URLs are not supported`, 'give an http(s):// or file:// URL of a manifest.json, or a path')
+    }
+    if (url.protocol !== 'file:') return ok(url.href)
+  }
+  const path = given.startsWith('file:') ? fileURLToPath(given) : resolve(facts.cwd, expandHome(given, facts.homeDir))
+  const kind = facts.fs.kind(path)
+  if (kind === 'missing') return fail('--os', `${path} does not exist`, 'give the path of a manifest.json (npm run os:build writes os/dist/manifest.json)')
+  if (kind !== 'file') return fail('--os', `${path} is not a file`, 'give the manifest.json itself, not its directory')
+  return ok(path)
+}
+
+// ---- everything ----------------------------------------------------------------------------------
+
+/** Validates all options at once, so the user sees every problem in one go. */
+export function validateInstallOptions(input: InstallInput, facts: InstallHostFacts): ValidationResult {
+  const checks = {
+    cpus: checkCpus(input.cpus, facts),
+    memoryGiB: checkMemory(input.memory, facts),
+    diskGiB: checkDisk(input.disk),
+    hostname: checkHostname(input.hostname),
+    share: checkShare(input.share, facts),
+    sshKey: checkSshKey(input.sshKey, facts),
+    extraArgs: checkExtraArgs(input.extra),
+    osSource: checkOsSource(input.os, facts),
+    subnet: checkSubnet(input.subnet, facts),
+    dockerSocket: checkDockerSocket(input.dockerSocket, facts),
+    accel: checkAccel(input.accel, facts),
+  }
+  const errors = Object.values(checks).flatMap((check) => (check.ok ? [] : [check.error]))
+  if (errors.length > 0) return {ok: false, errors}
+  const value = <T>(check: Checked<T>) => (check as {ok: true; value: T}).value
+  return {
+    ok: true,
+    options: {
+      cpus: value(checks.cpus),
+      memoryGiB: value(checks.memoryGiB),
+      diskGiB: value(checks.diskGiB),
+      hostname: value(checks.hostname),
+      share: value(checks.share),
+      sshKey: value(checks.sshKey),
+      extraArgs: value(checks.extraArgs),
+      osSource: value(checks.osSource),
+      subnet: value(checks.subnet),
+      dockerSocket: value(checks.dockerSocket),
+      accel: value(checks.accel),
+    },
+  }
+}
+
+/** One line per error, for text output: `--cpus: 9 CPUs is outside 1..8 ... Fix: ...`. */
+export function formatValidationErrors(errors: ValidationError[]): string {
+  return errors.map((e) => `${e.flag}: ${e.message}. Fix: ${e.fix}.`).join('\n')
+}
+
+// ---- the real host -------------------------------------------------------------------------------
+
+/** An FsProbe over the real file system. */
+export const realFsProbe: FsProbe = {
+  kind(path) {
+    try {
+      const stats = statSync(path)
+      if (stats.isFile()) return 'file'
+      if (stats.isDirectory()) return 'directory'
+      if (stats.isSocket()) return 'socket'
+      return 'other'
+    } catch {
+      return 'missing'
+    }
+  },
+  readable: (path) => canAccess(path, constants.R_OK),
+  writable: (path) => canAccess(path, constants.W_OK | constants.X_OK),
+  readHead(path, maxBytes) {
+    let fd: number | undefined
+    try {
+      fd = openSync(path, 'r')
+      const buffer = Buffer.alloc(maxBytes)
+      const n = readSync(fd, buffer, 0, maxBytes, 0)
+      return buffer.subarray(0, n).toString('utf8')
+    } catch {
+      return undefined
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+    }
+  },
+}
+
+function canAccess(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Gathers InstallHostFacts from this machine (reads routes through `ip`, else /proc/net/route). */
+export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts> = {}): Promise<InstallHostFacts> {
+  return {
+    platform: process.platform,
+    cpuCores: osCpus().length,
+    memoryBytes: totalmem(),
+    homeDir: homedir(),
+    cwd: process.cwd(),
+    routes: overrides.routes ?? (await readHostRoutes()),
+    fs: realFsProbe,
+    ...overrides,
+  }
+}

@@ -1,0 +1,86 @@
+// IPv4 address and CIDR arithmetic: the VM subnet is configured as a CIDR and everything else (bridge
+// address, VM address, overlap with host routes) is derived from it, so the math lives in one place.
+
+export interface Cidr {
+  /** Network address as an unsigned 32-bit integer. */
+  network: number
+  prefix: number
+}
+
+const OCTET = /^(0|[1-9][0-9]{0,2})$/
+
+/** Parses dotted-quad IPv4 text; undefined when it is not exactly four decimal octets 0..255. */
+export function parseIpv4(text: string): number | undefined {
+  const parts = text.split('.')
+  if (parts.length !== 4) return undefined
+  let value = 0
+  for (const part of parts) {
+    if (!OCTET.test(part)) return undefined
+    const octet = Number(part)
+    if (octet > 255) return undefined
+    value = value * 256 + octet
+  }
+  return value
+}
+
+export function formatIpv4(value: number): string {
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.')
+}
+
+export function prefixMask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
+}
+
+/**
+ * Parses `a.b.c.d/n` without requiring alignment (so callers can say what the aligned network would be).
+ * Returns the address as given, and its prefix length.
+ */
+export function parseCidr(text: string): {address: number; prefix: number} | undefined {
+  const match = /^([0-9.]+)\/([0-9]{1,2})$/.exec(text.trim())
+  if (!match) return undefined
+  const address = parseIpv4(match[1])
+  const prefix = Number(match[2])
+  if (address === undefined || prefix > 32 || !/^(0|[1-9][0-9]?)$/.test(match[2])) return undefined
+  return {address, prefix}
+}
+
+export function networkOf(address: number, prefix: number): number {
+  return (address & prefixMask(prefix)) >>> 0
+}
+
+export function formatCidr(cidr: Cidr): string {
+  return `${formatIpv4(cidr.network)}/${cidr.prefix}`
+}
+
+/** The aligned network; throws on text that is not a CIDR or not aligned (use validation first). */
+export function requireCidr(text: string): Cidr {
+  const parsed = parseCidr(text)
+  if (!parsed) throw new Error(`not an IPv4 CIDR: ${text}`)
+  if (networkOf(parsed.address, parsed.prefix) !== parsed.address) throw new Error(`not a network address: ${text}`)
+  return {network: parsed.address, prefix: parsed.prefix}
+}
+
+export function cidrContains(outer: Cidr, address: number): boolean {
+  return networkOf(address, outer.prefix) === outer.network
+}
+
+/** Two aligned networks overlap exactly when one contains the other's network address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.prefix <= b.prefix ? cidrContains(a, b.network) : cidrContains(b, a.network)
+}
+
+/** Host `n` of the network (1 = first usable address). */
+export function hostAddress(cidr: Cidr, n: number): number {
+  return (cidr.network + n) >>> 0
+}
+
+export const PRIVATE_RANGES: readonly Cidr[] = [
+  requireCidr('10.0.0.0/8'),
+  requireCidr('172.16.0.0/12'),
+  requireCidr('192.168.0.0/16'),
+]
+
+/** True when the whole network lies inside one RFC 1918 range. */
+export function isRfc1918(cidr: Cidr): boolean {
+  return PRIVATE_RANGES.some((range) => range.prefix <= cidr.prefix && cidrContains(range, cidr.network))
+}

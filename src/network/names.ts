@@ -1,0 +1,30 @@
+// Interface and rule names for one DLITE_HOME. The default home keeps DLite's familiar `dlite0`; any other
+// home gets names derived from its path, so two homes run side by side without touching each other.
+import {createHash} from 'node:crypto'
+
+import {defaultHome} from '../paths.js'
+
+export interface NetworkNames {
+  /** Short stable id of the home, also used in hosts-file markers and firewall tables. */
+  homeId: string
+  bridge: string
+  tap: string
+  /** nftables table / iptables comment. */
+  natTable: string
+}
+
+export function homeId(home: string): string {
+  return createHash('sha256').update(home).digest('hex').slice(0, 6)
+}
+
+export function networkNames(home: string, defaultHomePath = defaultHome()): NetworkNames {
+  const id = homeId(home)
+  const isDefault = home === defaultHomePath
+  // Linux interface names are at most 15 bytes.
+  return {
+    homeId: id,
+    bridge: isDefault ? 'dlite0' : `dlbr-${id}`,
+    tap: isDefault ? 'dlite0-tap' : `dltap-${id}`,
+    natTable: `dlite_${id}`,
+  }
+}

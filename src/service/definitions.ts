@@ -1,0 +1,131 @@
+// The text of the service definitions that run `dlite daemon` under the host's service manager: a systemd
+// unit and a launchd plist. Pure functions, so content and escaping are unit-tested where neither
+// systemd nor launchd exists.
+
+export interface ServiceSpec {
+  /** DLITE_HOME of the VM this service runs; always put in the daemon's environment. */
+  home: string
+  /** The daemon's argv, e.g. [process.execPath, '/usr/lib/node_modules/dlite/bin/run.js', 'daemon']. */
+  command: string[]
+  /** systemd unit name (without .service) / launchd label suffix; see serviceNames(). */
+  name: string
+  /** Other environment for the daemon (PATH, NODE_OPTIONS...). */
+  env?: Record<string, string>
+  /** How long the manager waits for a clean stop (ACPI power-down included) before killing. */
+  stopTimeoutSec?: number
+  /** launchd only: where the daemon's stdout/stderr go (systemd has the journal). */
+  logFile?: string
+}
+
+export interface ServiceNames {
+  /** e.g. `dlite` or `dlite-1a2b3c` */
+  name: string
+  systemdUnit: string
+  launchdLabel: string
+}
+
+/** The default home keeps the plain name (`dlite.service`); other homes get their id appended. */
+export function serviceNames(homeId: string, isDefaultHome: boolean): ServiceNames {
+  if (!/^[A-Za-z0-9_-]+$/.test(homeId)) throw new Error(`bad home id: ${homeId}`)
+  const name = isDefaultHome ? 'dlite' : `dlite-${homeId}`
+  return {name, systemdUnit: `${name}.service`, launchdLabel: isDefaultHome ? 'io.dlite.daemon' : `io.dlite.daemon.${homeId}`}
+}
+
+const DEFAULT_STOP_TIMEOUT_SEC = 90
+
+function assertPrintable(what: string, value: string): void {
+  // A newline would end the directive and let the rest be read as another one.
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error(`${what} contains a control character: ${JSON.stringify(value)}`)
+}
+
+function assertSpec(spec: ServiceSpec): void {
+  if (spec.command.length === 0) throw new Error('service command is empty')
+  if (!spec.home.startsWith('/')) throw new Error(`DLITE_HOME must be absolute: ${spec.home}`)
+  if (!/^[A-Za-z0-9_.@-]+$/.test(spec.name)) throw new Error(`bad service name: ${spec.name}`)
+  assertPrintable('DLITE_HOME', spec.home)
+  spec.command.forEach((arg) => assertPrintable('service command', arg))
+  for (const [key, value] of Object.entries(spec.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad environment variable name: ${key}`)
+    assertPrintable(key, value)
+  }
+}
+
+/** Double-quoted systemd word: backslash and quote escaped, `%` specifiers and (for Exec) `$` expansion disabled. */
+function systemdQuote(value: string, exec: boolean): string {
+  let escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')
+  if (exec) escaped = escaped.replace(/\$/g, '$$$$')
+  return `"${escaped}"`
+}
+
+function environment(spec: ServiceSpec): [string, string][] {
+  return [['DLITE_HOME', spec.home], ...Object.entries(spec.env ?? {}).filter(([key]) => key !== 'DLITE_HOME')]
+}
+
+export function systemdUnitText(spec: ServiceSpec): string {
+  assertSpec(spec)
+  const description = `dlite VM daemon (DLITE_HOME=${spec.home})`.replace(/%/g, '%%')
+  const lines = [
+    '# Written by `dlite install`; removed by `dlite uninstall`. Edits are lost on reinstall.',
+    '[Unit]',
+    `Description=${description}`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    // The daemon restarts QEMU itself; systemd only catches the daemon dying, and not in a loop.
+    'StartLimitIntervalSec=60',
+    'StartLimitBurst=3',
+    '',
+    '[Service]',
+    'Type=simple',
+    ...environment(spec).map(([key, value]) => `Environment=${systemdQuote(`${key}=${value}`, false)}`),
+    `ExecStart=${spec.command.map((arg) => systemdQuote(arg, true)).join(' ')}`,
+    'Restart=on-failure',
+    'RestartSec=5',
+    // SIGTERM to the daemon only, so it can power the guest down cleanly; the rest are killed at the timeout.
+    'KillMode=mixed',
+    `TimeoutStopSec=${spec.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ]
+  return lines.join('\n')
+}
+
+function xmlEscape(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
+}
+
+export function launchdPlistText(spec: ServiceSpec, label: string): string {
+  assertSpec(spec)
+  if (!/^[A-Za-z0-9.-]+$/.test(label)) throw new Error(`bad launchd label: ${label}`)
+  const string = (value: string) => `<string>${xmlEscape(value)}</string>`
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+    '<!-- Written by `dlite install`; removed by `dlite uninstall`. -->',
+    '<plist version="1.0">',
+    '<dict>',
+    `  <key>Label</key>`,
+    `  ${string(label)}`,
+    '  <key>ProgramArguments</key>',
+    '  <array>',
+    ...spec.command.map((arg) => `    ${string(arg)}`),
+    '  </array>',
+    '  <key>EnvironmentVariables</key>',
+    '  <dict>',
+    ...environment(spec).flatMap(([key, value]) => [`    <key>${xmlEscape(key)}</key>`, `    ${string(value)}`]),
+    '  </dict>',
+    // Started by `dlite start` (launchctl kickstart), not at boot; KeepAlive would imply RunAtLoad.
+    '  <key>RunAtLoad</key>',
+    '  <false/>',
+    '  <key>ExitTimeOut</key>',
+    `  <integer>${spec.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC}</integer>`,
+    ...(spec.logFile
+      ? ['  <key>StandardOutPath</key>', `  ${string(spec.logFile)}`, '  <key>StandardErrorPath</key>', `  ${string(spec.logFile)}`]
+      : []),
+    '</dict>',
+    '</plist>',
+    '',
+  ]
+  return lines.join('\n')
+}

@@ -1,0 +1,143 @@
+// Registering `dlite daemon` with the host's service manager, and driving it. systemd when PID 1 is
+// systemd, launchd on macOS; otherwise (containers, these build machines) there is none and the caller
+// spawns the daemon itself. Every systemctl/launchctl call goes through an injected Runner.
+import {randomBytes} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
+import {mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {run, type Runner} from '../util/exec.js'
+import {launchdPlistText, systemdUnitText, type ServiceNames, type ServiceSpec} from './definitions.js'
+
+export type ServiceManagerKind = 'systemd' | 'launchd' | 'none'
+
+export interface ServiceHostFacts {
+  platform: NodeJS.Platform
+  pathExists: (path: string) => boolean
+  /** Contents of /proc/1/comm, when readable. */
+  pid1Name?: string
+}
+
+export function realServiceHostFacts(): ServiceHostFacts {
+  let pid1Name: string | undefined
+  try {
+    pid1Name = readFileSync('/proc/1/comm', 'utf8').trim()
+  } catch {
+    pid1Name = undefined
+  }
+  return {platform: process.platform, pathExists: existsSync, pid1Name}
+}
+
+/** systemd's own test (sd_booted: /run/systemd/system exists), confirmed by PID 1's name where known. */
+export function detectServiceManager(facts: ServiceHostFacts = realServiceHostFacts()): ServiceManagerKind {
+  if (facts.platform === 'darwin') return 'launchd'
+  if (facts.platform !== 'linux') return 'none'
+  if (!facts.pathExists('/run/systemd/system')) return 'none'
+  if (facts.pid1Name !== undefined && facts.pid1Name !== 'systemd') return 'none'
+  return 'systemd'
+}
+
+export interface ServiceManager {
+  kind: 'systemd' | 'launchd'
+  /** The unit or label the manager knows the service by. */
+  id: string
+  /** Where the definition file is written. */
+  path: string
+  /** Writes the definition and makes the manager load it. Idempotent. */
+  install(): Promise<void>
+  /** Stops the service if running, unloads and deletes the definition. Idempotent. */
+  uninstall(): Promise<void>
+  start(): Promise<void>
+  stop(): Promise<void>
+  isActive(): Promise<boolean>
+}
+
+export interface ServiceManagerOptions {
+  runner?: Runner
+  /** Where definitions go: /etc/systemd/system or /Library/LaunchDaemons by default. */
+  dir?: string
+}
+
+export const SYSTEMD_UNIT_DIR = '/etc/systemd/system'
+export const LAUNCHD_DAEMON_DIR = '/Library/LaunchDaemons'
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.dlite-${randomBytes(4).toString('hex')}`
+  await writeFile(temp, text, {mode: 0o644})
+  try {
+    await rename(temp, path)
+  } catch (error) {
+    await rm(temp, {force: true})
+    throw error
+  }
+}
+
+async function must(runner: Runner, cmd: string, args: string[]): Promise<string> {
+  const result = await runner(cmd, args, {timeoutMs: 120_000})
+  if (result.code !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`)
+  }
+  return result.stdout
+}
+
+/** The manager for `kind`, or undefined for 'none' (the caller spawns `dlite daemon` itself). */
+export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, names: ServiceNames, opts: ServiceManagerOptions = {}): ServiceManager | undefined {
+  const runner = opts.runner ?? run
+  if (kind === 'systemd') {
+    const unit = names.systemdUnit
+    const path = join(opts.dir ?? SYSTEMD_UNIT_DIR, unit)
+    const text = systemdUnitText({...spec, name: names.name})
+    return {
+      kind,
+      id: unit,
+      path,
+      async install() {
+        await mkdir(opts.dir ?? SYSTEMD_UNIT_DIR, {recursive: true})
+        await writeAtomically(path, text)
+        await must(runner, 'systemctl', ['daemon-reload'])
+      },
+      async uninstall() {
+        await runner('systemctl', ['stop', unit], {timeoutMs: 180_000}) // not loaded or not running: fine
+        await rm(path, {force: true})
+        await must(runner, 'systemctl', ['daemon-reload'])
+        await runner('systemctl', ['reset-failed', unit], {timeoutMs: 30_000})
+      },
+      start: async () => void (await must(runner, 'systemctl', ['start', unit])),
+      stop: async () => void (await must(runner, 'systemctl', ['stop', unit])),
+      async isActive() {
+        const result = await runner('systemctl', ['is-active', '--quiet', unit], {timeoutMs: 30_000})
+        return result.code === 0
+      },
+    }
+  }
+  if (kind === 'launchd') {
+    const label = names.launchdLabel
+    const target = `system/${label}`
+    const path = join(opts.dir ?? LAUNCHD_DAEMON_DIR, `${label}.plist`)
+    const text = launchdPlistText({...spec, name: names.name}, label)
+    return {
+      kind,
+      id: label,
+      path,
+      async install() {
+        await mkdir(opts.dir ?? LAUNCHD_DAEMON_DIR, {recursive: true})
+        await writeAtomically(path, text)
+        // Reload so a changed plist takes effect; bootout fails harmlessly when it was not loaded.
+        await runner('launchctl', ['bootout', target], {timeoutMs: 120_000})
+        await must(runner, 'launchctl', ['bootstrap', 'system', path])
+      },
+      async uninstall() {
+        await runner('launchctl', ['bootout', target], {timeoutMs: 180_000})
+        await rm(path, {force: true})
+      },
+      start: async () => void (await must(runner, 'launchctl', ['kickstart', target])),
+      stop: async () => void (await must(runner, 'launchctl', ['kill', 'SIGTERM', target])),
+      async isActive() {
+        const result = await runner('launchctl', ['print', target], {timeoutMs: 30_000})
+        return result.code === 0 && /\bstate = running\b/.test(result.stdout)
+      },
+    }
+  }
+  return undefined
+}
+

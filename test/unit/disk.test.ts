@@ -1,0 +1,57 @@
+import {expect} from 'chai'
+import {mkdtempSync, openSync, rmSync, statSync, writeSync, closeSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {createSparseDisk, DiskExistsError, diskUsage} from '../../src/disk/index.js'
+
+const GiB = 1024 ** 3
+
+describe('sparse data disk', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dlite-disk-'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('creates a 20 GiB disk that allocates (almost) nothing, mode 0600, in a new directory', async () => {
+    const path = join(dir, 'sub', 'disk.img')
+    const usage = await createSparseDisk(path, 20)
+    expect(usage.apparentBytes).to.equal(20 * GiB)
+    expect(usage.allocatedBytes).to.be.below(1024 * 1024)
+    expect(statSync(path).mode & 0o777).to.equal(0o600)
+  })
+
+  it('reports allocation growing when data is written', async () => {
+    const path = join(dir, 'disk.img')
+    await createSparseDisk(path, 8)
+    const fd = openSync(path, 'r+')
+    writeSync(fd, Buffer.alloc(4 * 1024 * 1024, 1), 0, 4 * 1024 * 1024, 3 * GiB)
+    closeSync(fd)
+    const usage = await diskUsage(path)
+    expect(usage.apparentBytes).to.equal(8 * GiB)
+    expect(usage.allocatedBytes).to.be.within(4 * 1024 * 1024, 6 * 1024 * 1024)
+  })
+
+  it('refuses to overwrite an existing disk, keeping its data, unless told to', async () => {
+    const path = join(dir, 'disk.img')
+    await createSparseDisk(path, 8)
+    const fd = openSync(path, 'r+')
+    writeSync(fd, Buffer.from('data'), 0, 4, 0)
+    closeSync(fd)
+    let caught: unknown
+    await createSparseDisk(path, 20).catch((error: unknown) => (caught = error))
+    expect(caught).to.be.instanceOf(DiskExistsError)
+    expect(String(caught)).to.match(/refusing to overwrite/)
+    expect((await diskUsage(path)).apparentBytes).to.equal(8 * GiB)
+    const usage = await createSparseDisk(path, 20, {overwrite: true})
+    expect(usage.apparentBytes).to.equal(20 * GiB)
+    expect(usage.allocatedBytes).to.be.below(1024 * 1024)
+  })
+
+  it('rejects a size that is not a whole positive number of GiB', async () => {
+    for (const size of [0, -1, 1.5]) {
+      await createSparseDisk(join(dir, `d${size}.img`), size).then(() => expect.fail(`accepted ${size}`), (error: Error) => expect(error.message).to.match(/whole number of GiB/))
+    }
+  })
+})

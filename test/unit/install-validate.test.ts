@@ -1,0 +1,391 @@
+import {expect} from 'chai'
+
+import {
+  checkExtraArgs,
+  formatValidationErrors,
+  validateInstallOptions,
+  type FsProbe,
+  type InstallHostFacts,
+  type InstallInput,
+  type PathKind,
+} from '../../src/install/validate.js'
+import {splitShellWords} from '../../src/install/shell-words.js'
+import {parseIpJsonRoutes, parseProcNetRoute, readHostRoutes} from '../../src/network/host-routes.js'
+
+const GiB = 1024 ** 3
+const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVw7n3DQ1CxvnR7qV3f6Mbc7PvA8QbmD1mX8e2pGk9F user@host\n'
+const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host\n'
+
+interface FakeEntry {
+  kind: PathKind
+  text?: string
+  readable?: boolean
+  writable?: boolean
+}
+
+/** An in-memory file system: only what a test lists exists. */
+function fakeFs(entries: Record<string, FakeEntry>): FsProbe {
+  const get = (path: string) => entries[path]
+  return {
+    kind: (path) => get(path)?.kind ?? 'missing',
+    readable: (path) => get(path)?.readable ?? true,
+    writable: (path) => get(path)?.writable ?? true,
+    readHead: (path, max) => (get(path) && (get(path)!.readable ?? true) ? (get(path)!.text ?? '').slice(0, max) : undefined),
+  }
+}
+
+function facts(extra: Record<string, FakeEntry> = {}, overrides: Partial<InstallHostFacts> = {}): InstallHostFacts {
+  return {
+    platform: 'linux',
+    cpuCores: 8,
+    memoryBytes: 16 * GiB,
+    homeDir: '/home/ann',
+    cwd: '/home/ann/work',
+    routes: [
+      {dst: '0.0.0.0/0', dev: 'eth0'},
+      {dst: '10.0.0.0/16', dev: 'eth0'},
+      {dst: '172.17.0.0/16', dev: 'docker0'},
+    ],
+    fs: fakeFs({
+      '/': {kind: 'directory'},
+      '/home': {kind: 'directory'},
+      '/home/ann': {kind: 'directory'},
+      '/home/ann/work': {kind: 'directory'},
+      '/home/ann/.ssh': {kind: 'directory'},
+      '/home/ann/.ssh/id_ed25519.pub': {kind: 'file', text: ED25519},
+      '/home/ann/.ssh/id_ed25519': {kind: 'file', text: '-----BEGIN OPENSSH PRIVATE KEY-----\n', readable: false},
+      '/home/ann/notes.txt': {kind: 'file', text: 'hello'},
+      '/srv/os/manifest.json': {kind: 'file', text: '{}'},
+      '/srv': {kind: 'directory'},
+      '/srv/os': {kind: 'directory'},
+      '/var': {kind: 'directory'},
+      '/var/run': {kind: 'directory'},
+      ...extra,
+    }),
+    defaultOsSource: '/srv/os/manifest.json',
+    ...overrides,
+  }
+}
+
+function errorsFor(input: InstallInput, f = facts()) {
+  const result = validateInstallOptions(input, f)
+  expect(result.ok, 'expected validation to fail').to.equal(false)
+  return (result as {ok: false; errors: {flag: string; message: string; fix: string}[]}).errors
+}
+
+function expectOnlyError(input: InstallInput, flag: string, message: RegExp, f = facts()) {
+  const errors = errorsFor(input, f)
+  expect(errors.map((e) => e.flag)).to.deep.equal([flag])
+  expect(errors[0].message).to.match(message)
+  expect(errors[0].fix).to.be.a('string').and.not.equal('')
+  return errors[0]
+}
+
+function optionsFor(input: InstallInput, f = facts()) {
+  const result = validateInstallOptions(input, f)
+  if (!result.ok) expect.fail(formatValidationErrors(result.errors))
+  return (result as {ok: true; options: ReturnType<typeof Object>}).options as Record<string, unknown>
+}
+
+describe('install option validation', () => {
+  it('fills every default from the host facts', () => {
+    expect(optionsFor({})).to.deep.equal({
+      cpus: 4,
+      memoryGiB: 2,
+      diskGiB: 20,
+      hostname: 'local.docker',
+      share: '/home/ann',
+      sshKey: '/home/ann/.ssh/id_ed25519.pub',
+      extraArgs: [],
+      osSource: '/srv/os/manifest.json',
+      subnet: '192.168.64.0/24',
+      dockerSocket: '/var/run/dlite/docker.sock',
+      accel: 'auto',
+    })
+  })
+
+  it('normalizes good values (strings from the wizard, case, trailing slashes, ~)', () => {
+    const options = optionsFor({
+      cpus: '8', memory: ' 15 ', disk: 8, hostname: 'Dev.Docker', share: '~/work/', sshKey: '~/.ssh/id_ed25519.pub',
+      extra: ["--label 'team=a b'", '--log-level=debug'], os: 'https://example.test/os/manifest.json', subnet: '10.1.0.0/16',
+      dockerSocket: '/tmp/dlite-a/docker.sock', accel: 'TCG',
+    }, facts({'/tmp': {kind: 'directory'}}))
+    expect(options).to.include({cpus: 8, memoryGiB: 15, diskGiB: 8, hostname: 'dev.docker', share: '/home/ann/work', subnet: '10.1.0.0/16', accel: 'tcg'})
+    expect(options.extraArgs).to.deep.equal(['--label', 'team=a b', '--log-level=debug'])
+    expect(options.osSource).to.equal('https://example.test/os/manifest.json')
+    expect(options.dockerSocket).to.equal('/tmp/dlite-a/docker.sock')
+  })
+
+  it('defaults cpus to half the cores, at least 1', () => {
+    expect(optionsFor({}, facts({}, {cpuCores: 1})).cpus).to.equal(1)
+    expect(optionsFor({}, facts({}, {cpuCores: 3})).cpus).to.equal(1)
+  })
+
+  it('reports every bad flag at once, each with a fix', () => {
+    const errors = errorsFor({cpus: 0, memory: 0, disk: 1, hostname: '-x', share: 'rel', subnet: '8.8.8.0/24'})
+    expect(errors.map((e) => e.flag)).to.deep.equal(['--cpus', '--memory', '--disk', '--hostname', '--share', '--subnet'])
+    expect(formatValidationErrors(errors).split('\n')).to.have.length(6)
+  })
+
+  describe('--cpus', () => {
+    it('rejects 0, more than the host has, fractions, negatives and words', () => {
+      expectOnlyError({cpus: 0}, '--cpus', /outside 1\.\.8/)
+      expectOnlyError({cpus: 9}, '--cpus', /outside 1\.\.8/)
+      expectOnlyError({cpus: 1.5}, '--cpus', /not a whole number/)
+      expectOnlyError({cpus: '-2'}, '--cpus', /not a whole number/)
+      expectOnlyError({cpus: 'two'}, '--cpus', /not a whole number/)
+      expectOnlyError({cpus: '2x'}, '--cpus', /not a whole number/)
+    })
+  })
+
+  describe('--memory', () => {
+    it('rejects 0, all of the host RAM, fractions and words', () => {
+      expectOnlyError({memory: 0}, '--memory', /outside 1\.\.15/)
+      expectOnlyError({memory: 16}, '--memory', /outside 1\.\.15/)
+      expectOnlyError({memory: '1.5'}, '--memory', /not a whole number/)
+      expectOnlyError({memory: '2G'}, '--memory', /not a whole number/)
+    })
+    it('says when the host itself is too small, and clamps the default on a small host', () => {
+      expectOnlyError({}, '--memory', /too little/, facts({}, {memoryBytes: 1.5 * GiB}))
+      expect(optionsFor({}, facts({}, {memoryBytes: 2.5 * GiB})).memoryGiB).to.equal(1)
+    })
+  })
+
+  describe('--disk', () => {
+    it('rejects less than 8 GiB, absurd sizes and words', () => {
+      const error = expectOnlyError({disk: 7}, '--disk', /too small/)
+      expect(error.fix).to.match(/at least 8/)
+      expectOnlyError({disk: 100_000}, '--disk', /more than/)
+      expectOnlyError({disk: '20GB'}, '--disk', /not a whole number/)
+    })
+  })
+
+  describe('--hostname', () => {
+    const bad: [string, RegExp][] = [
+      ['-local.docker', /not valid per RFC 1123/],
+      ['local-.docker', /not valid per RFC 1123/],
+      ['local_docker', /not valid per RFC 1123/],
+      ['local..docker', /empty label/],
+      ['.docker', /empty label/],
+      ['local.docker.', /empty label/],
+      ['a b', /not valid per RFC 1123/],
+      ['dock\u00e9r', /not valid per RFC 1123/],
+      [`${'a'.repeat(64)}.docker`, /longer than 63/],
+      [Array(130).fill('ab').join('.'), /longer than 253/],
+      ['10.0.0.1', /IP address/],
+      ['localhost', /loopback/],
+    ]
+    for (const [name, message] of bad) {
+      it(`rejects ${JSON.stringify(name.length > 40 ? `${name.slice(0, 20)}...` : name)}`, () => {
+        expectOnlyError({hostname: name}, '--hostname', message)
+      })
+    }
+    it('accepts a single label and digits inside labels', () => {
+      expect(optionsFor({hostname: 'dlite'}).hostname).to.equal('dlite')
+      expect(optionsFor({hostname: '3d.docker'}).hostname).to.equal('3d.docker')
+    })
+  })
+
+  describe('--share', () => {
+    it('rejects a relative path, suggesting the absolute one', () => {
+      const error = expectOnlyError({share: 'src'}, '--share', /not an absolute path/)
+      expect(error.fix).to.contain('/home/ann/work/src')
+    })
+    it('rejects a missing path and a file', () => {
+      expectOnlyError({share: '/nope'}, '--share', /does not exist/)
+      expectOnlyError({share: '/home/ann/notes.txt'}, '--share', /not a directory/)
+    })
+  })
+
+  describe('--ssh-key', () => {
+    it('falls back to id_rsa.pub, then to no key', () => {
+      const rsaOnly = facts({'/home/ann/.ssh/id_ed25519.pub': {kind: 'missing'}, '/home/ann/.ssh/id_rsa.pub': {kind: 'file', text: RSA}})
+      expect(optionsFor({}, rsaOnly).sshKey).to.equal('/home/ann/.ssh/id_rsa.pub')
+      const none = facts({'/home/ann/.ssh/id_ed25519.pub': {kind: 'missing'}})
+      expect(optionsFor({}, none).sshKey).to.equal(null)
+      expect(optionsFor({sshKey: 'none'}).sshKey).to.equal(null)
+    })
+    it('rejects a missing file, a directory, an unreadable file and a non-key', () => {
+      expectOnlyError({sshKey: '/home/ann/.ssh/id_nope.pub'}, '--ssh-key', /does not exist/)
+      expectOnlyError({sshKey: '/home/ann/.ssh'}, '--ssh-key', /not a file/)
+      expectOnlyError({sshKey: '/k.pub'}, '--ssh-key', /not readable/, facts({'/k.pub': {kind: 'file', text: ED25519, readable: false}}))
+      expectOnlyError({sshKey: '/home/ann/notes.txt'}, '--ssh-key', /not an OpenSSH public key/)
+    })
+    it('rejects a private key and points at the .pub next to it', () => {
+      const f = facts({'/home/ann/.ssh/id_ed25519': {kind: 'file', text: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n'}})
+      const error = expectOnlyError({sshKey: '~/.ssh/id_ed25519'}, '--ssh-key', /private key/, f)
+      expect(error.fix).to.contain('/home/ann/.ssh/id_ed25519.pub')
+    })
+  })
+
+  describe('--extra (dockerd args)', () => {
+    const plainTcp = [
+      '-H tcp://0.0.0.0:2375',
+      '-Htcp://0.0.0.0:2375',
+      '-H=tcp://0.0.0.0:2375',
+      '--host tcp://127.0.0.1:2375',
+      '--host=tcp://127.0.0.1:2375',
+      '-DH tcp://0.0.0.0:2375',
+      '-H :2375',
+      '-H 0.0.0.0',
+      '-H unix:///var/run/docker.sock -H TCP://0.0.0.0:2375',
+      "--host='tcp://0.0.0.0:2375'",
+    ]
+    for (const args of plainTcp) {
+      it(`rejects plain TCP: ${args}`, () => {
+        const error = expectOnlyError({extra: args}, '--extra', /plain TCP/)
+        expect(error.fix).to.match(/TLS/)
+      })
+    }
+    it('rejects plain TCP given as a separate flag value in a list', () => {
+      expectOnlyError({extra: ['--debug', '-H', 'tcp://0.0.0.0:2375']}, '--extra', /plain TCP/)
+    })
+    it('rejects turning client-certificate checks off', () => {
+      expectOnlyError({extra: '--tlsverify=false'}, '--extra', /client-certificate/)
+      expectOnlyError({extra: '-H tcp://0.0.0.0:2377 --tlsverify=0'}, '--extra', /client-certificate/)
+    })
+    it('rejects a host flag without a value and unbalanced quotes', () => {
+      expectOnlyError({extra: '--debug -H'}, '--extra', /no value/)
+      expectOnlyError({extra: "--label 'a"}, '--extra', /unterminated single quote/)
+      expectOnlyError({extra: '--label "a'}, '--extra', /unterminated double quote/)
+      expectOnlyError({extra: '--label a\\'}, '--extra', /trailing backslash/)
+    })
+    it('allows unix sockets, TCP with --tlsverify, and value-taking shorthands that contain an H', () => {
+      expect(checkExtraArgs('-H unix:///run/extra.sock --log-level debug')).to.deep.include({ok: true})
+      expect(checkExtraArgs('--tlsverify -H tcp://0.0.0.0:2377')).to.deep.include({ok: true})
+      expect(checkExtraArgs('-p /run/Hello.pid')).to.deep.include({ok: true})
+      expect(checkExtraArgs('-p/run/H.pid')).to.deep.include({ok: true})
+    })
+  })
+
+  describe('--os', () => {
+    it('requires a source when there is no default', () => {
+      expectOnlyError({}, '--os', /no OS image source/, facts({}, {defaultOsSource: undefined}))
+    })
+    it('rejects a missing path, a directory, an unsupported scheme and a broken URL', () => {
+      expectOnlyError({os: '/srv/nope.json'}, '--os', /does not exist/)
+      expectOnlyError({os: '/srv/os'}, '--os', /not a file/)
+      expectOnlyError({os: 'ftp://example.test/manifest.json'}, '--os', /not supported/)
+      expectOnlyError({os: 'http://exa mple/x'}, '--os', /not a valid URL/)
+      expectOnlyError({os: 'file:///srv/nope.json'}, '--os', /does not exist/)
+    })
+    it('resolves a relative path and accepts a file:// URL of an existing file', () => {
+      const f = facts({'/home/ann/work/m.json': {kind: 'file'}})
+      expect(optionsFor({os: 'm.json'}, f).osSource).to.equal('/home/ann/work/m.json')
+      expect(optionsFor({os: 'file:///srv/os/manifest.json'}).osSource).to.equal('/srv/os/manifest.json')
+    })
+  })
+
+  describe('--subnet', () => {
+    const bad: [string, RegExp, RegExp?][] = [
+      ['192.168.64.0', /not an IPv4 CIDR/],
+      ['192.168.64.0/33', /not an IPv4 CIDR/],
+      ['192.168.300.0/24', /not an IPv4 CIDR/],
+      ['192.168.064.0/24', /not an IPv4 CIDR/],
+      ['fd00::/64', /not an IPv4 CIDR/],
+      ['10.0.0.0/8', /outside \/16\.\.\/29/],
+      ['192.168.64.0/30', /outside \/16\.\.\/29/],
+      ['192.168.64.1/24', /not a network address/, /192\.168\.64\.0\/24/],
+      ['8.8.8.0/24', /not a private network/],
+      ['172.32.0.0/16', /not a private network/],
+      ['100.64.0.0/16', /not a private network/],
+      ['10.0.5.0/24', /overlaps the host route 10\.0\.0\.0\/16 \(dev eth0\)/, /--subnet 192\.168\.64\.0\/24/],
+      ['172.16.0.0/12', /outside/],
+      ['172.17.128.0/24', /overlaps the host route 172\.17\.0\.0\/16/],
+    ]
+    for (const [subnet, message, fix] of bad) {
+      it(`rejects ${subnet}`, () => {
+        const error = expectOnlyError({subnet}, '--subnet', message)
+        if (fix) expect(error.fix).to.match(fix)
+      })
+    }
+    it('rejects a subnet containing a narrower host route, and suggests a free one', () => {
+      const f = facts({}, {routes: [{dst: '192.168.64.5/32', dev: 'wg0'}, {dst: '192.168.65.0/24', dev: 'br1'}]})
+      const error = expectOnlyError({}, '--subnet', /overlaps the host route 192\.168\.64\.5\/32/, f)
+      expect(error.fix).to.contain('192.168.66.0/24')
+    })
+    it('ignores the default route', () => {
+      expect(optionsFor({subnet: '172.20.0.0/16'}).subnet).to.equal('172.20.0.0/16')
+    })
+  })
+
+  describe('--docker-socket', () => {
+    it('rejects a relative path, an overlong path, an existing socket and an existing file', () => {
+      expectOnlyError({dockerSocket: 'docker.sock'}, '--docker-socket', /not an absolute path/)
+      expectOnlyError({dockerSocket: `/tmp/${'x'.repeat(120)}.sock`}, '--docker-socket', /longer than a unix socket path/)
+      expectOnlyError({dockerSocket: '/var/run/docker.sock'}, '--docker-socket', /already exists/, facts({'/var/run/docker.sock': {kind: 'socket'}}))
+      expectOnlyError({dockerSocket: '/home/ann/notes.txt'}, '--docker-socket', /not a socket/)
+    })
+    it('rejects a directory that cannot be created: under a file, or not writable', () => {
+      expectOnlyError({dockerSocket: '/home/ann/notes.txt/d/docker.sock'}, '--docker-socket', /notes\.txt is not a directory/)
+      const readOnly = facts({'/var/run': {kind: 'directory', writable: false}})
+      const error = expectOnlyError({}, '--docker-socket', /\/var\/run is not writable/, readOnly)
+      expect(error.fix).to.match(/root/)
+    })
+    it('accepts a socket whose directories do not exist yet under a writable one', () => {
+      expect(optionsFor({dockerSocket: '/home/ann/a/b/docker.sock'}).dockerSocket).to.equal('/home/ann/a/b/docker.sock')
+    })
+    it('defaults into the home on macOS', () => {
+      const mac = facts({}, {platform: 'darwin'})
+      expect(optionsFor({accel: 'hvf'}, mac).dockerSocket).to.equal('/home/ann/.dlite/docker.sock')
+    })
+  })
+
+  describe('--accel', () => {
+    it('rejects unknown accelerators and ones of another platform', () => {
+      expectOnlyError({accel: 'xen'}, '--accel', /not an accelerator/)
+      expectOnlyError({accel: 'hvf'}, '--accel', /only on macOS/)
+      expectOnlyError({accel: 'kvm'}, '--accel', /only on Linux/, facts({}, {platform: 'darwin'}))
+    })
+  })
+})
+
+describe('shell-like splitting', () => {
+  it('handles quotes, escapes and whitespace like a shell', () => {
+    expect(splitShellWords(`  a  "b c" 'd "e"' f\\ g "h\\"i" '' x""y  `)).to.deep.equal(['a', 'b c', 'd "e"', 'f g', 'h"i', '', 'xy'])
+    expect(splitShellWords('')).to.deep.equal([])
+  })
+})
+
+describe('host routes', () => {
+  it('parses ip -j route, normalizing default and host routes and skipping IPv6', () => {
+    const json = JSON.stringify([
+      {dst: 'default', gateway: '192.0.2.1', dev: 'eth0'},
+      {dst: '192.0.2.0/24', dev: 'eth0'},
+      {dst: '10.9.9.9', dev: 'wg0'},
+      {dst: 'fe80::/64', dev: 'eth0'},
+    ])
+    expect(parseIpJsonRoutes(json)).to.deep.equal([
+      {dst: '0.0.0.0/0', dev: 'eth0'},
+      {dst: '192.0.2.0/24', dev: 'eth0'},
+      {dst: '10.9.9.9/32', dev: 'wg0'},
+    ])
+  })
+
+  it('parses /proc/net/route (little-endian hex)', () => {
+    const text = [
+      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+      'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+      'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+      'br0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+    ].join('\n')
+    expect(parseProcNetRoute(text, true)).to.deep.equal([
+      {dst: '0.0.0.0/0', dev: 'eth0'},
+      {dst: '192.0.2.0/24', dev: 'eth0'},
+      {dst: '192.168.0.0/16', dev: 'br0'},
+    ])
+  })
+
+  it('reads through ip, and falls back to /proc/net/route when ip is missing (fake runner: no real routes)', async () => {
+    const viaIp = await readHostRoutes({runner: async () => ({code: 0, stdout: '[{"dst":"10.1.0.0/16","dev":"x"}]', stderr: ''}), readText: async () => expect.fail('not read')})
+    expect(viaIp).to.deep.equal([{dst: '10.1.0.0/16', dev: 'x'}])
+    const viaProc = await readHostRoutes({
+      runner: async () => ({code: 127, stdout: '', stderr: 'not found'}),
+      readText: async (path) => {
+        expect(path).to.equal('/proc/net/route')
+        return 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\neth1\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\n'
+      },
+    })
+    expect(viaProc).to.deep.equal([{dst: '10.0.0.0/8', dev: 'eth1'}])
+  })
+})

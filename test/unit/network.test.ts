@@ -1,0 +1,111 @@
+import {expect} from 'chai'
+
+import {networkNames} from '../../src/network/names.js'
+import {chooseNatBackend, iptablesRules, nftRuleset} from '../../src/network/nat.js'
+import {intToIp, ipToInt, parseSubnet} from '../../src/network/subnet.js'
+import type {ExecResult, Runner} from '../../src/util/exec.js'
+import {applyNat, removeNat} from '../../src/network/nat.js'
+import {ensureBridge} from '../../src/network/bridge.js'
+
+describe('subnet', () => {
+  it('derives host and VM addresses', () => {
+    expect(parseSubnet('192.168.64.0/24')).to.deep.equal({
+      network: '192.168.64.0', prefix: 24, cidr: '192.168.64.0/24', hostIp: '192.168.64.1', vmIp: '192.168.64.2', netmask: '255.255.255.0',
+    })
+    expect(parseSubnet('10.20.0.0/16').netmask).to.equal('255.255.0.0')
+    expect(parseSubnet('172.16.5.8/29').vmIp).to.equal('172.16.5.10')
+  })
+
+  it('rejects what is not a CIDR', () => {
+    expect(() => parseSubnet('192.168.64.0')).to.throw(/not an IPv4 CIDR/)
+    expect(() => parseSubnet('300.1.1.0/24')).to.throw(/not an IPv4 address/)
+    expect(() => parseSubnet('10.0.0.0/33')).to.throw(/bad prefix/)
+  })
+
+  it('round-trips addresses', () => {
+    expect(intToIp(ipToInt('255.254.3.0'))).to.equal('255.254.3.0')
+  })
+})
+
+describe('network names', () => {
+  it('keeps dlite0 for the default home and unique short names for others', () => {
+    expect(networkNames('/root/.dlite', '/root/.dlite').bridge).to.equal('dlite0')
+    const a = networkNames('/tmp/a', '/root/.dlite')
+    const b = networkNames('/tmp/b', '/root/.dlite')
+    expect(a.bridge).to.not.equal(b.bridge)
+    for (const name of [a.bridge, a.tap, b.bridge, b.tap, 'dlite0-tap']) expect(name.length).to.be.at.most(15)
+  })
+})
+
+const spec = {table: 'dlite_abc123', bridge: 'dlbr-abc123', subnet: parseSubnet('192.168.64.0/24')}
+
+function recordingRunner(answers: (cmd: string, args: string[]) => number = () => 0) {
+  const calls: string[] = []
+  const runner: Runner = async (cmd, args, opts) => {
+    calls.push([cmd, ...args].join(' ') + (opts?.input ? ` <<${String(opts.input).length}` : ''))
+    return {code: answers(cmd, args), stdout: '', stderr: ''} satisfies ExecResult
+  }
+  return {calls, runner}
+}
+
+describe('NAT', () => {
+  it('nft: one table per home, masquerading only traffic leaving the subnet', () => {
+    const text = nftRuleset(spec)
+    expect(text).to.contain('table ip dlite_abc123 {')
+    expect(text).to.contain('ip saddr 192.168.64.0/24 ip daddr != 192.168.64.0/24 masquerade')
+    expect(text).to.contain('iifname "dlbr-abc123" accept')
+  })
+
+  it('iptables rules carry the home comment', () => {
+    for (const {rule} of iptablesRules(spec)) expect(rule.join(' ')).to.contain('--comment dlite_abc123')
+  })
+
+  it('prefers nft, falls back to iptables, errors with the fix', () => {
+    expect(chooseNatBackend((n) => (n === 'nft' ? '/usr/sbin/nft' : undefined))).to.equal('nft')
+    expect(chooseNatBackend((n) => (n === 'iptables' ? '/usr/sbin/iptables' : undefined))).to.equal('iptables')
+    expect(() => chooseNatBackend(() => undefined)).to.throw(/apt-get install nftables/)
+  })
+
+  it('apply replaces an existing table; remove is idempotent', async () => {
+    const present = recordingRunner((cmd, args) => (args[0] === 'list' ? 0 : 0))
+    await applyNat(spec, 'nft', present.runner)
+    expect(present.calls).to.deep.equal([
+      'nft list table ip dlite_abc123', 'nft delete table ip dlite_abc123', `nft -f - <<${nftRuleset(spec).length}`,
+    ])
+    const absent = recordingRunner((cmd, args) => (args[0] === 'list' ? 1 : 0))
+    await removeNat(spec, 'nft', absent.runner)
+    expect(absent.calls).to.deep.equal(['nft list table ip dlite_abc123'])
+  })
+
+  it('iptables removal loops until no copy is left', async () => {
+    let copies = 2
+    const {calls, runner} = recordingRunner((cmd, args) => (args.includes('-D') && args.includes('MASQUERADE') && copies-- > 0 ? 0 : 1))
+    await removeNat(spec, 'iptables', runner)
+    expect(calls.filter((c) => c.includes('MASQUERADE'))).to.have.length(3)
+  })
+})
+
+describe('bridge', () => {
+  it('creates a missing bridge, sets the host address, brings it up', async () => {
+    const {calls, runner} = recordingRunner((cmd, args) => (args[0] === 'link' && args[1] === 'show' ? 1 : 0))
+    await ensureBridge('dlbr-x', parseSubnet('192.168.64.0/24'), runner)
+    expect(calls).to.deep.equal([
+      'ip link show dev dlbr-x',
+      'ip link add name dlbr-x type bridge',
+      'ip -o -4 addr show dev dlbr-x',
+      'ip addr replace 192.168.64.1/24 dev dlbr-x',
+      'ip link set dev dlbr-x up',
+    ])
+  })
+
+  it('reports the failing ip command', async () => {
+    const {runner} = recordingRunner(() => 2)
+    let message = ''
+    try {
+      await ensureBridge('dlbr-x', parseSubnet('192.168.64.0/24'), runner)
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).to.match(/^ip link add name dlbr-x type bridge failed \(exit 2\)/)
+  })
+})
