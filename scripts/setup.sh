@@ -23,7 +23,7 @@ step() { printf '\n==> %s\n' "$*"; }
 packages=(
   qemu-system-x86 qemu-utils
   iproute2 nftables iptables openssh-client openssl
-  mmdebstrap zstd cpio e2fsprogs squashfs-tools erofs-utils
+  mmdebstrap debian-archive-keyring zstd xz-utils cpio e2fsprogs squashfs-tools erofs-utils
   busybox-static file tmux ca-certificates
   python3 make g++
 )

@@ -1,0 +1,310 @@
+#!/usr/bin/env node
+// dlite guest OS builder: `npm run os:build [-- options]`.
+//
+//   --force             rebuild even when the cache holds this inputs hash
+//   --out DIR           output directory (default os/dist; env DLITE_OS_OUT)
+//   --version V         version stamped into the image and manifest (env DLITE_OS_VERSION)
+//   --broken            build an image whose initrd hangs before the root is mounted
+//                       (for watchdog tests; env DLITE_OS_BROKEN=1)
+//   --mirror URL        Debian mirror (env DLITE_OS_MIRROR; default: the host's apt mirror)
+//   --compression C     squashfs compressor: zstd (default), lz4, xz, gzip (env DLITE_OS_COMP)
+//
+// Two caches under os/cache/: base-<hash>.tar (the mmdebstrap output; keyed by the
+// package list, suite, mirror and arch) and dist-<inputsHash>/ (a finished image).
+// See os/README.md.
+import {createHash} from 'node:crypto'
+import {spawnSync} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const osDir = path.dirname(fileURLToPath(import.meta.url))
+const cacheDir = path.join(osDir, 'cache')
+
+export const SUITE = 'trixie'
+export const ARCH = 'amd64'
+export const PACKAGES = [
+  'linux-image-amd64',
+  'docker.io',
+  'containerd',
+  'runc',
+  'iptables',
+  'openssh-server',
+  'e2fsprogs',
+  'sudo',
+  'kmod',
+  'busybox-static',
+  'ca-certificates',
+]
+// Files of the image, in the order the manifest lists them.
+export const IMAGE_FILES = [
+  {name: 'vmlinuz', role: 'kernel'},
+  {name: 'initrd.img', role: 'initrd'},
+  {name: 'root.img', role: 'root', format: 'squashfs'},
+]
+export const KERNEL_CMDLINE = 'console=ttyS0,115200 panic=-1 loglevel=4 printk.time=1 mitigations=off'
+
+function parseArgs(argv) {
+  const opts = {
+    force: false,
+    out: process.env.DLITE_OS_OUT || path.join(osDir, 'dist'),
+    version: process.env.DLITE_OS_VERSION || '',
+    broken: process.env.DLITE_OS_BROKEN === '1',
+    mirror: process.env.DLITE_OS_MIRROR || '',
+    compression: process.env.DLITE_OS_COMP || 'zstd',
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) usage(`${a} needs a value`)
+      return v
+    }
+    if (a === '--force' || a === '-f') opts.force = true
+    else if (a === '--out' || a === '-o') opts.out = value()
+    else if (a === '--version') opts.version = value()
+    else if (a === '--broken') opts.broken = true
+    else if (a === '--mirror') opts.mirror = value()
+    else if (a === '--compression') opts.compression = value()
+    else if (a === '--help' || a === '-h') usage()
+    else usage(`unknown argument ${a}`)
+  }
+  if (!['zstd', 'lz4', 'xz', 'gzip'].includes(opts.compression)) usage(`unknown compression ${opts.compression}`)
+  opts.out = path.resolve(opts.out)
+  return opts
+}
+
+function usage(err) {
+  const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12)
+    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n')
+  if (err) {
+    console.error(`os:build: ${err}\n\n${text}`)
+    process.exit(2)
+  }
+  console.log(text)
+  process.exit(0)
+}
+
+function log(msg) {
+  console.error(`[os:build] ${msg}`)
+}
+
+function die(msg, code = 1) {
+  console.error(`os:build: ${msg}`)
+  process.exit(code)
+}
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = path.join(dir, cmd)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch {}
+  }
+  return null
+}
+
+function checkHost() {
+  if (os.platform() !== 'linux') die('the guest OS is built on Linux (Debian/Ubuntu); use a Linux machine or VM')
+  if (process.getuid && process.getuid() !== 0) die('run as root (mmdebstrap --mode=root and chroot need it): sudo npm run os:build')
+  const need = {
+    mmdebstrap: 'mmdebstrap',
+    mksquashfs: 'squashfs-tools',
+    cpio: 'cpio',
+    zstd: 'zstd',
+    xz: 'xz-utils',
+    chroot: 'coreutils',
+  }
+  const missing = Object.entries(need).filter(([cmd]) => !which(cmd))
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ')
+    die(`missing tools: ${missing.map(([c]) => c).join(', ')}\n  install them with: apt-get install -y ${pkgs}`)
+  }
+  if (!fs.existsSync('/usr/share/keyrings/debian-archive-keyring.gpg')) {
+    die('missing the Debian archive keyring; install it with: apt-get install -y debian-archive-keyring')
+  }
+}
+
+// The Debian mirror the host's apt uses (so it works where only that mirror is reachable).
+function hostMirror() {
+  const files = ['/etc/apt/sources.list']
+  try {
+    for (const f of fs.readdirSync('/etc/apt/sources.list.d')) files.push(path.join('/etc/apt/sources.list.d', f))
+  } catch {}
+  for (const f of files) {
+    let text
+    try {
+      text = fs.readFileSync(f, 'utf8')
+    } catch {
+      continue
+    }
+    const m = text.match(/^URIs:\s*(\S+\/debian)\/?\s*$/m) || text.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m)
+    if (m) return m[1]
+  }
+  return 'http://deb.debian.org/debian'
+}
+
+function sha256File(file) {
+  const h = createHash('sha256')
+  const fd = fs.openSync(file, 'r')
+  const buf = Buffer.alloc(1 << 20)
+  let n
+  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n))
+  fs.closeSync(fd)
+  return h.digest('hex')
+}
+
+function listFiles(dir) {
+  const out = []
+  for (const e of fs.readdirSync(dir, {withFileTypes: true})) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...listFiles(p))
+    else out.push(p)
+  }
+  return out.sort()
+}
+
+// Hash of everything that determines the image: the builder sources under os/
+// (minus docs, caches and outputs) plus the options.
+function inputsHash(opts, baseHash) {
+  const h = createHash('sha256')
+  h.update(JSON.stringify({baseHash, version: opts.version, broken: opts.broken, compression: opts.compression}))
+  for (const sub of ['build.js', 'scripts', 'initrd', 'rootfs']) {
+    const p = path.join(osDir, sub)
+    const files = fs.statSync(p).isDirectory() ? listFiles(p) : [p]
+    for (const f of files) {
+      const st = fs.lstatSync(f)
+      h.update(`${path.relative(osDir, f)}\0`)
+      h.update(st.isSymbolicLink() ? fs.readlinkSync(f) : fs.readFileSync(f))
+      h.update('\0')
+    }
+  }
+  return h.digest('hex')
+}
+
+class BuildError extends Error {}
+
+function run(cmd, args, env = {}) {
+  log(`$ ${[cmd, ...args].join(' ')}`)
+  const r = spawnSync(cmd, args, {stdio: ['ignore', 'inherit', 'inherit'], env: {...process.env, ...env}})
+  const what = path.basename(args[0] ?? cmd)
+  if (r.error) throw new BuildError(`${what}: ${r.error.message}`)
+  if (r.status !== 0) throw new BuildError(`${what} failed (exit ${r.status ?? r.signal})`)
+}
+
+// Keep the current base and the newest few finished images; older ones only fill the disk.
+function pruneCache(keepBase, keepDist) {
+  const entries = fs.readdirSync(cacheDir).map((name) => ({name, mtime: fs.statSync(path.join(cacheDir, name)).mtimeMs}))
+  for (const e of entries) {
+    if (e.name.startsWith('base-') && e.name !== keepBase) fs.rmSync(path.join(cacheDir, e.name), {recursive: true, force: true})
+  }
+  const dists = entries.filter((e) => e.name.startsWith('dist-') && e.name !== keepDist).sort((a, b) => b.mtime - a.mtime)
+  for (const e of dists.slice(3)) fs.rmSync(path.join(cacheDir, e.name), {recursive: true, force: true})
+}
+
+function copyDir(src, dst) {
+  fs.mkdirSync(dst, {recursive: true})
+  // manifest.json last: a reader never sees a manifest whose files are not in place
+  const names = fs.readdirSync(src).sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'))
+  for (const e of names) {
+    fs.copyFileSync(path.join(src, e), path.join(dst, `.${e}.tmp`))
+    fs.renameSync(path.join(dst, `.${e}.tmp`), path.join(dst, e))
+  }
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  const t0 = Date.now()
+  const mirror = opts.mirror || hostMirror()
+  const baseKey = createHash('sha256')
+    .update(JSON.stringify({suite: SUITE, arch: ARCH, mirror, packages: PACKAGES}))
+    .update(fs.readFileSync(path.join(osDir, 'scripts/mkbase.sh')))
+    .update(fs.readFileSync(path.join(osDir, 'scripts/divert-initramfs.sh')))
+    .digest('hex')
+  const hash = inputsHash(opts, baseKey)
+  const distCache = path.join(cacheDir, `dist-${hash.slice(0, 16)}`)
+  const outManifest = path.join(opts.out, 'manifest.json')
+
+  if (!opts.force && fs.existsSync(path.join(distCache, 'manifest.json'))) {
+    // already up to date?
+    try {
+      const m = JSON.parse(fs.readFileSync(outManifest, 'utf8'))
+      if (m.inputsHash === hash && m.files.every((f) => fs.existsSync(path.join(opts.out, f.name)) && fs.statSync(path.join(opts.out, f.name)).size === f.size)) {
+        log(`up to date: ${opts.out} (inputs ${hash.slice(0, 12)})`)
+        return
+      }
+    } catch {}
+    log(`cache hit (inputs ${hash.slice(0, 12)}); copying to ${opts.out}`)
+    copyDir(distCache, opts.out)
+    log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    return
+  }
+
+  checkHost()
+  fs.mkdirSync(cacheDir, {recursive: true})
+  const baseTar = path.join(cacheDir, `base-${baseKey.slice(0, 16)}.tar`)
+  if (opts.force || !fs.existsSync(baseTar)) {
+    log(`building the Debian ${SUITE} base from ${mirror} (about a minute)`)
+    run('bash', [path.join(osDir, 'scripts/mkbase.sh'), baseTar, SUITE, mirror, ARCH, PACKAGES.join(',')])
+  } else {
+    log(`reusing base ${path.relative(process.cwd(), baseTar)}`)
+  }
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dlite-os-'))
+  const stageOut = path.join(work, 'out')
+  try {
+    const version = opts.version || `0.0.0-dev.${hash.slice(0, 8)}`
+    run('bash', [path.join(osDir, 'scripts/assemble.sh'), baseTar, path.join(work, 'tree'), stageOut], {
+      DLITE_OS_VERSION: version,
+      DLITE_OS_BROKEN: opts.broken ? '1' : '0',
+      DLITE_OS_COMP: opts.compression,
+    })
+    const info = Object.fromEntries(
+      fs.readFileSync(path.join(stageOut, 'build-info.env'), 'utf8').trim().split('\n').map((l) => {
+        const i = l.indexOf('=')
+        return [l.slice(0, i), l.slice(i + 1)]
+      }),
+    )
+    fs.rmSync(path.join(stageOut, 'build-info.env'))
+    const files = IMAGE_FILES.map((f) => {
+      const p = path.join(stageOut, f.name)
+      return {...f, size: fs.statSync(p).size, sha256: sha256File(p)}
+    })
+    const pkgs = path.join(stageOut, 'packages.txt')
+    const manifest = {
+      schema: 1,
+      name: 'dlite-os',
+      version,
+      arch: 'x86_64',
+      debian: {suite: SUITE, arch: ARCH},
+      kernel: {version: info.KERNEL_VERSION, cmdline: KERNEL_CMDLINE},
+      docker: {version: info.DOCKER_VERSION, containerd: info.CONTAINERD_VERSION, runc: info.RUNC_VERSION},
+      broken: opts.broken || undefined,
+      contract: 1,
+      files,
+      packages: fs.readFileSync(pkgs, 'utf8').trim().split('\n').length,
+      totalSize: files.reduce((a, f) => a + f.size, 0),
+      inputsHash: hash,
+      builtAt: new Date().toISOString(),
+    }
+    fs.rmSync(pkgs)
+    fs.writeFileSync(path.join(stageOut, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+    fs.rmSync(distCache, {recursive: true, force: true})
+    copyDir(stageOut, distCache)
+    copyDir(stageOut, opts.out)
+    log(`built ${manifest.version}: kernel ${info.KERNEL_VERSION}, docker ${info.DOCKER_VERSION}, ` +
+      `${(manifest.totalSize / 1048576).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${opts.out}`)
+    pruneCache(path.basename(baseTar), path.basename(distCache))
+  } finally {
+    fs.rmSync(work, {recursive: true, force: true})
+  }
+}
+
+try {
+  main()
+} catch (error) {
+  if (error instanceof BuildError) die(error.message)
+  throw error
+}

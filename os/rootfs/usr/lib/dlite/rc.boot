@@ -1,0 +1,203 @@
+#!/usr/bin/busybox sh
+# dlite guest boot: run once by busybox init (::sysinit). busybox sh runs its
+# applets without exec (cheap under TCG); Debian binaries are used where busybox has none. Everything the host
+# provides comes from the fw_cfg settings bundle; see os/README.md.
+. /usr/lib/dlite/lib.sh
+umask 022
+
+mount -t proc -o nosuid,nodev,noexec proc /proc
+mount -t sysfs -o nosuid,nodev,noexec sys /sys
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
+mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+ln -sfn /run /var/run 2>/dev/null
+mkdir -p /run/lock /run/dlite /run/sshd
+chmod 0755 /run/sshd
+stage init
+
+# the boot set (fw_cfg, ext4, virtio-net, ...) was loaded by the initrd; docker's
+# modules load in the background (docker also loads what it misses on demand)
+modprobe -a overlay bridge br_netfilter veth nf_tables nft_compat nft_chain_nat xt_conntrack \
+  xt_MASQUERADE xt_addrtype nf_nat iptable_nat iptable_filter 2>/dev/null &
+DLITE_PORT=$(dlite_port || true)
+export DLITE_PORT
+stage modules
+
+# ---------------------------------------------------------------- settings
+S=/run/dlite/settings
+mkdir -p -m 0700 $S
+FW=/sys/firmware/qemu_fw_cfg/by_name/opt/org.dlite/settings/raw
+if [ -r "$FW" ]; then
+  cat "$FW" > /run/dlite/settings.tar && tar -x -C $S -f /run/dlite/settings.tar || fail "settings: cannot unpack fw_cfg bundle"
+  rm -f /run/dlite/settings.tar
+else
+  warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
+fi
+HOSTNAME=dlite IP= GATEWAY= DNS= MAC= SHARE_PATH= SHARE_TAG=share SHARE_TRANSPORT=auto DOCKER_ARGS= DATA_LABEL=dlite-data
+if [ -r $S/settings.env ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in ''|'#'*) continue ;; esac
+    key=${line%%=*} val=${line#*=}
+    case "$key" in
+      HOSTNAME) HOSTNAME=$val ;;
+      IP) IP=$val ;;
+      GATEWAY) GATEWAY=$val ;;
+      DNS) DNS=$val ;;
+      MAC) MAC=$val ;;
+      SHARE_PATH) SHARE_PATH=$val ;;
+      SHARE_TAG) SHARE_TAG=$val ;;
+      SHARE_TRANSPORT) SHARE_TRANSPORT=$val ;;
+      DOCKER_ARGS) DOCKER_ARGS=$val ;;
+      *) warn "settings: unknown key $key" ;;
+    esac
+  done < $S/settings.env
+fi
+stage settings
+
+# ---------------------------------------------------------------- data disk
+datadev=
+for s in /sys/block/vd*/serial; do
+  [ -r "$s" ] || continue
+  if [ "$(cat "$s")" = dlite-data ]; then d=${s%/serial}; datadev=/dev/${d##*/}; fi
+done
+if [ -n "$datadev" ]; then
+  # blank (first 1 MiB all zero) -> format; anything else is never reformatted
+  if [ "$(dd if="$datadev" bs=64k count=16 2>/dev/null | tr -d '\000' | wc -c)" = 0 ]; then
+    stage data-format
+    mkfs.ext4 -q -F -L "$DATA_LABEL" -m 0 -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$datadev" \
+      || fail "data: mkfs.ext4 $datadev"
+  elif [ "$(od -A n -t x1 -j 1080 -N 4 "$datadev" | tr -d ' \n')" = 53ef0100 ] \
+      && [ $((0x$(od -A n -t x1 -j 1120 -N 1 "$datadev" | tr -d ' \n') & 4)) = 0 ]; then
+    # ext4 magic, state "cleanly unmounted", no journal to replay: nothing for e2fsck to do
+    emit "DLITE-FSCK 0 $datadev: clean (superblock)"
+  else
+    e2fsck -p "$datadev" > /run/dlite/fsck.log 2>&1
+    rc=$?
+    if [ $rc -ge 4 ]; then
+      warn "data: e2fsck -p exit $rc, retrying with -y"
+      e2fsck -y "$datadev" >> /run/dlite/fsck.log 2>&1
+    fi
+    emit "DLITE-FSCK $rc $(tail -n1 /run/dlite/fsck.log)"
+  fi
+  if mount -t ext4 -o discard,noatime "$datadev" /mnt/data; then
+    for d in docker containerd dlite; do mkdir -p /mnt/data/$d; done
+    chmod 0710 /mnt/data/docker
+    mount --bind /mnt/data/docker /var/lib/docker
+    mount --bind /mnt/data/containerd /var/lib/containerd
+  else
+    fail "data: cannot mount $datadev; docker state will not persist"
+  fi
+else
+  warn "data: no virtio disk with serial dlite-data; docker state will not persist"
+fi
+stage data
+
+# ---------------------------------------------------------------- containerd
+mkdir -p /run/containerd
+containerd > /var/log/containerd.log 2>&1 &
+echo $! > /run/containerd.pid
+stage containerd-start
+
+# ---------------------------------------------------------------- identity, network
+hostname "$HOSTNAME"
+echo "$HOSTNAME" > /run/dlite/hostname
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' "$HOSTNAME" > /etc/hosts
+ip link set lo up
+iface=
+for n in /sys/class/net/*; do
+  name=${n##*/}
+  [ "$name" = lo ] && continue
+  [ -e "$n/device" ] || continue
+  if [ -n "$MAC" ]; then
+    [ "$(cat "$n/address")" = "$MAC" ] && { iface=$name; break; }
+  else
+    iface=$name; break
+  fi
+done
+: > /run/resolv.conf
+for ns in $(echo "$DNS" | tr ',' ' '); do echo "nameserver $ns" >> /run/resolv.conf; done
+if [ -z "$iface" ]; then
+  warn "network: no network interface"
+elif [ -n "$IP" ]; then
+  ip link set "$iface" up
+  ip addr add "$IP" dev "$iface" || fail "network: ip addr add $IP dev $iface"
+  [ -n "$GATEWAY" ] && { ip route add default via "$GATEWAY" dev "$iface" || warn "network: no default route"; }
+else
+  ip link set "$iface" up
+  udhcpc -i "$iface" -b -q -t 20 -s /usr/lib/dlite/udhcpc.script -x hostname:"$HOSTNAME" >/var/log/udhcpc.log 2>&1
+fi
+stage network
+
+# ---------------------------------------------------------------- dockerd
+TLS=$S/tls
+set -- --host unix:///var/run/docker.sock --containerd /run/containerd/containerd.sock --group docker
+if [ -r $TLS/ca.pem ] && [ -r $TLS/server-cert.pem ] && [ -r $TLS/server-key.pem ]; then
+  set -- "$@" --host tcp://0.0.0.0:2376 --tlsverify --tlscacert $TLS/ca.pem --tlscert $TLS/server-cert.pem --tlskey $TLS/server-key.pem
+else
+  warn "docker: no TLS material in settings; the API listens on the unix socket only"
+fi
+[ -r $S/daemon.json ] && set -- "$@" --config-file $S/daemon.json
+# dockerd's own iptables set-up costs ~100 iptables runs (~15 s under TCG). With
+# --iptables=false in DOCKER_ARGS, published ports go through docker-proxy and the
+# guest adds the one rule containers need to reach out (masquerade via the NIC).
+case " $DOCKER_ARGS " in
+  *" --iptables=false "*)
+    echo 1 > /proc/sys/net/ipv4/ip_forward
+    [ -n "$iface" ] && iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE ;;
+esac
+# DOCKER_ARGS: extra dockerd arguments, split on white space (no quoting)
+# shellcheck disable=SC2086
+dockerd "$@" $DOCKER_ARGS > /var/log/dockerd.log 2>&1 &
+echo $! > /run/dockerd.pid
+stage dockerd-start
+
+# ---------------------------------------------------------------- share
+if [ -n "$SHARE_PATH" ] && [ "$SHARE_TRANSPORT" != none ]; then
+  mkdir -p "$SHARE_PATH"
+  ok=
+  case "$SHARE_TRANSPORT" in
+    auto|virtiofs) mount -t virtiofs "$SHARE_TAG" "$SHARE_PATH" 2>/dev/null && ok=virtiofs ;;
+  esac
+  if [ -z "$ok" ] && [ "$SHARE_TRANSPORT" != virtiofs ]; then
+    modprobe -a 9pnet_virtio 9p 2>/dev/null
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$SHARE_TAG" "$SHARE_PATH" 2>/dev/null && ok=9p
+  fi
+  if [ -n "$ok" ]; then stage "share-$ok"; else warn "share: cannot mount tag $SHARE_TAG at $SHARE_PATH"; fi
+fi
+
+# ---------------------------------------------------------------- sshd, acpid
+mkdir -p -m 0755 /run/dlite/ssh /run/dlite/ssh/authorized_keys
+for k in ssh_host_ed25519_key ssh_host_ecdsa_key ssh_host_rsa_key; do
+  [ -r $S/ssh/$k ] && install -m 0600 $S/ssh/$k /run/dlite/ssh/$k
+done
+if ! ls /run/dlite/ssh/ssh_host_*_key >/dev/null 2>&1; then
+  warn "ssh: no host key in settings; generating one (the host cannot pin it)"
+  ssh-keygen -q -t ed25519 -N '' -f /run/dlite/ssh/ssh_host_ed25519_key
+fi
+[ -r $S/ssh/authorized_keys ] && install -m 0644 $S/ssh/authorized_keys /run/dlite/ssh/authorized_keys/docker
+acpid -c /etc/acpi -l /var/log/acpid.log
+start_sshd() { /usr/sbin/sshd -E /var/log/sshd.log && ready ssh; }
+
+# ---------------------------------------------------------------- readiness
+(
+  i=0
+  while [ $i -lt 1800 ]; do
+    if grep -q 'API listen on /var/run/docker.sock' /var/log/dockerd.log 2>/dev/null; then
+      ready docker
+      start_sshd   # after docker: sshd's start-up would compete with dockerd's for the vCPUs
+      exit 0
+    fi
+    if ! kill -0 "$(cat /run/dockerd.pid)" 2>/dev/null; then
+      fail "docker: dockerd exited; last lines:"
+      tail -n 5 /var/log/dockerd.log > /dev/console
+      start_sshd
+      exit 1
+    fi
+    i=$((i+1)); usleep 100000
+  done
+  fail "docker: no API after 180 s"
+  start_sshd
+) &
+stage boot-done

@@ -1,0 +1,263 @@
+/**
+ * Pure construction of a QEMU command line from a typed VM description.
+ *
+ * No I/O happens here: the caller (the VM daemon, the boot smoke test) decides
+ * paths, opens tap devices and passes their fds, writes the settings bundle to a
+ * file. Secrets never go on argv: the guest settings travel as
+ * `-fw_cfg name=opt/org.dlite/settings,file=PATH`, i.e. a path QEMU reads.
+ */
+
+export type Accel = 'kvm' | 'hvf' | 'tcg'
+export type GuestArch = 'x86_64' | 'aarch64'
+
+export interface DiskSpec {
+  path: string
+  format?: 'raw' | 'qcow2'
+  /** pass guest discards (TRIM) down to the image so a sparse file shrinks; default true */
+  discard?: boolean
+  /** virtio serial number the guest identifies the disk by */
+  serial?: string
+  readOnly?: boolean
+  cache?: 'none' | 'writeback' | 'writethrough' | 'unsafe' | 'directsync'
+}
+
+export type NetSpec =
+  | {type: 'tap'; fd: number; mac?: string}
+  | {type: 'tap'; ifname: string; mac?: string}
+  | {type: 'user'; mac?: string; hostfwd?: string[]}
+
+export type ShareSpec =
+  | {type: 'virtiofs'; socketPath: string; tag?: string}
+  | {type: '9p'; path: string; tag?: string; readOnly?: boolean}
+
+export type ReadinessSpec =
+  /** guest lines are appended to this file */
+  | {type: 'file'; path: string}
+  /** QEMU listens on this unix socket (server, no wait); the host connects and reads lines */
+  | {type: 'socket'; path: string}
+
+export interface VmSpec {
+  /** guest architecture; default x86_64 */
+  arch?: GuestArch
+  accel: Accel
+  /** TCG translation-cache size in MiB (bounds QEMU's RSS); default 64, only used with tcg */
+  tcgTbSizeMiB?: number
+  /** x86_64: q35 (default) or microvm; aarch64: always virt */
+  machine?: 'q35' | 'microvm'
+  cpus: number
+  memoryMiB: number
+  kernel: string
+  initrd?: string
+  /** kernel command line; never put secrets here (it is world-readable on the host) */
+  cmdline?: string
+  /** the read-only root image (squashfs), exposed as virtio disk with serial dlite-root */
+  rootImage?: string
+  /** the persistent data disk, virtio with serial dlite-data */
+  dataDisk?: DiskSpec
+  extraDisks?: DiskSpec[]
+  /** file QEMU passes to the guest as fw_cfg opt/org.dlite/settings */
+  settingsFile?: string
+  /** fw_cfg name for settingsFile; default opt/org.dlite/settings */
+  settingsName?: string
+  net?: NetSpec
+  share?: ShareSpec
+  qmpSocket?: string
+  /** guest serial console (ttyS0) is written to this file */
+  serialLog?: string
+  readiness?: ReadinessSpec
+  pidFile?: string
+  /** process / guest name shown in ps and QMP */
+  name?: string
+  /** exit instead of rebooting when the guest reboots or panics; default true */
+  noReboot?: boolean
+  /** virtio-rng for fast early entropy; default true */
+  rng?: boolean
+  /** appended verbatim, for experiments */
+  extraArgs?: string[]
+}
+
+export interface QemuCommand {
+  binary: string
+  args: string[]
+}
+
+export const SETTINGS_FW_CFG_NAME = 'opt/org.dlite/settings'
+export const READINESS_PORT_NAME = 'org.dlite.ready'
+export const ROOT_DISK_SERIAL = 'dlite-root'
+export const DATA_DISK_SERIAL = 'dlite-data'
+export const DEFAULT_SHARE_TAG = 'share'
+export const DEFAULT_TCG_TB_SIZE_MIB = 64
+
+export class QemuSpecError extends Error {
+  override name = 'QemuSpecError'
+}
+
+/** Escape a value for QEMU's `key=value,key=value` option syntax (commas are doubled). */
+export function qemuOptValue(value: string): string {
+  return value.replaceAll(',', ',,')
+}
+
+function requirePath(what: string, p: string | undefined): string {
+  if (!p || !p.startsWith('/')) throw new QemuSpecError(`${what} must be an absolute path (got ${JSON.stringify(p)})`)
+  if (/[\n\0]/.test(p)) throw new QemuSpecError(`${what} contains a newline or NUL`)
+  return qemuOptValue(p)
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
+const TAG_RE = /^[A-Za-z0-9_.-]{1,36}$/
+const FW_CFG_RE = /^opt\/[A-Za-z0-9_.\-/]{1,50}$/
+
+function diskArgs(id: string, d: DiskSpec, pci: boolean): string[] {
+  const opts = [
+    `file=${requirePath(`${id} disk path`, d.path)}`,
+    'if=none',
+    `id=${id}`,
+    `format=${d.format ?? 'raw'}`,
+    `cache=${d.cache ?? (d.readOnly ? 'writeback' : 'writeback')}`,
+    'aio=threads',
+  ]
+  if (d.readOnly) opts.push('readonly=on')
+  if (d.discard ?? !d.readOnly) opts.push('discard=unmap', 'detect-zeroes=unmap')
+  const dev = [pci ? 'virtio-blk-pci' : 'virtio-blk-device', `drive=${id}`]
+  if (d.serial) {
+    if (!/^[A-Za-z0-9_-]{1,20}$/.test(d.serial)) throw new QemuSpecError(`disk serial ${d.serial} must be 1-20 of [A-Za-z0-9_-]`)
+    dev.push(`serial=${d.serial}`)
+  }
+  if (d.discard ?? !d.readOnly) dev.push('discard=on')
+  return ['-drive', opts.join(','), '-device', dev.join(',')]
+}
+
+/**
+ * Build QEMU's argv for a VM. Throws QemuSpecError on an invalid spec.
+ * The returned args never contain secrets and never depend on the environment.
+ */
+export function buildQemuArgv(spec: VmSpec): QemuCommand {
+  const arch = spec.arch ?? 'x86_64'
+  if (!Number.isInteger(spec.cpus) || spec.cpus < 1 || spec.cpus > 255) throw new QemuSpecError(`cpus must be an integer 1..255 (got ${spec.cpus})`)
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 128) throw new QemuSpecError(`memoryMiB must be an integer >= 128 (got ${spec.memoryMiB})`)
+  if (!['kvm', 'hvf', 'tcg'].includes(spec.accel)) throw new QemuSpecError(`accel must be kvm, hvf or tcg (got ${spec.accel})`)
+  if (spec.cmdline !== undefined && /[\n\0]/.test(spec.cmdline)) throw new QemuSpecError('cmdline contains a newline or NUL')
+  const machine = arch === 'aarch64' ? 'virt' : (spec.machine ?? 'q35')
+  const pci = machine !== 'microvm'
+  const virtio = (dev: string) => `${dev}-${pci ? 'pci' : 'device'}`
+
+  const args: string[] = []
+  if (spec.name) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(spec.name)) throw new QemuSpecError(`name ${spec.name} must be 1-64 of [A-Za-z0-9_.-]`)
+    args.push('-name', `${spec.name},process=${spec.name}`)
+  }
+
+  // accelerator and machine
+  if (spec.accel === 'tcg') {
+    const tb = spec.tcgTbSizeMiB ?? DEFAULT_TCG_TB_SIZE_MIB
+    if (!Number.isInteger(tb) || tb < 1 || tb > 2048) throw new QemuSpecError(`tcgTbSizeMiB must be an integer 1..2048 (got ${tb})`)
+    args.push('-accel', `tcg,thread=multi,tb-size=${tb}`)
+  } else {
+    if (spec.tcgTbSizeMiB !== undefined) throw new QemuSpecError('tcgTbSizeMiB only applies to accel tcg')
+    args.push('-accel', spec.accel)
+  }
+  const machineOpts = [machine]
+  if (machine === 'microvm') machineOpts.push('acpi=on', 'pcie=off', 'rtc=on')
+  if (machine === 'q35') machineOpts.push('vmport=off', 'smbus=off')
+  if (machine === 'virt') machineOpts.push('gic-version=max')
+  args.push('-machine', machineOpts.join(','))
+  args.push('-cpu', spec.accel === 'tcg' ? 'max' : 'host')
+  args.push('-smp', String(spec.cpus))
+
+  // memory: virtiofs needs guest RAM shared with virtiofsd
+  if (spec.share?.type === 'virtiofs') {
+    args.push('-m', `${spec.memoryMiB}M`)
+    args.push('-object', `memory-backend-memfd,id=mem,size=${spec.memoryMiB}M,share=on`)
+    args.push('-numa', 'node,memdev=mem')
+  } else {
+    args.push('-m', `${spec.memoryMiB}M`)
+  }
+
+  args.push('-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none')
+  if (spec.noReboot ?? true) args.push('-no-reboot')
+  args.push('-rtc', 'base=utc,clock=host')
+
+  // boot
+  args.push('-kernel', requirePath('kernel', spec.kernel))
+  if (spec.initrd) args.push('-initrd', requirePath('initrd', spec.initrd))
+  if (spec.cmdline) args.push('-append', spec.cmdline)
+
+  // disks
+  if (spec.rootImage) {
+    args.push(...diskArgs('root', {path: spec.rootImage, format: 'raw', readOnly: true, discard: false, serial: ROOT_DISK_SERIAL}, pci))
+  }
+  if (spec.dataDisk) {
+    args.push(...diskArgs('data', {serial: DATA_DISK_SERIAL, discard: true, ...spec.dataDisk}, pci))
+  }
+  for (const [i, d] of (spec.extraDisks ?? []).entries()) args.push(...diskArgs(`disk${i}`, d, pci))
+
+  // settings (a path; QEMU reads the file once at start)
+  if (spec.settingsFile) {
+    const name = spec.settingsName ?? SETTINGS_FW_CFG_NAME
+    if (!FW_CFG_RE.test(name)) throw new QemuSpecError(`settingsName ${name} must look like opt/<name>`)
+    args.push('-fw_cfg', `name=${name},file=${requirePath('settingsFile', spec.settingsFile)}`)
+  }
+
+  // network
+  if (spec.net) {
+    if (spec.net.mac && !MAC_RE.test(spec.net.mac)) throw new QemuSpecError(`mac ${spec.net.mac} is not a MAC address`)
+    let netdev: string
+    if (spec.net.type === 'tap') {
+      if ('fd' in spec.net) {
+        if (!Number.isInteger(spec.net.fd) || spec.net.fd < 3) throw new QemuSpecError(`tap fd must be an inherited fd >= 3 (got ${spec.net.fd})`)
+        netdev = `tap,id=net0,fd=${spec.net.fd}`
+      } else {
+        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.net.ifname)) throw new QemuSpecError(`tap ifname ${spec.net.ifname} is not a valid interface name`)
+        netdev = `tap,id=net0,ifname=${spec.net.ifname},script=no,downscript=no`
+      }
+    } else {
+      netdev = 'user,id=net0'
+      for (const f of spec.net.hostfwd ?? []) {
+        if (!/^(tcp|udp):[0-9.]*:\d+-[0-9.]*:\d+$/.test(f)) throw new QemuSpecError(`hostfwd ${f} must look like tcp:127.0.0.1:2222-:22`)
+        netdev += `,hostfwd=${f}`
+      }
+    }
+    args.push('-netdev', netdev)
+    args.push('-device', [virtio('virtio-net'), 'netdev=net0', ...(spec.net.mac ? [`mac=${spec.net.mac.toLowerCase()}`] : [])].join(','))
+  }
+
+  // host directory share
+  if (spec.share) {
+    const tag = spec.share.tag ?? DEFAULT_SHARE_TAG
+    if (!TAG_RE.test(tag)) throw new QemuSpecError(`share tag ${tag} must be 1-36 of [A-Za-z0-9_.-]`)
+    if (spec.share.type === 'virtiofs') {
+      args.push('-chardev', `socket,id=vfs0,path=${requirePath('virtiofs socketPath', spec.share.socketPath)}`)
+      args.push('-device', `${pci ? 'vhost-user-fs-pci' : 'vhost-user-fs-device'},chardev=vfs0,tag=${tag}`)
+    } else {
+      const opts = [`local,id=fs0,path=${requirePath('9p share path', spec.share.path)}`, `mount_tag=${tag}`, 'security_model=none']
+      if (spec.share.readOnly) opts.push('readonly=on')
+      args.push('-fsdev', opts.join(','))
+      args.push('-device', `${virtio('virtio-9p')},fsdev=fs0,mount_tag=${tag}`)
+    }
+  }
+
+  // control and observation channels
+  if (spec.qmpSocket) {
+    args.push('-chardev', `socket,id=qmp0,path=${requirePath('qmpSocket', spec.qmpSocket)},server=on,wait=off`)
+    args.push('-mon', 'chardev=qmp0,mode=control')
+  }
+  if (spec.serialLog) {
+    args.push('-chardev', `file,id=ser0,path=${requirePath('serialLog', spec.serialLog)}`)
+    args.push('-serial', 'chardev:ser0')
+  } else {
+    args.push('-serial', 'none')
+  }
+  if (spec.readiness) {
+    const p = requirePath('readiness path', spec.readiness.path)
+    args.push('-device', virtio('virtio-serial'))
+    args.push('-chardev', spec.readiness.type === 'file' ? `file,id=ready0,path=${p}` : `socket,id=ready0,path=${p},server=on,wait=off`)
+    args.push('-device', `virtserialport,chardev=ready0,name=${READINESS_PORT_NAME}`)
+  }
+  if (spec.rng ?? true) {
+    args.push('-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng0`)
+  }
+  if (spec.pidFile) args.push('-pidfile', requirePath('pidFile', spec.pidFile))
+  if (spec.extraArgs) args.push(...spec.extraArgs)
+
+  return {binary: arch === 'aarch64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64', args}
+}

@@ -1,0 +1,154 @@
+import {expect} from 'chai'
+
+import {buildQemuArgv, qemuOptValue, QemuSpecError, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
+
+const base: VmSpec = {accel: 'tcg', cpus: 2, memoryMiB: 2048, kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0'}
+
+/** the value following the n-th occurrence of flag */
+function opt(args: string[], flag: string, n = 0): string | undefined {
+  const idx = args.flatMap((a, i) => (a === flag ? [i] : []))
+  return idx[n] === undefined ? undefined : args[idx[n] + 1]
+}
+function all(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []))
+}
+
+describe('buildQemuArgv', () => {
+  it('builds a bounded TCG machine with -cpu max by default', () => {
+    const {binary, args} = buildQemuArgv(base)
+    expect(binary).to.equal('qemu-system-x86_64')
+    expect(opt(args, '-accel')).to.equal('tcg,thread=multi,tb-size=64')
+    expect(opt(args, '-cpu')).to.equal('max')
+    expect(opt(args, '-smp')).to.equal('2')
+    expect(opt(args, '-m')).to.equal('2048M')
+    expect(opt(args, '-machine')).to.match(/^q35,/)
+    expect(args).to.include('-no-reboot')
+    expect(args).to.include('-nodefaults')
+    expect(opt(args, '-rtc')).to.equal('base=utc,clock=host')
+    expect(opt(args, '-kernel')).to.equal('/img/vmlinuz')
+    expect(opt(args, '-initrd')).to.equal('/img/initrd.img')
+    expect(opt(args, '-append')).to.equal('console=ttyS0')
+  })
+
+  it('honours a custom TCG cache size and rejects it for other accelerators', () => {
+    expect(opt(buildQemuArgv({...base, tcgTbSizeMiB: 128}).args, '-accel')).to.equal('tcg,thread=multi,tb-size=128')
+    expect(() => buildQemuArgv({...base, accel: 'kvm', tcgTbSizeMiB: 128})).to.throw(QemuSpecError, /only applies to accel tcg/)
+    expect(() => buildQemuArgv({...base, tcgTbSizeMiB: 0})).to.throw(QemuSpecError, /tcgTbSizeMiB/)
+  })
+
+  it('uses -cpu host with kvm and hvf', () => {
+    for (const accel of ['kvm', 'hvf'] as const) {
+      const {args} = buildQemuArgv({...base, accel})
+      expect(opt(args, '-accel')).to.equal(accel)
+      expect(opt(args, '-cpu')).to.equal('host')
+    }
+  })
+
+  it('validates cpus, memory and accel', () => {
+    expect(() => buildQemuArgv({...base, cpus: 0})).to.throw(QemuSpecError, /cpus/)
+    expect(() => buildQemuArgv({...base, cpus: 1.5})).to.throw(QemuSpecError, /cpus/)
+    expect(() => buildQemuArgv({...base, memoryMiB: 64})).to.throw(QemuSpecError, /memoryMiB/)
+    expect(() => buildQemuArgv({...base, accel: 'xen' as never})).to.throw(QemuSpecError, /accel/)
+  })
+
+  it('exposes the root image read-only and the data disk with discard, identified by serial', () => {
+    const {args} = buildQemuArgv({...base, rootImage: '/img/root.img', dataDisk: {path: '/home/u/.dlite/disk.img'}})
+    const drives = all(args, '-drive')
+    const devices = all(args, '-device')
+    expect(drives[0]).to.include('file=/img/root.img').and.include('readonly=on').and.not.include('discard')
+    expect(devices).to.include('virtio-blk-pci,drive=root,serial=dlite-root')
+    expect(drives[1]).to.include('file=/home/u/.dlite/disk.img').and.include('format=raw').and.include('discard=unmap')
+    expect(devices).to.include('virtio-blk-pci,drive=data,serial=dlite-data,discard=on')
+  })
+
+  it('supports qcow2 data disks and escapes commas in paths', () => {
+    const {args} = buildQemuArgv({...base, dataDisk: {path: '/tmp/a,b/disk.qcow2', format: 'qcow2'}})
+    expect(opt(args, '-drive')).to.include('file=/tmp/a,,b/disk.qcow2').and.include('format=qcow2')
+    expect(qemuOptValue('a,b,,c')).to.equal('a,,b,,,,c')
+  })
+
+  it('passes settings by file path through fw_cfg, never their contents', () => {
+    const {args} = buildQemuArgv({...base, settingsFile: '/run/dlite/settings.tar'})
+    expect(opt(args, '-fw_cfg')).to.equal('name=opt/org.dlite/settings,file=/run/dlite/settings.tar')
+    expect(() => buildQemuArgv({...base, settingsFile: 'relative.tar'})).to.throw(QemuSpecError, /absolute/)
+    expect(() => buildQemuArgv({...base, settingsFile: '/x', settingsName: 'etc/foo'})).to.throw(QemuSpecError, /opt\//)
+  })
+
+  it('attaches a tap by inherited fd or by name, with a MAC', () => {
+    const byFd = buildQemuArgv({...base, net: {type: 'tap', fd: 3, mac: '52:54:00:AA:BB:CC'}}).args
+    expect(opt(byFd, '-netdev')).to.equal('tap,id=net0,fd=3')
+    expect(opt(byFd, '-device')).to.equal('virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc')
+    const byName = buildQemuArgv({...base, net: {type: 'tap', ifname: 'dlite-tap0'}}).args
+    expect(opt(byName, '-netdev')).to.equal('tap,id=net0,ifname=dlite-tap0,script=no,downscript=no')
+    expect(() => buildQemuArgv({...base, net: {type: 'tap', fd: 1}})).to.throw(QemuSpecError, /fd/)
+    expect(() => buildQemuArgv({...base, net: {type: 'tap', ifname: 'a name with spaces'}})).to.throw(QemuSpecError, /ifname/)
+    expect(() => buildQemuArgv({...base, net: {type: 'tap', fd: 3, mac: 'zz'}})).to.throw(QemuSpecError, /MAC/)
+  })
+
+  it('supports user networking with validated host forwards', () => {
+    const {args} = buildQemuArgv({...base, net: {type: 'user', hostfwd: ['tcp:127.0.0.1:2222-:22']}})
+    expect(opt(args, '-netdev')).to.equal('user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22')
+    expect(() => buildQemuArgv({...base, net: {type: 'user', hostfwd: ['tcp:1,2']}})).to.throw(QemuSpecError, /hostfwd/)
+  })
+
+  it('shares a directory over virtiofs with shared guest memory', () => {
+    const {args} = buildQemuArgv({...base, share: {type: 'virtiofs', socketPath: '/run/vfs.sock'}})
+    expect(all(args, '-object')).to.include('memory-backend-memfd,id=mem,size=2048M,share=on')
+    expect(opt(args, '-numa')).to.equal('node,memdev=mem')
+    expect(all(args, '-chardev')).to.include('socket,id=vfs0,path=/run/vfs.sock')
+    expect(all(args, '-device')).to.include('vhost-user-fs-pci,chardev=vfs0,tag=share')
+  })
+
+  it('falls back to 9p without shared memory', () => {
+    const {args} = buildQemuArgv({...base, share: {type: '9p', path: '/home/u', tag: 'home'}})
+    expect(opt(args, '-fsdev')).to.equal('local,id=fs0,path=/home/u,mount_tag=home,security_model=none')
+    expect(all(args, '-device')).to.include('virtio-9p-pci,fsdev=fs0,mount_tag=home')
+    expect(args).to.not.include('-numa')
+    expect(() => buildQemuArgv({...base, share: {type: '9p', path: '/x', tag: 'bad tag'}})).to.throw(QemuSpecError, /tag/)
+  })
+
+  it('wires QMP, the serial log and the readiness port', () => {
+    const {args} = buildQemuArgv({
+      ...base,
+      qmpSocket: '/run/qmp.sock',
+      serialLog: '/var/log/console.log',
+      readiness: {type: 'socket', path: '/run/ready.sock'},
+      pidFile: '/run/qemu.pid',
+    })
+    const chardevs = all(args, '-chardev')
+    expect(chardevs).to.include('socket,id=qmp0,path=/run/qmp.sock,server=on,wait=off')
+    expect(opt(args, '-mon')).to.equal('chardev=qmp0,mode=control')
+    expect(chardevs).to.include('file,id=ser0,path=/var/log/console.log')
+    expect(opt(args, '-serial')).to.equal('chardev:ser0')
+    expect(chardevs).to.include('socket,id=ready0,path=/run/ready.sock,server=on,wait=off')
+    expect(all(args, '-device')).to.include('virtserialport,chardev=ready0,name=org.dlite.ready')
+    expect(opt(args, '-pidfile')).to.equal('/run/qemu.pid')
+  })
+
+  it('disables the serial port without a log and can drop the rng', () => {
+    const {args} = buildQemuArgv({...base, rng: false})
+    expect(opt(args, '-serial')).to.equal('none')
+    expect(args.join(' ')).to.not.include('virtio-rng')
+  })
+
+  it('builds microvm machines with ACPI and virtio-mmio devices', () => {
+    const {args} = buildQemuArgv({...base, machine: 'microvm', net: {type: 'tap', fd: 4}, rootImage: '/img/root.img'})
+    expect(opt(args, '-machine')).to.equal('microvm,acpi=on,pcie=off,rtc=on')
+    expect(all(args, '-device')).to.include('virtio-net-device,netdev=net0')
+    expect(all(args, '-device')).to.include('virtio-blk-device,drive=root,serial=dlite-root')
+  })
+
+  it('targets qemu-system-aarch64 with the virt machine', () => {
+    const {binary, args} = buildQemuArgv({...base, arch: 'aarch64', accel: 'hvf'})
+    expect(binary).to.equal('qemu-system-aarch64')
+    expect(opt(args, '-machine')).to.equal('virt,gic-version=max')
+  })
+
+  it('never puts settings content, keys or newlines on argv', () => {
+    expect(() => buildQemuArgv({...base, cmdline: 'a\nb'})).to.throw(QemuSpecError, /newline/)
+    const {args} = buildQemuArgv({...base, settingsFile: '/s.tar', name: 'dlite-test'})
+    expect(args.join('\n')).to.not.match(/PRIVATE KEY|BEGIN/)
+    expect(opt(args, '-name')).to.equal('dlite-test,process=dlite-test')
+    expect(() => buildQemuArgv({...base, name: 'bad name'})).to.throw(QemuSpecError, /name/)
+  })
+})
