@@ -1,10 +1,12 @@
 // Where everything of one VM lives. DLITE_HOME (default ~/.dlite) holds config, disk, OS images, keys,
 // certificates, logs, sockets and pid/lock files; two different homes never share anything.
-import {homedir} from 'node:os'
 import {isAbsolute, join, resolve} from 'node:path'
 
+import {invokingUser} from './host/invoking-user.js'
+
+/** ~/.dlite of the user dlite works for (under sudo, the invoking user, not root). */
 export function defaultHome(): string {
-  return join(homedir(), '.dlite')
+  return join(invokingUser().home, '.dlite')
 }
 
 export function dliteHome(env: NodeJS.ProcessEnv = process.env): string {

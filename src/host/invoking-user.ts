@@ -1,6 +1,7 @@
-// The user dlite is installed for. Under sudo that is the invoking user (SUDO_UID/SUDO_GID), not root:
-// their home is the default share and SSH key source, their group may use the docker socket, and the
-// docker context lands in their own docker config.
+// The user dlite works for. Under sudo that is the invoking user (SUDO_UID/SUDO_GID), not root: their
+// ~/.dlite is the default home (so `sudo dlite start` and a plain `dlite status` see the same VM), their
+// home is the default share and SSH key source, their group may use the docker socket, and the docker
+// context lands in their own docker config.
 import {readFileSync} from 'node:fs'
 import {homedir, userInfo} from 'node:os'
 

@@ -86,3 +86,17 @@ describe('table rendering', () => {
     ])
   })
 })
+
+describe('invoking user', () => {
+  it('under sudo, is the user who ran sudo, with their home from /etc/passwd', async () => {
+    const {invokingUser, passwdHome} = await import('../../src/host/invoking-user.js')
+    const passwd = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/zsh\n'
+    expect(passwdHome(1000, passwd)).to.equal('/home/alice')
+    expect(passwdHome(4242, passwd)).to.equal(undefined)
+    if (process.getuid?.() === 0) {
+      expect(invokingUser({SUDO_UID: '1000', SUDO_GID: '1000'}, () => passwd)).to.deep.equal({uid: 1000, gid: 1000, home: '/home/alice'})
+    }
+    const me = invokingUser({})
+    expect(me.uid).to.equal(process.getuid?.())
+  })
+})

@@ -1,0 +1,31 @@
+import {Flags} from '@oclif/core'
+
+import {DliteCommand} from '../base-command.js'
+import {VmDaemon} from '../daemon/vm-daemon.js'
+
+export default class Daemon extends DliteCommand {
+  static override hidden = true
+  static override summary = 'Run the VM daemon in the foreground (started by `dlite start` or a service manager)'
+  static override flags = {
+    'boot-timeout': Flags.integer({description: 'seconds to wait for docker in the guest', default: 300, min: 10}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Daemon)
+    const daemon = new VmDaemon({
+      bootTimeoutS: flags['boot-timeout'],
+      log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+      // Plugins act on the VM's lifecycle through oclif hooks fired here, inside the daemon.
+      fireHook: async (event, payload) => {
+        const result = await this.config.runHook(event as never, payload as never)
+        for (const failure of result.failures) {
+          process.stdout.write(`${new Date().toISOString()} plugin ${failure.plugin.name} failed on ${event}: ${failure.error.message}\n`)
+        }
+      },
+    })
+    await daemon.run()
+    // Everything is cleaned up by now; a lingering handle (a helper's pipe, a plugin's server) must not keep
+    // a stopped daemon alive.
+    process.exit(0)
+  }
+}

@@ -1,0 +1,76 @@
+import {Flags} from '@oclif/core'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {DliteCommand} from '../base-command.js'
+import {isInstalled} from '../config/index.js'
+import {runInstall, type InstallOutcome} from '../install/install-home.js'
+import {invokingUser} from '../host/invoking-user.js'
+import {formatValidationErrors, gatherInstallHostFacts, validateInstallOptions, type InstallInput} from '../install/validate.js'
+import {askInstallQuestions} from '../install/wizard.js'
+import {vmStatus} from '../lifecycle/vm-control.js'
+import {defaultHome, dliteHome} from '../paths.js'
+
+export default class Install extends DliteCommand {
+  static override summary = 'Create the VM: config, sparse disk, keys, TLS certificates and the verified OS image'
+  static override description =
+    'In a terminal, asks for each setting (defaults shown); with --yes, or without a terminal, uses the flags and ' +
+    'defaults without asking. Everything is validated before anything is written.'
+  static override examples = [
+    '<%= config.bin %> install',
+    '<%= config.bin %> install --yes -c 2 -m 4 -d 40 --os ./os/dist/manifest.json',
+    '<%= config.bin %> install --yes --subnet 192.168.100.0/24 --docker-socket /var/run/dlite-2/docker.sock',
+  ]
+
+  static override flags = {
+    cpus: Flags.string({char: 'c', description: 'virtual CPUs [default: half the host cores, at least 1]', helpValue: '<n>'}),
+    memory: Flags.string({char: 'm', description: 'memory in GiB [default: 2]', helpValue: '<GiB>'}),
+    disk: Flags.string({char: 'd', description: 'disk size in GiB, allocated sparsely [default: 20]', helpValue: '<GiB>'}),
+    hostname: Flags.string({char: 'n', description: 'hostname of the VM, added to /etc/hosts [default: local.docker]'}),
+    share: Flags.string({char: 'S', description: 'directory shared into the VM at the same path [default: your home]'}),
+    'ssh-key': Flags.string({char: 's', description: 'your SSH public key to authorize, or "none" [default: ~/.ssh/id_ed25519.pub or id_rsa.pub]'}),
+    extra: Flags.string({char: 'e', description: 'extra dockerd arguments, e.g. "--registry-mirror=https://mirror.example"'}),
+    os: Flags.string({description: 'OS image manifest: a path, file:// or http(s):// URL [default: os/dist/manifest.json of a checkout]'}),
+    subnet: Flags.string({description: 'private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
+    'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: /var/run/dlite/docker.sock]'}),
+    accel: Flags.string({description: 'accelerator: auto, kvm, hvf or tcg [default: auto]', options: ['auto', 'kvm', 'hvf', 'tcg']}),
+    force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
+    yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
+  }
+
+  async run(): Promise<InstallOutcome> {
+    const {flags} = await this.parse(Install)
+    const home = dliteHome()
+    const owner = invokingUser()
+    const checkoutImage = join(this.config.root, 'os', 'dist', 'manifest.json')
+    const facts = await gatherInstallHostFacts({homeDir: owner.home, defaultOsSource: existsSync(checkoutImage) ? checkoutImage : undefined})
+
+    if (isInstalled(home) && !flags.force) {
+      this.usageError(`dlite is already installed in ${home}`, 'use --force to replace it (its disk is lost), `dlite update` to change the OS image, or set DLITE_HOME for a second VM')
+    }
+    if (isInstalled(home) && (await vmStatus(home))) this.runtimeError(`the VM in ${home} is running`, 'stop it first with `dlite stop`')
+
+    let answers: InstallInput = {
+      cpus: flags.cpus, memory: flags.memory, disk: flags.disk, hostname: flags.hostname, share: flags.share,
+      sshKey: flags['ssh-key'], extra: flags.extra, os: flags.os, subnet: flags.subnet,
+      dockerSocket: flags['docker-socket'], accel: flags.accel,
+    }
+    const interactive = !flags.yes && !this.jsonEnabled() && process.stdin.isTTY === true && process.stdout.isTTY === true
+    if (interactive) answers = await askInstallQuestions(answers, facts)
+
+    const validation = validateInstallOptions(answers, facts)
+    if (!validation.ok) this.usageError(`invalid install options:\n${formatValidationErrors(validation.errors)}`)
+
+    const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
+    try {
+      const outcome = await runInstall({
+        home, options: validation.options, owner, entry: join(this.config.root, 'bin', 'run.js'),
+        isDefaultHome: home === defaultHome(), force: flags.force,
+      }, renderer)
+      if (!this.jsonEnabled()) this.log(`\ndlite is installed in ${home} (OS ${outcome.imageVersion}). Start it with: dlite start`)
+      return outcome
+    } catch (error) {
+      this.runtimeError(`install failed, nothing was changed: ${(error as Error).message}`)
+    }
+  }
+}

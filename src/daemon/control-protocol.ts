@@ -1,0 +1,63 @@
+// The daemon's control socket speaks newline-delimited JSON: one request, then one or more responses.
+// Shared by the server (daemon) and the client (CLI) so both sides agree on the shapes.
+export type VmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
+
+export type StageName = 'network' | 'share' | 'vm' | 'boot' | 'docker' | 'socket' | 'context' | 'plugins'
+
+export interface StageEvent {
+  type: 'stage'
+  stage: StageName
+  status: 'start' | 'done' | 'skip' | 'fail'
+  detail?: string
+  at: number
+}
+
+export interface VmStatus {
+  state: VmState
+  pid: number
+  qemuPid?: number
+  accelerator?: string
+  acceleratorReason?: string
+  ip: string
+  hostname: string
+  dockerSocket: string
+  dockerEndpoint: string
+  /** The docker context that points at dockerSocket. */
+  dockerContext: string
+  startedAt?: number
+  readyAt?: number
+  restarts: number
+  lastError?: string
+  imageVersion?: string
+}
+
+export type ControlRequest =
+  | {op: 'status'}
+  | {op: 'watch'}
+  | {op: 'stop'; timeoutMs?: number}
+
+export type ControlResponse =
+  | {type: 'status'; status: VmStatus}
+  | StageEvent
+  | {type: 'ready'; status: VmStatus}
+  | {type: 'failed'; error: string; status: VmStatus}
+  | {type: 'stopped'}
+  | {type: 'error'; error: string}
+
+export function encode(message: ControlRequest | ControlResponse): string {
+  return JSON.stringify(message) + '\n'
+}
+
+/** Splits a byte stream into JSON messages. */
+export function lineDecoder<T>(onMessage: (message: T) => void): (chunk: Buffer | string) => void {
+  let buffer = ''
+  return (chunk) => {
+    buffer += chunk.toString()
+    let newline: number
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline)
+      buffer = buffer.slice(newline + 1)
+      if (line.trim()) onMessage(JSON.parse(line) as T)
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// The daemon side of the control socket. The socket file is created 0600 (owner only) before it accepts
+// anything, then opened to one group (0660) if asked; each connection's peer uid is checked too.
+import {chmodSync, chownSync, rmSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+
+import {encode, lineDecoder, type ControlRequest, type ControlResponse} from './control-protocol.js'
+
+export type PeerCheck = (socket: Socket) => {ok: true} | {ok: false; reason: string}
+
+export type RequestHandler = (request: ControlRequest, reply: (message: ControlResponse) => void, socket: Socket) => void
+
+export interface ControlServer {
+  server: Server
+  /** Stops listening and drops open connections (watchers would otherwise keep it open). */
+  close(): Promise<void>
+}
+
+export interface ControlAccess {
+  checkPeer?: PeerCheck
+  /** Open the socket to this group (0660); owner-only (0600) without it. */
+  gid?: number
+}
+
+export async function serveControl(path: string, handle: RequestHandler, access: ControlAccess = {}): Promise<ControlServer> {
+  const {checkPeer} = access
+  rmSync(path, {force: true})
+  const open = new Set<Socket>()
+  const server = createServer((socket) => {
+    open.add(socket)
+    socket.on('close', () => open.delete(socket))
+    socket.on('error', () => socket.destroy())
+    if (checkPeer) {
+      const verdict = checkPeer(socket)
+      if (!verdict.ok) {
+        socket.end(encode({type: 'error', error: `refused: ${verdict.reason}`}))
+        socket.resume() // drain, so the peer's close is seen and the socket is released
+        return
+      }
+    }
+    const reply = (message: ControlResponse) => {
+      if (!socket.destroyed) socket.write(encode(message))
+    }
+    socket.on('data', lineDecoder<ControlRequest>((request) => {
+      try {
+        handle(request, reply, socket)
+      } catch (error) {
+        reply({type: 'error', error: (error as Error).message})
+      }
+    }))
+  })
+  const previousUmask = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => resolve())
+    })
+  } finally {
+    process.umask(previousUmask)
+  }
+  if (access.gid !== undefined) {
+    chownSync(path, process.getuid?.() ?? 0, access.gid)
+    chmodSync(path, 0o660)
+  } else {
+    chmodSync(path, 0o600)
+  }
+  return {
+    server,
+    async close() {
+      for (const socket of open) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      rmSync(path, {force: true})
+    },
+  }
+}

@@ -1,0 +1,74 @@
+// The host docker socket: a unix socket (0660, never 0777) whose every connection is piped to the guest's
+// dockerd over TLS with dlite's client certificate. Raw byte piping keeps hijacked streams (attach, exec,
+// build) working without any HTTP parsing. Both sides allow half-close: the docker CLI shuts its write
+// side of an attach stream when stdin ends and still reads the container's output after that.
+import {chmodSync, chownSync, mkdirSync, rmSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+import {dirname} from 'node:path'
+import {connect as tlsConnect, type ConnectionOptions} from 'node:tls'
+
+export interface DockerSocketOptions {
+  path: string
+  /** Group that may use the socket (the `docker` group or the installing user's group); root otherwise. */
+  gid?: number
+  target: {host: string; port: number}
+  tls: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'>
+  onError?: (error: Error) => void
+}
+
+export interface DockerSocket {
+  server: Server
+  close(): Promise<void>
+}
+
+export async function serveDockerSocket(options: DockerSocketOptions): Promise<DockerSocket> {
+  mkdirSync(dirname(options.path), {recursive: true, mode: 0o755})
+  rmSync(options.path, {force: true})
+  const connections = new Set<Socket>()
+  const server = createServer({allowHalfOpen: true}, (client) => {
+    connections.add(client)
+    // allowHalfOpen is a documented tls.connect option that @types/node does not list yet.
+    const upstream = tlsConnect({
+      host: options.target.host,
+      port: options.target.port,
+      ...options.tls,
+      allowHalfOpen: true,
+      // The server certificate names the VM's IP and hostname; verify against them, never skip verification.
+      servername: options.tls.servername,
+    } as ConnectionOptions)
+    connections.add(upstream)
+    const closeBoth = (error?: Error) => {
+      if (error) options.onError?.(error)
+      client.destroy()
+      upstream.destroy()
+      connections.delete(client)
+      connections.delete(upstream)
+    }
+    client.on('error', closeBoth)
+    upstream.on('error', closeBoth)
+    client.on('close', () => closeBoth())
+    upstream.on('close', () => closeBoth())
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  // Create the socket with no permissions for others from the first instant, then open it to the group.
+  const previousUmask = process.umask(0o117)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.path, () => resolve())
+    })
+  } finally {
+    process.umask(previousUmask)
+  }
+  if (options.gid !== undefined) chownSync(options.path, process.getuid?.() ?? 0, options.gid)
+  chmodSync(options.path, 0o660)
+  return {
+    server,
+    async close() {
+      for (const socket of connections) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      rmSync(options.path, {force: true})
+    },
+  }
+}

@@ -1,0 +1,43 @@
+// Assembles what the guest learns from the host at boot (the fw_cfg settings bundle, os/README.md) from the
+// VM's config and the keys and certificates made at install. Secrets go into this 0600 file only; QEMU's
+// argv carries just its path.
+import {readFile} from 'node:fs/promises'
+
+import type {DliteConfig} from '../config/index.js'
+import type {GuestSettings} from '../guest/settings.js'
+import {readTlsFiles} from '../guest/tls.js'
+import {keyPaths} from '../keys/index.js'
+import type {Subnet} from '../network/subnet.js'
+
+/** The host's own nameservers that a guest can reach (loopback resolvers such as 127.0.0.53 cannot). */
+export function reachableNameservers(resolvConf: string): string[] {
+  return resolvConf
+    .split('\n')
+    .map((line) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line)?.[1])
+    .filter((ip): ip is string => ip !== undefined && !ip.startsWith('127.'))
+}
+
+export async function guestSettings(options: {
+  config: DliteConfig
+  subnet: Subnet
+  tlsDir: string
+  keysDir: string
+  shareTransport: 'virtiofs' | '9p'
+  resolvConf?: string
+}): Promise<GuestSettings> {
+  const {config, subnet} = options
+  const tls = await readTlsFiles(options.tlsDir)
+  const keys = keyPaths(options.keysDir)
+  const authorizedKeys = [(await readFile(keys.clientPublicKey, 'utf8')).trim()]
+  if (config.sshKey) authorizedKeys.push((await readFile(config.sshKey, 'utf8')).trim())
+  const resolvConf = options.resolvConf ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''))
+  return {
+    hostname: config.hostname,
+    network: {address: subnet.vmIp, prefix: subnet.prefix, gateway: subnet.hostIp, dns: reachableNameservers(resolvConf)},
+    share: {path: config.share, transport: options.shareTransport},
+    dockerArgs: config.extraArgs,
+    tls: {ca: tls.ca.cert, serverCert: tls.server.cert, serverKey: tls.server.key},
+    authorizedKeys,
+    sshHostKeys: {ed25519: await readFile(keys.hostKey, 'utf8')},
+  }
+}

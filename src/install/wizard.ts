@@ -1,0 +1,35 @@
+// The interactive `dlite install`: one question per setting, defaults shown, each answer checked by the same
+// validator the flags go through, so a wrong answer is asked again instead of failing at the end.
+import {input} from '@inquirer/prompts'
+
+import {
+  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkOsSource, checkShare, checkSshKey,
+  defaultCpus, DEFAULT_DISK_GIB, DEFAULT_HOSTNAME, DEFAULT_MEMORY_GIB, maxMemoryGiB,
+  type Checked, type InstallHostFacts, type InstallInput,
+} from './validate.js'
+
+const verdict = <T>(check: Checked<T>): true | string =>
+  check.ok ? true : `${check.error.message}. ${check.error.fix.charAt(0).toUpperCase()}${check.error.fix.slice(1)}.`
+
+/** Asks for what the flags did not already say; returns the completed input. */
+export async function askInstallQuestions(given: InstallInput, facts: InstallHostFacts): Promise<InstallInput> {
+  const answers: InstallInput = {...given}
+  const ask = async (message: string, fallback: string, validate: (value: string) => true | string) =>
+    (await input({message, default: fallback, validate})).trim()
+
+  answers.cpus ??= await ask(`CPUs (1-${facts.cpuCores})`, String(defaultCpus(facts)), (v) => verdict(checkCpus(v, facts)))
+  answers.memory ??= await ask(`Memory in GiB (1-${maxMemoryGiB(facts)})`, String(DEFAULT_MEMORY_GIB), (v) => verdict(checkMemory(v, facts)))
+  answers.disk ??= await ask('Disk in GiB (sparse: only what is used takes space)', String(DEFAULT_DISK_GIB), (v) => verdict(checkDisk(v)))
+  answers.hostname ??= await ask('Hostname of the VM', DEFAULT_HOSTNAME, (v) => verdict(checkHostname(v)))
+  answers.share ??= await ask('Directory to share into the VM (same path inside)', facts.homeDir, (v) => verdict(checkShare(v, facts)))
+  if (answers.sshKey === undefined) {
+    const fallback = checkSshKey(undefined, facts)
+    answers.sshKey = await ask('Your SSH public key to authorize ("none" for only dlite\'s own key)',
+      fallback.ok && fallback.value ? fallback.value : 'none', (v) => verdict(checkSshKey(v, facts)))
+  }
+  answers.extra ??= await ask('Extra dockerd arguments (empty for none)', '', (v) => verdict(checkExtraArgs(v)))
+  if (answers.os === undefined) {
+    answers.os = await ask('OS image manifest (path or URL)', facts.defaultOsSource ?? '', (v) => verdict(checkOsSource(v, facts)))
+  }
+  return answers
+}

@@ -1,0 +1,55 @@
+// dlite's log files and reading them: the daemon's own log and the guest's serial console.
+import {closeSync, existsSync, openSync, readSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {homeLayout} from '../paths.js'
+
+export type LogName = 'daemon' | 'console'
+
+export function logPath(home: string, name: LogName): string {
+  return join(homeLayout(home).logs, `${name}.log`)
+}
+
+/** The last `count` lines of a file (reads only the tail, however large the file). */
+export function tailLines(path: string, count: number): string[] {
+  if (!existsSync(path)) return []
+  const size = statSync(path).size
+  const fd = openSync(path, 'r')
+  try {
+    let start = size
+    let text = ''
+    while (start > 0 && text.split('\n').length <= count + 1) {
+      const length = Math.min(64 * 1024, start)
+      start -= length
+      const buffer = Buffer.alloc(length)
+      readSync(fd, buffer, 0, length, start)
+      text = buffer.toString('utf8') + text
+    }
+    const lines = text.split('\n')
+    if (lines.at(-1) === '') lines.pop()
+    return lines.slice(-count)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Calls `onText` with whatever is appended to the file from now on, until the signal aborts. */
+export async function followFile(path: string, onText: (text: string) => void, signal: AbortSignal, intervalMs = 200): Promise<void> {
+  let offset = existsSync(path) ? statSync(path).size : 0
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+    if (!existsSync(path)) continue
+    const size = statSync(path).size
+    if (size < offset) offset = 0
+    if (size === offset) continue
+    const fd = openSync(path, 'r')
+    try {
+      const buffer = Buffer.alloc(size - offset)
+      readSync(fd, buffer, 0, buffer.length, offset)
+      offset = size
+      onText(buffer.toString('utf8'))
+    } finally {
+      closeSync(fd)
+    }
+  }
+}

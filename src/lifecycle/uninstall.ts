@@ -1,0 +1,50 @@
+// Undoing an install: the VM stopped, the service, hosts line and docker context gone; with purge, the
+// whole DLITE_HOME too. Each step is idempotent so a second uninstall (or one after a crash) finishes the job.
+import {rmSync} from 'node:fs'
+
+import {isInstalled, readConfig} from '../config/index.js'
+import {contextName, removeDockerContext} from '../docker/context.js'
+import {removeHostsEntry} from '../network/hosts-file.js'
+import {homeId} from '../network/names.js'
+import {defaultHome} from '../paths.js'
+import {detectServiceManager, serviceManager, serviceNames} from '../service/index.js'
+import {stopVm} from './vm-control.js'
+
+export interface UninstallResult {
+  home: string
+  wasInstalled: boolean
+  stopped: boolean
+  service: string
+  context: string
+  purged: boolean
+}
+
+export async function uninstall(home: string, options: {purge: boolean; hostsFile?: string; entry: string}): Promise<UninstallResult> {
+  const result: UninstallResult = {home, wasInstalled: isInstalled(home), stopped: false, service: 'none', context: 'none', purged: false}
+  if (!result.wasInstalled) {
+    if (options.purge) {
+      rmSync(home, {recursive: true, force: true})
+      result.purged = true
+    }
+    return result
+  }
+  const config = readConfig(home)
+  const isDefault = home === defaultHome()
+  result.stopped = await stopVm(home, 30_000)
+
+  const names = serviceNames(homeId(home), isDefault)
+  const manager = serviceManager(detectServiceManager(), {home, command: [process.execPath, options.entry, 'daemon'], name: names.name}, names)
+  if (manager) {
+    await manager.uninstall()
+    result.service = `${manager.kind} ${manager.id} removed`
+  }
+  // stop removes the hosts line; this catches a daemon that died without cleaning up.
+  await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
+  const context = await removeDockerContext(contextName(isDefault, homeId(home)), config.owner)
+  result.context = context.ok ? `${contextName(isDefault, homeId(home))} removed` : `not removed: ${context.reason}`
+  if (options.purge) {
+    rmSync(home, {recursive: true, force: true})
+    result.purged = true
+  }
+  return result
+}

@@ -1,0 +1,62 @@
+// What the CLI asks of a VM: start it (spawning the daemon when nothing runs it), stop it, read its status.
+import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client.js'
+import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
+import {lockHolder} from '../daemon/pid-lock.js'
+import {controlSocketPath, pidFilePath} from '../daemon/vm-daemon.js'
+import {homeLayout} from '../paths.js'
+import {launchDaemon, waitForPath} from './daemon-launcher.js'
+
+export interface StartResult {
+  alreadyRunning: boolean
+  status: VmStatus
+}
+
+export async function vmStatus(home: string): Promise<VmStatus | undefined> {
+  return queryStatus(controlSocketPath(homeLayout(home)))
+}
+
+export async function startVm(options: {
+  home: string
+  entry: string
+  timeoutMs: number
+  onStage: (event: StageEvent) => void
+}): Promise<StartResult> {
+  const layout = homeLayout(options.home)
+  const socket = controlSocketPath(layout)
+  const current = await queryStatus(socket)
+  if (current?.state === 'running') return {alreadyRunning: true, status: current}
+  if (!current) {
+    const pid = lockHolder(pidFilePath(layout)) ?? launchDaemon({entry: options.entry, home: options.home, logDir: layout.logs})
+    await waitForPath(socket, pid, 15_000)
+  }
+  let outcome: StartResult | undefined
+  let failure: string | undefined
+  await converse(socket, {op: 'watch'}, (message) => {
+    if (message.type === 'stage') options.onStage(message)
+    if (message.type === 'ready') outcome = {alreadyRunning: false, status: message.status}
+    if (message.type === 'failed') failure = message.error
+    return message.type === 'ready' || message.type === 'failed'
+  }, options.timeoutMs)
+  if (failure) throw new Error(`${failure} (logs: ${layout.logs})`)
+  if (!outcome) throw new Error(`the daemon stopped before the VM was ready (logs: ${layout.logs})`)
+  return outcome
+}
+
+/** Stops the VM; false when it was not running. */
+export async function stopVm(home: string, timeoutMs: number): Promise<boolean> {
+  const layout = homeLayout(home)
+  const pid = lockHolder(pidFilePath(layout))
+  try {
+    await converse(controlSocketPath(layout), {op: 'stop', timeoutMs}, (message) => message.type === 'stopped', timeoutMs + 30_000)
+  } catch (error) {
+    if (!(error instanceof DaemonUnreachable)) throw error
+    if (pid === undefined) return false
+    process.kill(pid, 'SIGTERM') // a daemon whose socket is gone still honours SIGTERM
+  }
+  // The daemon exits right after answering; wait for it so a following start finds a clean slate.
+  const deadline = Date.now() + 15_000
+  while (pid !== undefined && lockHolder(pidFilePath(layout)) === pid && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return true
+}

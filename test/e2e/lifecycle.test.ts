@@ -1,0 +1,188 @@
+// The product, end to end, inside a private network namespace: install -> start -> the stock docker CLI
+// through the host socket -> a published port at local.docker -> status/ip -> stop/start keeps images ->
+// ssh -> QEMU killed and brought back -> stop -> uninstall leaves nothing behind.
+import {expect} from 'chai'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {busyboxImageTarball} from '../helpers/busybox-image.js'
+import {BUILT_OS_MANIFEST, dliteCli, type CliRunner} from '../helpers/dlite-cli.js'
+import {createNetns, type Netns} from '../helpers/netns.js'
+
+const SUBNET = '192.168.64.0/24'
+const VM_IP = '192.168.64.2'
+
+describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
+  this.timeout(15 * 60_000)
+  let ns: Netns
+  let dir: string
+  let home: string
+  let socket: string
+  let cli: CliRunner
+  const docker = (args: string[], opts: {input?: string; timeoutMs?: number} = {}) =>
+    ns.run('docker', ['-H', `unix://${socket}`, ...args], {timeoutMs: opts.timeoutMs ?? 180_000, input: opts.input,
+      env: {...process.env, DOCKER_CONFIG: join(dir, 'docker-config')}})
+  const consoleTail = () => {
+    try {
+      return readFileSync(join(home, 'logs', 'console.log'), 'utf8').split('\n').slice(-40).join('\n') +
+        '\n--- daemon.log ---\n' + readFileSync(join(home, 'logs', 'daemon.log'), 'utf8').split('\n').slice(-40).join('\n')
+    } catch {
+      return '(no logs)'
+    }
+  }
+
+  before(async () => {
+    ns = await createNetns('dlite-e2e')
+    dir = mkdtempSync(join(tmpdir(), 'dlite-e2e-'))
+    home = join(dir, 'home')
+    socket = join(dir, 'run', 'docker.sock')
+    mkdirSync(join(dir, 'share'))
+    writeFileSync(join(dir, 'share', 'hello.txt'), 'from the host\n')
+    mkdirSync(join(dir, 'docker-config'))
+    cli = dliteCli({DLITE_HOME: home, DOCKER_CONFIG: join(dir, 'docker-config')}, ns)
+  })
+
+  after(async () => {
+    // Whatever happened, leave no VM, daemon or namespace behind.
+    if (cli) await cli(['stop', '--timeout', '5']).catch(() => {})
+    await ns?.remove()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`\n--- console.log ---\n${consoleTail()}\n`)
+  })
+
+  it('installs with --yes and the locally built image, with a sparse disk', async () => {
+    const {code, body, stderr} = await cli.json<{imageVersion: string; diskAllocatedBytes: number}>([
+      'install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10', '--subnet', SUBNET,
+      '--share', join(dir, 'share'), '--docker-socket', socket, '--ssh-key', 'none',
+    ])
+    expect(code, stderr).to.equal(0)
+    expect(body.imageVersion).to.be.a('string')
+    expect(body.diskAllocatedBytes).to.be.below(1024 * 1024)
+  })
+
+  it('starts, and returns when docker answers through the host socket', async () => {
+    const {code, body, stderr} = await cli.json<{alreadyRunning: boolean; status: {state: string; ip: string}}>(['start', '--timeout', '400'], {timeoutMs: 420_000})
+    expect(code, stderr).to.equal(0)
+    expect(body.status.state).to.equal('running')
+    expect(body.status.ip).to.equal(VM_IP)
+    const mode = statSync(socket).mode & 0o777
+    expect(mode).to.equal(0o660)
+  })
+
+  it('start again says it is already running', async () => {
+    const {code, body} = await cli.json<{alreadyRunning: boolean}>(['start'])
+    expect(code).to.equal(0)
+    expect(body.alreadyRunning).to.equal(true)
+  })
+
+  it('the stock docker CLI works: version, import, run --rm', async () => {
+    const version = await docker(['version', '--format', '{{.Server.Version}}'])
+    expect(version.code, version.stderr).to.equal(0)
+    expect(version.stdout.trim()).to.match(/^26\./)
+    const tarball = await busyboxImageTarball(dir)
+    const imported = await docker(['import', tarball, 'busybox:local'])
+    expect(imported.code, imported.stderr).to.equal(0)
+    const hello = await docker(['run', '--rm', 'busybox:local', '/bin/echo', 'hello from a container'])
+    expect(hello.code, hello.stderr).to.equal(0)
+    expect(hello.stdout.trim()).to.equal('hello from a container')
+  })
+
+  it('shares the host directory at the same path', async () => {
+    const share = join(dir, 'share')
+    const read = await docker(['run', '--rm', '-v', `${share}:/data`, 'busybox:local', '/bin/cat', '/data/hello.txt'])
+    expect(read.code, read.stderr).to.equal(0)
+    expect(read.stdout).to.equal('from the host\n')
+  })
+
+  it('a published port answers at http://local.docker:8080 (the namespace hosts file)', async () => {
+    expect(readFileSync(ns.hostsFile, 'utf8')).to.match(new RegExp(`^${VM_IP.replaceAll('.', '\\.')}\\s+local\\.docker\\s+# added by dlite`, 'm'))
+    const run = await docker(['run', '-d', '--name', 'web', '-p', '8080:80', 'busybox:local', '/bin/sh', '-c',
+      'mkdir -p /www && echo served-by-dlite > /www/index.html && exec /bin/httpd -f -p 80 -h /www'])
+    expect(run.code, run.stderr).to.equal(0)
+    let body = ''
+    for (let attempt = 0; attempt < 30 && !body.includes('served-by-dlite'); attempt++) {
+      const got = await ns.run(process.execPath, ['-e', `
+        require('http').get('http://local.docker:8080/', (res) => { let b = ''; res.on('data', (d) => b += d); res.on('end', () => console.log(res.statusCode, b)) })
+          .on('error', (e) => { console.log('ERR', e.message); process.exit(1) })`], {timeoutMs: 10_000})
+      body = got.stdout
+      if (!body.includes('served-by-dlite')) await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+    expect(body).to.match(/^200 served-by-dlite/)
+    expect((await docker(['rm', '-f', 'web'])).code).to.equal(0)
+  })
+
+  it('status --json and ip describe the running VM', async () => {
+    const {code, body} = await cli.json<Record<string, any>>(['status'])
+    expect(code).to.equal(0)
+    expect(body).to.include({state: 'running', ip: VM_IP, hostname: 'local.docker', cpus: 2, memoryGiB: 2, dockerSocket: socket})
+    expect(body.accelerator).to.be.oneOf(['kvm', 'tcg'])
+    expect(body.dockerVersion).to.match(/^26\./)
+    expect(body.disk.sizeGiB).to.equal(10)
+    expect(body.image.version).to.be.a('string')
+    const ip = await cli(['ip'])
+    expect(ip.code).to.equal(0)
+    expect(ip.stdout.trim()).to.equal(VM_IP)
+  })
+
+  it('dlite ssh runs a command with the pinned host key and passes its exit code', async () => {
+    const uname = await cli(['ssh', '--', 'uname', '-r'])
+    expect(uname.code, uname.stderr).to.equal(0)
+    expect(uname.stdout.trim()).to.match(/^6\.12\./)
+    const failing = await cli(['ssh', '--', 'exit', '7'])
+    expect(failing.code).to.equal(7)
+  })
+
+  it('stop, then start: the imported image is still there', async () => {
+    const stop = await cli(['stop'], {timeoutMs: 120_000})
+    expect(stop.code, stop.stderr).to.equal(0)
+    expect((await cli(['ip'])).code).to.equal(1)
+    expect(readFileSync(ns.hostsFile, 'utf8')).not.to.contain('added by dlite')
+    const start = await cli(['start', '--timeout', '400'], {timeoutMs: 420_000})
+    expect(start.code, start.stderr).to.equal(0)
+    const images = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
+    expect(images.stdout).to.contain('busybox:local')
+  })
+
+  it('kill -9 of QEMU: the daemon brings the VM back and docker answers again', async () => {
+    const before = (await cli.json<{qemuPid: number}>(['status'])).body
+    expect(before.qemuPid).to.be.a('number')
+    process.kill(before.qemuPid, 'SIGKILL')
+    let status: Record<string, any> = {}
+    const deadline = Date.now() + 400_000
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      status = (await cli.json<Record<string, any>>(['status'])).body
+      if (status.state === 'running' && status.qemuPid !== before.qemuPid && status.dockerVersion) break
+    }
+    expect(status.state).to.equal('running')
+    expect(status.restarts).to.be.at.least(1)
+    expect((await docker(['version'])).code).to.equal(0)
+  })
+
+  it('stop and uninstall --purge leave no hosts line, link, NAT rule or process', async () => {
+    const {body: status} = await cli.json<{pid: number; qemuPid: number}>(['status'])
+    expect((await cli(['stop'], {timeoutMs: 120_000})).code).to.equal(0)
+    const removed = await cli(['uninstall', '--purge', '--yes'])
+    expect(removed.code, removed.stderr).to.equal(0)
+    expect(readFileSync(ns.hostsFile, 'utf8')).not.to.contain('added by dlite')
+    const links = await ns.run('ip', ['-br', 'link'])
+    expect(links.stdout).to.not.match(/dlbr-|dltap-|dlite0/)
+    const tables = await ns.run('nft', ['list', 'tables'])
+    expect(tables.stdout).to.not.contain('dlite_')
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (let i = 0; i < 50 && [status.pid, status.qemuPid].some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    for (const pid of [status.pid, status.qemuPid]) expect(alive(pid), `process ${pid} is gone`).to.equal(false)
+    expect(() => statSync(home)).to.throw()
+  })
+})

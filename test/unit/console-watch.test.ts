@@ -1,0 +1,44 @@
+import {expect} from 'chai'
+import {appendFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {ConsoleWatcher, parseMarker, type GuestMarker} from '../../src/vm/console-watch.js'
+
+describe('guest console markers', () => {
+  it('parses stage and ready lines with uptime, and the other kinds', () => {
+    expect(parseMarker('DLITE-STAGE init 1.23')).to.deep.equal({kind: 'STAGE', text: 'init', uptime: 1.23})
+    expect(parseMarker('[  3.1] DLITE-READY docker 9.50\r')).to.deep.equal({kind: 'READY', text: 'docker', uptime: 9.5})
+    expect(parseMarker('DLITE-FAIL data: cannot mount /dev/vdb')).to.deep.equal({kind: 'FAIL', text: 'data: cannot mount /dev/vdb'})
+    expect(parseMarker('DLITE-FSCK 0 clean')).to.deep.equal({kind: 'FSCK', text: '0 clean'})
+    expect(parseMarker('Linux version 6.12')).to.equal(undefined)
+  })
+
+  it('follows a growing log, across partial lines, from where it started', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-console-'))
+    const log = join(dir, 'console.log')
+    try {
+      writeFileSync(log, 'DLITE-STAGE old 0.1\n')
+      const seen: GuestMarker[] = []
+      const watcher = new ConsoleWatcher(log, (m) => seen.push(m))
+      watcher.poll()
+      expect(watcher.sawOutput).to.equal(false)
+      appendFileSync(log, 'boot noise\nDLITE-STAGE init 1.0\nDLITE-REA')
+      watcher.poll()
+      appendFileSync(log, 'DY docker 5.0\n')
+      watcher.poll()
+      expect(watcher.sawOutput).to.equal(true)
+      expect(seen.map((m) => `${m.kind} ${m.text}`)).to.deep.equal(['STAGE init', 'READY docker'])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('guest nameservers', () => {
+  it('passes on only the host nameservers a guest can reach (not loopback resolvers)', async () => {
+    const {reachableNameservers} = await import('../../src/daemon/guest-settings.js')
+    expect(reachableNameservers('nameserver 127.0.0.53\noptions edns0\n')).to.deep.equal([])
+    expect(reachableNameservers('# x\nnameserver 10.0.0.2\nnameserver 127.0.0.1\n nameserver 1.1.1.1 \nnameserver ::1\n')).to.deep.equal(['10.0.0.2', '1.1.1.1'])
+  })
+})

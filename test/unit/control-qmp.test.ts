@@ -1,0 +1,127 @@
+import {expect} from 'chai'
+import {mkdtempSync, rmSync, statSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {converse, DaemonUnreachable, queryStatus} from '../../src/daemon/control-client.js'
+import type {ControlResponse, VmStatus} from '../../src/daemon/control-protocol.js'
+import {serveControl, type ControlServer} from '../../src/daemon/control-server.js'
+import {QmpClient} from '../../src/hypervisor/qmp.js'
+
+const status: VmStatus = {
+  state: 'running', pid: 1, ip: '192.168.64.2', hostname: 'local.docker', dockerSocket: '/x.sock',
+  dockerEndpoint: 'tcp://192.168.64.2:2376', dockerContext: 'dlite', restarts: 0,
+}
+
+describe('control socket', () => {
+  let dir: string
+  let server: ControlServer | undefined
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dlite-ctl-'))
+  })
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('is owner-only and answers status', async () => {
+    const path = join(dir, 'control.sock')
+    server = await serveControl(path, (request, reply) => {
+      if (request.op === 'status') reply({type: 'status', status})
+    })
+    expect(statSync(path).mode & 0o777).to.equal(0o600)
+    expect(await queryStatus(path)).to.deep.equal(status)
+  })
+
+  it('streams several messages until the client is done', async () => {
+    const path = join(dir, 'control.sock')
+    server = await serveControl(path, (request, reply) => {
+      reply({type: 'stage', stage: 'network', status: 'start', at: 1})
+      reply({type: 'stage', stage: 'network', status: 'done', at: 2})
+      reply({type: 'ready', status})
+    })
+    const seen: ControlResponse[] = []
+    await converse(path, {op: 'watch'}, (m) => {
+      seen.push(m)
+      return m.type === 'ready'
+    })
+    expect(seen.map((m) => m.type)).to.deep.equal(['stage', 'stage', 'ready'])
+  })
+
+  it('refuses a peer the check rejects', async () => {
+    const path = join(dir, 'control.sock')
+    server = await serveControl(path, () => {}, {checkPeer: () => ({ok: false, reason: 'uid 1000 is not the owner'})})
+    let message = ''
+    await converse(path, {op: 'status'}, () => true).catch((error: Error) => (message = error.message))
+    expect(message).to.equal('refused: uid 1000 is not the owner')
+  })
+
+  it('no daemon: status is undefined, other requests say it is not running', async () => {
+    const path = join(dir, 'missing.sock')
+    expect(await queryStatus(path)).to.equal(undefined)
+    let caught: unknown
+    await converse(path, {op: 'stop'}, () => true).catch((error) => (caught = error))
+    expect(caught).to.be.instanceOf(DaemonUnreachable)
+  })
+})
+
+describe('QMP client', () => {
+  it('negotiates capabilities, runs commands, reports errors and events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-qmp-'))
+    const path = join(dir, 'qmp.sock')
+    const fake = createServer((socket) => {
+      socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n')
+      socket.on('data', (data) => {
+        for (const line of data.toString().split('\n').filter(Boolean)) {
+          const {execute} = JSON.parse(line)
+          if (execute === 'query-status') {
+            socket.write('{"timestamp": {}, "event": "RESUME"}\r\n{"return": {"status": "running", "running": true}}\r\n')
+          } else if (execute === 'bogus') {
+            socket.write('{"error": {"class": "CommandNotFound", "desc": "The command bogus has not been found"}}\r\n')
+          } else {
+            socket.write('{"return": {}}\r\n')
+          }
+        }
+      })
+    })
+    await new Promise<void>((resolve) => fake.listen(path, resolve))
+    try {
+      const qmp = await QmpClient.connect(path)
+      const events: string[] = []
+      qmp.onEvent((e) => events.push(e.event))
+      expect(await qmp.execute('query-status')).to.deep.equal({status: 'running', running: true})
+      let message = ''
+      await qmp.execute('bogus').catch((error: Error) => (message = error.message))
+      expect(message).to.equal('QMP CommandNotFound: The command bogus has not been found')
+      expect(events).to.deep.equal(['RESUME'])
+      qmp.close()
+    } finally {
+      fake.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('control socket peer check', () => {
+  it('lets allowed uids in and refuses others, naming sudo', async () => {
+    const {peerCheck} = await import('../../src/daemon/peer-check.js')
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-peer-'))
+    const path = join(dir, 'control.sock')
+    let uid = 1000
+    const server = await serveControl(path, (request, reply) => reply({type: 'status', status}), {checkPeer: peerCheck(() => ({pid: 1, uid, gid: uid}), [1000]), gid: process.getgid!()})
+    try {
+      expect(statSync(path).mode & 0o777).to.equal(0o660)
+      expect(await queryStatus(path)).to.deep.equal(status)
+      uid = 1001
+      let message = ''
+      await queryStatus(path).catch((error: Error) => (message = error.message))
+      expect(message).to.equal('refused: uid 1001 may not control this dlite VM (run the command with sudo)')
+    } finally {
+      await server.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
