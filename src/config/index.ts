@@ -1,5 +1,3 @@
-// The VM config of one DLITE_HOME: schema, storage, derived addresses.
+// The VM config of one DLITE_HOME: schema and storage. Addresses derive from `subnet` (network/subnet.ts).
 export * from './schema.js'
 export * from './store.js'
-export * from './network.js'
-export {homeId} from '../network/names.js'

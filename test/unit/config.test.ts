@@ -5,23 +5,19 @@ import {join} from 'node:path'
 
 import {
   AlreadyInstalledError,
-  bridgeIp,
   ConfigTooNewError,
   configPath,
   createConfig,
-  homeId,
   InvalidConfigError,
   isInstalled,
-  netmask,
   NotInstalledError,
-  prefixLength,
   readConfig,
   rollbackImage,
   selectImage,
   updateConfig,
-  vmIp,
   type DliteConfig,
 } from '../../src/config/index.js'
+import {homeId} from '../../src/network/names.js'
 
 function sampleConfig(): DliteConfig {
   return {
@@ -171,14 +167,6 @@ describe('config store', () => {
 })
 
 describe('config derived values', () => {
-  it('puts the bridge on .1 and the VM on .2 of the subnet', () => {
-    expect(bridgeIp('192.168.64.0/24')).to.equal('192.168.64.1')
-    expect(vmIp('192.168.64.0/24')).to.equal('192.168.64.2')
-    expect(vmIp('10.20.0.0/16')).to.equal('10.20.0.2')
-    expect(prefixLength('172.16.8.0/29')).to.equal(29)
-    expect(netmask('172.16.8.0/29')).to.equal('255.255.255.248')
-  })
-
   it('gives different homes different short ids, and the same home the same', () => {
     expect(homeId('/a/.dlite')).to.match(/^[0-9a-f]{6}$/)
     expect(homeId('/a/.dlite')).to.equal(homeId('/a/.dlite'))

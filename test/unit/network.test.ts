@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {networkNames} from '../../src/network/names.js'
 import {chooseNatBackend, iptablesRules, nftRuleset} from '../../src/network/nat.js'
-import {intToIp, ipToInt, parseSubnet} from '../../src/network/subnet.js'
+import {parseSubnet} from '../../src/network/subnet.js'
 import type {ExecResult, Runner} from '../../src/util/exec.js'
 import {applyNat, removeNat} from '../../src/network/nat.js'
 import {ensureBridge} from '../../src/network/bridge.js'
@@ -18,12 +18,8 @@ describe('subnet', () => {
 
   it('rejects what is not a CIDR', () => {
     expect(() => parseSubnet('192.168.64.0')).to.throw(/not an IPv4 CIDR/)
-    expect(() => parseSubnet('300.1.1.0/24')).to.throw(/not an IPv4 address/)
-    expect(() => parseSubnet('10.0.0.0/33')).to.throw(/bad prefix/)
-  })
-
-  it('round-trips addresses', () => {
-    expect(intToIp(ipToInt('255.254.3.0'))).to.equal('255.254.3.0')
+    expect(() => parseSubnet('300.1.1.0/24')).to.throw(/not an IPv4 CIDR/)
+    expect(() => parseSubnet('10.0.0.0/33')).to.throw(/not an IPv4 CIDR/)
   })
 })
 
