@@ -3,6 +3,7 @@ import {closeSync, existsSync, openSync, readSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {homeLayout} from '../paths.js'
+import {fileSize, readAppended} from '../util/file-tail.js'
 
 export type LogName = 'daemon' | 'console'
 
@@ -35,21 +36,11 @@ export function tailLines(path: string, count: number): string[] {
 
 /** Calls `onText` with whatever is appended to the file from now on, until the signal aborts. */
 export async function followFile(path: string, onText: (text: string) => void, signal: AbortSignal, intervalMs = 200): Promise<void> {
-  let offset = existsSync(path) ? statSync(path).size : 0
+  let offset = fileSize(path)
   while (!signal.aborted) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
-    if (!existsSync(path)) continue
-    const size = statSync(path).size
-    if (size < offset) offset = 0
-    if (size === offset) continue
-    const fd = openSync(path, 'r')
-    try {
-      const buffer = Buffer.alloc(size - offset)
-      readSync(fd, buffer, 0, buffer.length, offset)
-      offset = size
-      onText(buffer.toString('utf8'))
-    } finally {
-      closeSync(fd)
-    }
+    const appended = readAppended(path, offset)
+    offset = appended.offset
+    if (appended.text) onText(appended.text)
   }
 }

@@ -1,6 +1,6 @@
 // Follows the guest's serial console log and reports the guest's DLITE-* lines (stage markers, readiness,
 // warnings, failures; see os/README.md). Polling a file is cheap and works for every QEMU chardev backend.
-import {closeSync, openSync, readSync, statSync} from 'node:fs'
+import {fileSize, readAppended} from '../util/file-tail.js'
 
 export interface GuestMarker {
   kind: 'STAGE' | 'READY' | 'WARN' | 'FAIL' | 'FSCK'
@@ -30,7 +30,7 @@ export class ConsoleWatcher {
   sawOutput = false
 
   constructor(private readonly path: string, private readonly onMarker: (marker: GuestMarker) => void, fromStart = false) {
-    this.offset = fromStart ? 0 : safeSize(path)
+    this.offset = fromStart ? 0 : fileSize(path)
   }
 
   start(intervalMs = 100): void {
@@ -44,36 +44,20 @@ export class ConsoleWatcher {
 
   /** Skip what is in the file now (e.g. before a restarted QEMU appends). */
   rewindToEnd(): void {
-    this.offset = safeSize(this.path)
+    this.offset = fileSize(this.path)
     this.partial = ''
   }
 
   poll(): void {
-    const size = safeSize(this.path)
-    if (size < this.offset) this.offset = 0 // truncated
-    if (size === this.offset) return
+    const {text, offset} = readAppended(this.path, this.offset)
+    this.offset = offset
+    if (!text) return
     this.sawOutput = true
-    const fd = openSync(this.path, 'r')
-    try {
-      const buffer = Buffer.alloc(size - this.offset)
-      readSync(fd, buffer, 0, buffer.length, this.offset)
-      this.offset = size
-      const lines = (this.partial + buffer.toString('utf8')).split(/\r?\n/)
-      this.partial = lines.pop() ?? ''
-      for (const line of lines) {
-        const marker = parseMarker(line)
-        if (marker) this.onMarker(marker)
-      }
-    } finally {
-      closeSync(fd)
+    const lines = (this.partial + text).split(/\r?\n/)
+    this.partial = lines.pop() ?? ''
+    for (const line of lines) {
+      const marker = parseMarker(line)
+      if (marker) this.onMarker(marker)
     }
-  }
-}
-
-function safeSize(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
   }
 }
