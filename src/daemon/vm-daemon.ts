@@ -219,7 +219,7 @@ export class VmDaemon {
     // The full reason is in `dlite status` and `dlite doctor`; the stage line stays short.
     const accelNote = choice.fallback ? `${this.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : this.accelerator
     await this.runStage('vm', () => this.startQemu(share === 'virtiofs'), () => accelNote)
-    await this.runStage('boot', () => this.waitForGuest(), (s) => s)
+    await this.runStage('boot', () => this.bootWithFallback(share === 'virtiofs'), (s) => s)
     await this.runStage('docker', () => this.waitForDocker(), (v) => `docker ${v}`)
     this.dockerSocket = await this.runStage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
     await this.runStage('context', () => this.createContext(), (s) => s)
@@ -315,6 +315,29 @@ export class VmDaemon {
     if (marker.kind === 'FAIL') this.options.log(`guest reported a failure: ${marker.text}`)
   }
 
+  /**
+   * A guest that stays silent under a hardware accelerator (a hypervisor that cannot run it after all) is
+   * booted again under tcg rather than left hanging; under tcg a silent guest is a clear error.
+   */
+  private async bootWithFallback(virtiofs: boolean): Promise<string> {
+    try {
+      return await this.waitForGuest()
+    } catch (error) {
+      if (!(error instanceof SilentGuestError) || this.accelerator === 'tcg') throw error
+      const failed = this.accelerator
+      this.options.log(`${error.message}; booting again with tcg (software emulation)`)
+      this.supervisor!.expectExit()
+      this.supervisor!.current?.kill('SIGKILL')
+      await this.supervisor!.waitForExit()
+      this.consoleWatcher?.stop()
+      this.accelerator = 'tcg'
+      this.status.accelerator = 'tcg'
+      this.status.acceleratorReason = `the guest showed no sign of life under ${failed}, so dlite fell back to software emulation`
+      await this.startQemu(virtiofs)
+      return `${await this.waitForGuest()} (after falling back from ${failed} to tcg)`
+    }
+  }
+
   /** Resolves when the guest says docker is ready; a silent guest trips the watchdog. */
   private waitForGuest(): Promise<string> {
     const timeoutS = this.options.bootTimeoutS ?? 180
@@ -323,7 +346,7 @@ export class VmDaemon {
     return new Promise<string>((resolve, reject) => {
       const watchdog = setTimeout(() => {
         if (this.consoleWatcher?.sawOutput) return
-        finish(new Error(`the guest showed no sign of life within ${watchdogS} s (accelerator ${this.accelerator}); see ${consoleLogPath(this.layout)}`))
+        finish(new SilentGuestError(`the guest showed no sign of life within ${watchdogS} s (accelerator ${this.accelerator}); see ${consoleLogPath(this.layout)}`))
       }, watchdogS * 1000)
       const timeout = setTimeout(() => finish(new Error(`the guest did not report docker ready within ${timeoutS} s; see ${consoleLogPath(this.layout)}`)), timeoutS * 1000)
       const finish = (error?: Error) => {
@@ -419,6 +442,9 @@ export class VmDaemon {
     await exited
   }
 }
+
+/** The boot watchdog's verdict: not one byte on the console. */
+class SilentGuestError extends Error {}
 
 function isRunning(child: ChildProcess | undefined): boolean {
   return child !== undefined && child.exitCode === null && child.signalCode === null
