@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {DliteCommand} from '../base-command.js'
 import type {StageName, VmStatus} from '../daemon/control-protocol.js'
-import {startVm} from '../lifecycle/vm-control.js'
+import {mayStartDaemon, startVm} from '../lifecycle/vm-control.js'
 import {requireInstalled} from '../lifecycle/installed.js'
 import {dliteHome} from '../paths.js'
 import {stagePipeline} from '../tasks/stage-tasks.js'
@@ -21,11 +21,13 @@ export default class Start extends DliteCommand {
     const {flags} = await this.parse(Start)
     const home = dliteHome()
     const config = requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
+    const entry = join(this.config.root, 'bin', 'run.js')
+    if (!mayStartDaemon(home, entry)) this.runtimeError('starting the VM needs root for its bridge, tap and NAT', 'run: sudo dlite start')
     const pipeline = stagePipeline(STAGES, this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple')
     const shown = pipeline.listr.run().catch(() => {})
     try {
       const result = await startVm({
-        home, entry: join(this.config.root, 'bin', 'run.js'), timeoutMs: flags.timeout * 1000, onStage: pipeline.onEvent,
+        home, entry, timeoutMs: flags.timeout * 1000, onStage: pipeline.onEvent,
       })
       if (result.alreadyRunning) pipeline.abort(new Error('already running'))
       await shown

@@ -14,8 +14,7 @@ import {progressBar} from '../tasks/progress-bar.js'
 import {ensureClientKey, ensureHostKey, keyPaths, writeKnownHosts} from '../keys/index.js'
 import {parseSubnet} from '../network/subnet.js'
 import {homeLayout} from '../paths.js'
-import {detectServiceManager, serviceManager, serviceNames, type ServiceManager} from '../service/index.js'
-import {homeId} from '../network/names.js'
+import {homeService, type ServiceManager} from '../service/index.js'
 import type {InstallOptions} from './validate.js'
 
 export interface InstallPlan {
@@ -108,13 +107,8 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
     {
       title: 'Register the service',
       task: async (ctx, task) => {
-        const kind = detectServiceManager()
-        ctx.service = kind
-        const names = serviceNames(homeId(plan.home), plan.isDefaultHome)
-        const manager = serviceManager(kind, {
-          home: plan.home, command: [process.execPath, plan.entry, 'daemon'], name: names.name,
-          env: {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}, logFile: join(homeLayout(plan.home).logs, 'daemon.log'),
-        }, names)
+        const manager = homeService(plan.home, plan.entry)
+        ctx.service = manager?.kind ?? 'none'
         if (!manager) {
           task.skip('no service manager here (systemd is not PID 1): dlite start runs the daemon itself')
           return

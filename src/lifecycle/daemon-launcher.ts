@@ -29,14 +29,16 @@ export function launchDaemon(options: LaunchOptions): number {
   }
 }
 
-/** Waits for a file (the control socket) to appear, or for the launched process to die first. */
-export async function waitForPath(path: string, pid: number, timeoutMs: number): Promise<void> {
+/** Waits for a file (the control socket) to appear, or for the launched process (when known) to die first. */
+export async function waitForPath(path: string, pid: number | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!existsSync(path)) {
-    try {
-      process.kill(pid, 0)
-    } catch {
-      throw new Error('the dlite daemon exited during start-up')
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 0)
+      } catch {
+        throw new Error('the dlite daemon exited during start-up')
+      }
     }
     if (Date.now() > deadline) throw new Error(`the dlite daemon did not open ${path} within ${Math.round(timeoutMs / 1000)} s`)
     await new Promise((resolve) => setTimeout(resolve, 50))

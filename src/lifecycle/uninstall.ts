@@ -7,7 +7,7 @@ import {contextName, removeDockerContext} from '../docker/context.js'
 import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {defaultHome} from '../paths.js'
-import {detectServiceManager, serviceManager, serviceNames} from '../service/index.js'
+import {homeService} from '../service/index.js'
 import {stopVm} from './vm-control.js'
 
 export interface UninstallResult {
@@ -32,8 +32,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   const isDefault = home === defaultHome()
   result.stopped = await stopVm(home, 30_000)
 
-  const names = serviceNames(homeId(home), isDefault)
-  const manager = serviceManager(detectServiceManager(), {home, command: [process.execPath, options.entry, 'daemon'], name: names.name}, names)
+  const manager = homeService(home, options.entry)
   if (manager) {
     await manager.uninstall()
     result.service = `${manager.kind} ${manager.id} removed`

@@ -1,14 +1,24 @@
 // What the CLI asks of a VM: start it (spawning the daemon when nothing runs it), stop it, read its status.
+import {rmSync} from 'node:fs'
+
 import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client.js'
 import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder} from '../daemon/pid-lock.js'
 import {controlSocketPath, pidFilePath} from '../daemon/vm-daemon.js'
+import {hasNetAdmin} from '../host/capabilities.js'
 import {homeLayout} from '../paths.js'
+import {registeredService} from '../service/index.js'
 import {launchDaemon, waitForPath} from './daemon-launcher.js'
 
 export interface StartResult {
   alreadyRunning: boolean
   status: VmStatus
+}
+
+/** Linux needs root (or CAP_NET_ADMIN) for the network, unless a registered service starts the daemon. */
+export function mayStartDaemon(home: string, entry: string): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() === 0 || hasNetAdmin()) return true
+  return registeredService(home, entry) !== undefined
 }
 
 export async function vmStatus(home: string): Promise<VmStatus | undefined> {
@@ -26,8 +36,17 @@ export async function startVm(options: {
   const current = await queryStatus(socket)
   if (current?.state === 'running') return {alreadyRunning: true, status: current}
   if (!current) {
-    const pid = lockHolder(pidFilePath(layout)) ?? launchDaemon({entry: options.entry, home: options.home, logDir: layout.logs})
-    await waitForPath(socket, pid, 15_000)
+    // A daemon that died without cleaning up leaves its socket file; the next one must not mistake it for its own.
+    if (lockHolder(pidFilePath(layout)) === undefined) rmSync(socket, {force: true})
+    // A registered service (systemd, launchd) runs the daemon; otherwise start spawns it, as DLite did.
+    const service = registeredService(options.home, options.entry)
+    if (service && lockHolder(pidFilePath(layout)) === undefined) {
+      await service.start()
+      await waitForPath(socket, undefined, 15_000)
+    } else {
+      const pid = lockHolder(pidFilePath(layout)) ?? launchDaemon({entry: options.entry, home: options.home, logDir: layout.logs})
+      await waitForPath(socket, pid, 15_000)
+    }
   }
   let outcome: StartResult | undefined
   let failure: string | undefined

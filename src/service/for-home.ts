@@ -1,0 +1,27 @@
+// The service that runs `dlite daemon` for one DLITE_HOME, under whatever service manager this host has.
+// install registers it, start starts it when registered, uninstall removes it: all from this one place.
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {homeId} from '../network/names.js'
+import {defaultHome, homeLayout} from '../paths.js'
+import {detectServiceManager, serviceManager, type ServiceManager} from './manager.js'
+import {serviceNames} from './definitions.js'
+
+/** The service for `home`, or undefined when no service manager runs here (start spawns the daemon). */
+export function homeService(home: string, entry: string): ServiceManager | undefined {
+  const names = serviceNames(homeId(home), home === defaultHome())
+  return serviceManager(detectServiceManager(), {
+    home,
+    command: [process.execPath, entry, 'daemon'],
+    name: names.name,
+    env: {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'},
+    logFile: join(homeLayout(home).logs, 'daemon.log'),
+  }, names)
+}
+
+/** The home's service if its definition has been written (by install). */
+export function registeredService(home: string, entry: string): ServiceManager | undefined {
+  const service = homeService(home, entry)
+  return service && existsSync(service.path) ? service : undefined
+}
