@@ -31,6 +31,7 @@ import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {setUpHostNetwork, tearDownHostNetwork, type HostNetwork, type HostNetworkSpec} from './host-network.js'
 import {peerCheck} from './peer-check.js'
 import {acquirePidLock} from './pid-lock.js'
+import {consoleLogPath, controlSocketPath, pidFilePath} from './daemon-paths.js'
 
 export const DOCKER_TLS_PORT = 2376
 
@@ -43,18 +44,6 @@ export interface DaemonOptions {
   watchdogS?: number
   fireHook: (event: string, payload: VmLifecycleEvent | VmReadyEvent) => Promise<void>
   log: (line: string) => void
-}
-
-export function controlSocketPath(layout: HomeLayout): string {
-  return join(layout.run, 'control.sock')
-}
-
-export function pidFilePath(layout: HomeLayout): string {
-  return join(layout.run, 'daemon.pid')
-}
-
-export function consoleLogPath(layout: HomeLayout): string {
-  return join(layout.logs, 'console.log')
 }
 
 type Listener = (message: ControlResponse) => void

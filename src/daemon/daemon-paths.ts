@@ -1,0 +1,17 @@
+// Where a home's daemon keeps its sockets and pid file. Its own module so the CLI's quick commands (ip,
+// status, stop) can find the daemon without loading the daemon itself.
+import {join} from 'node:path'
+
+import type {HomeLayout} from '../paths.js'
+
+export function controlSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'control.sock')
+}
+
+export function pidFilePath(layout: HomeLayout): string {
+  return join(layout.run, 'daemon.pid')
+}
+
+export function consoleLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'console.log')
+}
