@@ -3,7 +3,7 @@
 // plugins' lifecycle hooks, supervises QEMU, and answers the CLI on the control socket. `stop` (from the CLI
 // or SIGTERM) undoes all of it.
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdirSync, openSync, closeSync, readFileSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {readConfig, type DliteConfig} from '../config/index.js'
@@ -147,11 +147,13 @@ export class VmDaemon {
       this.status.state = 'running'
       this.status.readyAt = Date.now()
       this.broadcast({type: 'ready', status: this.snapshot()})
+      this.watchers.clear() // each watcher is done once the start is decided
     } catch (error) {
       this.status.state = 'failed'
       this.status.lastError = (error as Error).message
       this.options.log(`start failed: ${this.status.lastError}`)
       this.broadcast({type: 'failed', error: this.status.lastError, status: this.snapshot()})
+      this.watchers.clear()
       await this.stop()
     }
     await stopped
@@ -449,12 +451,7 @@ function sleep(ms: number): Promise<void> {
 
 function existsOrDead(path: string, child: ChildProcess): boolean {
   if (child.exitCode !== null) throw new Error(`virtiofsd exited with code ${child.exitCode}`)
-  try {
-    readFileSync(path)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT'
-  }
+  return existsSync(path)
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number, message: string): Promise<void> {
