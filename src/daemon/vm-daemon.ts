@@ -266,7 +266,7 @@ export class VmDaemon {
     const qemuLog = join(this.layout.logs, 'qemu.log')
     this.supervisor = new Supervisor(async () => {
       // virtiofsd serves one QEMU and exits with it: a restarted QEMU needs a fresh one.
-      if (virtiofs && !isRunning(this.virtiofsd)) await this.startVirtiofsd()
+      if (virtiofs && !childAlive(this.virtiofsd)) await this.startVirtiofsd()
       const log = openSync(qemuLog, 'a')
       try {
         return spawn(binary, argv, {stdio: ['ignore', log, log, this.network!.tapFd]})
@@ -374,7 +374,7 @@ export class VmDaemon {
     if (tls.kind !== 'tls') throw new Error('unreachable')
     return serveDockerSocket({
       path: this.config.dockerSocket,
-      gid: socketGroup(this.config),
+      gid: this.config.owner?.gid, // the installing user's group may use the socket
       target: {host: tls.host, port: tls.port},
       tls: {ca: tls.ca, cert: tls.cert, key: tls.key},
       onError: (error) => this.options.log(`docker socket: ${error.message}`),
@@ -437,12 +437,8 @@ export class VmDaemon {
 /** The boot watchdog's verdict: not one byte on the console. */
 class SilentGuestError extends Error {}
 
-function isRunning(child: ChildProcess | undefined): boolean {
+function childAlive(child: ChildProcess | undefined): boolean {
   return child !== undefined && child.exitCode === null && child.signalCode === null
-}
-
-function socketGroup(config: DliteConfig): number | undefined {
-  return config.owner?.gid
 }
 
 function sleep(ms: number): Promise<void> {
