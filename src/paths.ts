@@ -9,6 +9,17 @@ export function defaultHome(): string {
   return join(invokingUser().home, '.dlite')
 }
 
+/**
+ * Where oclif keeps the plugins that the user installed (`dlite plugins install`): the daemon, which may run
+ * as root, is pointed here (DLITE_DATA_DIR) so it loads the same plugins as the user's own commands.
+ */
+export function pluginDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DLITE_DATA_DIR) return env.DLITE_DATA_DIR
+  const underSudo = process.getuid?.() === 0 && Boolean(env.SUDO_UID)
+  const dataHome = !underSudo && env.XDG_DATA_HOME ? env.XDG_DATA_HOME : join(invokingUser(env).home, '.local', 'share')
+  return join(dataHome, 'dlite')
+}
+
 export function dliteHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.DLITE_HOME
   if (fromEnv && fromEnv.trim() !== '') return isAbsolute(fromEnv) ? fromEnv : resolve(fromEnv)

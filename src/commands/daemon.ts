@@ -21,6 +21,10 @@ export default class Daemon extends DliteCommand {
         for (const failure of result.failures) {
           process.stdout.write(`${new Date().toISOString()} plugin ${failure.plugin.name} failed on ${event}: ${failure.error.message}\n`)
         }
+        return [
+          ...result.successes.filter((s) => s.result !== undefined).map((s) => ({plugin: s.plugin.name, result: s.result})),
+          ...result.failures.map((f) => ({plugin: f.plugin.name, error: f.error.message})),
+        ]
       },
     })
     await daemon.run()

@@ -35,6 +35,8 @@ export type ControlRequest =
   | {op: 'status'}
   | {op: 'watch'}
   | {op: 'stop'; timeoutMs?: number}
+  /** Runs one plugin's `dlite:plugin-request` hook handler in the daemon (plugin-api sendPluginRequest). */
+  | {op: 'plugin'; plugin: string; request: unknown}
 
 export type ControlResponse =
   | {type: 'status'; status: VmStatus}
@@ -42,6 +44,7 @@ export type ControlResponse =
   | {type: 'ready'; status: VmStatus}
   | {type: 'failed'; error: string; status: VmStatus}
   | {type: 'stopped'}
+  | {type: 'plugin'; result: unknown}
   | {type: 'error'; error: string}
 
 export function encode(message: ControlRequest | ControlResponse): string {

@@ -21,12 +21,12 @@ import {resolveCurrentImage} from '../image/index.js'
 import {networkNames, homeId} from '../network/names.js'
 import {parseSubnet} from '../network/subnet.js'
 import {defaultHome, dliteHome, homeLayout, type HomeLayout} from '../paths.js'
-import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
+import {HOOKS, type GuestConfig, type PluginRequestEvent, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
 import {which} from '../util/exec.js'
 import {ConsoleWatcher, type GuestMarker} from '../vm/console-watch.js'
 import {describeExit, Supervisor, DEFAULT_SUPERVISION} from '../vm/supervisor.js'
 import {serveControl, type ControlServer} from './control-server.js'
-import type {ControlResponse, StageEvent, StageName, VmStatus} from './control-protocol.js'
+import type {ControlRequest, ControlResponse, StageEvent, StageName, VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {setUpHostNetwork, tearDownHostNetwork, type HostNetwork, type HostNetworkSpec} from './host-network.js'
 import {peerCheck} from './peer-check.js'
@@ -35,6 +35,9 @@ import {consoleLogPath, controlSocketPath, pidFilePath} from './daemon-paths.js'
 
 export const DOCKER_TLS_PORT = 2376
 
+/** One plugin's answer to a hook: what its handler returned, or the message of what it threw. */
+export type HookResult = {plugin: string; result: unknown; error?: undefined} | {plugin: string; result?: undefined; error: string}
+
 export interface DaemonOptions {
   home?: string
   hostsFile?: string
@@ -42,7 +45,8 @@ export interface DaemonOptions {
   bootTimeoutS?: number
   /** Seconds without any console output before the boot watchdog acts. */
   watchdogS?: number
-  fireHook: (event: string, payload: VmLifecycleEvent | VmReadyEvent) => Promise<void>
+  /** Fires a plugin hook; resolves with each plugin's defined result or error. A failing plugin is logged, not thrown. */
+  fireHook: (event: string, payload: VmLifecycleEvent | VmReadyEvent | PluginRequestEvent) => Promise<HookResult[]>
   log: (line: string) => void
 }
 
@@ -165,7 +169,7 @@ export class VmDaemon {
     return {...this.status, restarts: this.supervisor?.restarts ?? 0, qemuPid: this.supervisor?.current?.pid}
   }
 
-  private onRequest(request: {op: string; timeoutMs?: number}, reply: Listener): void {
+  private onRequest(request: ControlRequest, reply: Listener): void {
     switch (request.op) {
       case 'status':
         reply({type: 'status', status: this.snapshot()})
@@ -186,9 +190,40 @@ export class VmDaemon {
       case 'stop':
         void this.stop(request.timeoutMs).then(() => reply({type: 'stopped'}))
         return
+      case 'plugin':
+        void this.pluginRequest(request.plugin, request.request).then(
+          (result) => reply({type: 'plugin', result}),
+          (error: Error) => reply({type: 'error', error: error.message}),
+        )
+        return
       default:
-        reply({type: 'error', error: `unknown request ${request.op}`})
+        reply({type: 'error', error: `unknown request ${(request as {op: string}).op}`})
     }
+  }
+
+  private get readyEvent(): VmReadyEvent {
+    return {...this.lifecycleEvent, docker: {kind: 'unix', socketPath: this.config.dockerSocket}}
+  }
+
+  private async pluginRequest(plugin: string, request: unknown): Promise<unknown> {
+    if (this.status.state !== 'running') throw new Error(`the VM is ${this.status.state}; start it with \`dlite start\``)
+    const results = await this.options.fireHook(HOOKS.pluginRequest, {...this.readyEvent, plugin, request})
+    const answer = results.find((r) => r.plugin === plugin)
+    if (!answer) throw new Error(`plugin ${plugin} did not answer in the daemon: restart dlite after installing it (\`dlite stop && dlite start\`)`)
+    if (answer.error !== undefined) throw new Error(answer.error)
+    return answer.result
+  }
+
+  /** dockerd arguments that plugins add for the coming boot (dlite:guest-config). */
+  private async pluginGuestConfig(): Promise<GuestConfig> {
+    const dockerArgs: string[] = []
+    for (const {plugin, result} of await this.options.fireHook(HOOKS.guestConfig, this.lifecycleEvent)) {
+      if (result === undefined) continue
+      const config = result as GuestConfig
+      if (config.dockerArgs?.every((arg) => typeof arg === 'string')) dockerArgs.push(...config.dockerArgs)
+      else if (config.dockerArgs) this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not strings`)
+    }
+    return {dockerArgs}
   }
 
   private async startVm(): Promise<void> {
@@ -214,7 +249,7 @@ export class VmDaemon {
     await this.runStage('docker', () => this.waitForDocker(), (v) => `docker ${v}`)
     this.dockerSocket = await this.runStage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
     await this.runStage('context', () => this.createContext(), (s) => s)
-    await this.runStage('plugins', () => this.options.fireHook(HOOKS.vmReady, {...this.lifecycleEvent, docker: {kind: 'unix', socketPath: this.config.dockerSocket}}))
+    await this.runStage('plugins', () => this.options.fireHook(HOOKS.vmReady, this.readyEvent))
   }
 
   private async startVirtiofsd(): Promise<string> {
@@ -238,10 +273,12 @@ export class VmDaemon {
   private async startQemu(virtiofs: boolean): Promise<void> {
     const image = resolveCurrentImage(this.layout.images, this.config.image.current)
     const settingsPath = join(this.layout.run, 'settings.tar')
-    await writeSettingsBundle(settingsPath, await guestSettings({
+    const settings = await guestSettings({
       config: this.config, subnet: this.subnet, tlsDir: this.layout.tls, keysDir: this.layout.keys,
       shareTransport: virtiofs ? 'virtiofs' : '9p',
-    }))
+    })
+    settings.dockerArgs = [...(settings.dockerArgs ?? []), ...((await this.pluginGuestConfig()).dockerArgs ?? [])]
+    await writeSettingsBundle(settingsPath, settings)
     const consoleLog = consoleLogPath(this.layout)
     const {binary, args: argv} = buildQemuArgv({
       accel: this.accelerator,
@@ -286,7 +323,7 @@ export class VmDaemon {
         this.status.state = 'running'
         this.status.restarts = this.supervisor?.restarts ?? 0
         this.options.log('VM back after restart')
-        return this.options.fireHook(HOOKS.vmReady, {...this.lifecycleEvent, docker: {kind: 'unix', socketPath: this.config.dockerSocket}})
+        return this.options.fireHook(HOOKS.vmReady, this.readyEvent)
       }).catch((error: Error) => this.options.log(`restart did not come up: ${error.message}`))
     })
     this.supervisor.on('gave-up', (reason: string) => {

@@ -4,6 +4,8 @@ import {spawn} from 'node:child_process'
 import {existsSync, mkdirSync, openSync, closeSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {pluginDataDir} from '../paths.js'
+
 export interface LaunchOptions {
   /** The CLI's entry point (bin/run.js). */
   entry: string
@@ -19,7 +21,7 @@ export function launchDaemon(options: LaunchOptions): number {
     const child = spawn(process.execPath, [options.entry, 'daemon', ...(options.extraArgs ?? [])], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: {...process.env, DLITE_HOME: options.home},
+      env: {...process.env, DLITE_HOME: options.home, DLITE_DATA_DIR: pluginDataDir()},
     })
     child.unref()
     if (child.pid === undefined) throw new Error(`could not start ${options.entry} daemon`)

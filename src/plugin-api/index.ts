@@ -1,23 +1,34 @@
-// The documented surface between the dlite core and its plugins (`import … from 'dlite/plugin'`).
-// Plugins receive lifecycle events as oclif hooks fired inside the dlite daemon, and reach the VM's docker
-// engine through the client below. Nothing else of the core is part of the contract.
+// The documented surface between the dlite core and its plugins (`import type … from 'dlite/plugin'`, and at
+// run time `loadDlite(this.config)`, see docs/PLUGINS.md). Plugins receive lifecycle events as oclif hooks
+// fired inside the dlite daemon, reach the VM's docker engine through the client below, run commands in the
+// guest with guestExec, and reach their own daemon-side code from commands with sendPluginRequest. Nothing
+// else of the core is part of the contract.
 import {DockerClient, type DockerEndpoint} from '../docker/client.js'
 
 export {DockerClient}
 export type {DockerEndpoint, DockerEvent, DockerResponse} from '../docker/client.js'
+export {guestExec, type GuestExecOptions, type GuestExecResult} from './guest-exec.js'
+export {pluginStateDir, sendPluginRequest, vmContext, type VmContext} from './vm-context.js'
 
 /** oclif hook event names. Declare handlers in a plugin's package.json under `oclif.hooks`. */
 export const HOOKS = {
+  /** Before each boot, in the daemon. Payload: VmLifecycleEvent. A handler may return a GuestConfig. */
+  guestConfig: 'dlite:guest-config',
   /** The VM booted and docker answers. Payload: VmReadyEvent. */
   vmReady: 'dlite:vm-ready',
   /** The VM is about to stop (docker still answers). Payload: VmLifecycleEvent. */
   vmStopping: 'dlite:vm-stopping',
   /** The VM has stopped and the host network is torn down. Payload: VmLifecycleEvent. */
   vmStopped: 'dlite:vm-stopped',
+  /**
+   * A plugin command asked the daemon for something (sendPluginRequest). Payload: PluginRequestEvent. Only
+   * the handler of the named plugin answers, with a JSON-serialisable result; others return undefined.
+   */
+  pluginRequest: 'dlite:plugin-request',
 } as const
 
 export interface VmLifecycleEvent {
-  /** The DLITE_HOME of the VM; a plugin keeps its own state under `${home}/plugins/<name>`. */
+  /** The DLITE_HOME of the VM; a plugin keeps its own state under pluginStateDir(home, name). */
   home: string
   /** The VM's IPv4 address on the host bridge. */
   ip: string
@@ -33,6 +44,19 @@ export interface VmLifecycleEvent {
 export interface VmReadyEvent extends VmLifecycleEvent {
   /** Where the VM's docker engine answers; pass to `new DockerClient(docker)`. */
   docker: DockerEndpoint
+}
+
+export interface PluginRequestEvent extends VmReadyEvent {
+  /** The package name of the plugin the request is for. */
+  plugin: string
+  /** Whatever the plugin's command sent (JSON). */
+  request: unknown
+}
+
+/** What a `dlite:guest-config` handler may add to the guest's settings for the coming boot. */
+export interface GuestConfig {
+  /** Appended to dockerd's arguments (after the user's own `--extra`). */
+  dockerArgs?: string[]
 }
 
 /** A client for the VM's docker engine from a ready event. */

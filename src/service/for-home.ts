@@ -4,7 +4,7 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {homeId} from '../network/names.js'
-import {defaultHome, homeLayout} from '../paths.js'
+import {defaultHome, homeLayout, pluginDataDir} from '../paths.js'
 import {detectServiceManager, serviceManager, type ServiceManager} from './manager.js'
 import {serviceNames} from './definitions.js'
 
@@ -15,7 +15,7 @@ export function homeService(home: string, entry: string): ServiceManager | undef
     home,
     command: [process.execPath, entry, 'daemon'],
     name: names.name,
-    env: {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'},
+    env: {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', DLITE_DATA_DIR: pluginDataDir()},
     logFile: join(homeLayout(home).logs, 'daemon.log'),
   }, names)
 }

@@ -18,24 +18,7 @@ import {
   type DliteConfig,
 } from '../../src/config/index.js'
 import {homeId} from '../../src/network/names.js'
-
-function sampleConfig(): DliteConfig {
-  return {
-    cpus: 2,
-    memoryGiB: 2,
-    diskGiB: 20,
-    hostname: 'local.docker',
-    share: '/home/user',
-    sshKey: null,
-    extraArgs: ['--log-level', 'debug'],
-    osSource: '/srv/os/manifest.json',
-    subnet: '192.168.64.0/24',
-    dockerSocket: '/var/run/dlite/docker.sock',
-    accel: 'auto',
-    image: {current: '1.0.0'},
-    createdAt: '2026-11-23T18:50:00.000Z',
-  }
-}
+import {sampleConfig} from '../helpers/config-fixture.js'
 
 describe('config store', () => {
   let home: string
