@@ -29,6 +29,8 @@ export interface VmStatus {
   restarts: number
   lastError?: string
   imageVersion?: string
+  /** dockerd's version, as it answered when the VM became ready. */
+  dockerVersion?: string
 }
 
 export type ControlRequest =

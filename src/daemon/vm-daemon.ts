@@ -315,6 +315,7 @@ export class VmDaemon {
       this.options.log(`QEMU ${describeExit(info)}${willRestart ? '; restarting' : ''}`)
       if (!willRestart) return
       this.status.state = 'starting'
+      this.status.dockerVersion = undefined
       this.consoleWatcher?.rewindToEnd()
     })
     this.supervisor.on('restart', (attempt: number) => {
@@ -397,6 +398,7 @@ export class VmDaemon {
     while (Date.now() < deadline) {
       try {
         const version = await client.version()
+        this.status.dockerVersion = version.Version
         return version.Version
       } catch (error) {
         lastError = (error as Error).message

@@ -2,7 +2,6 @@
 import {isInstalled, readConfig} from '../config/index.js'
 import type {VmState} from '../daemon/control-protocol.js'
 import {diskUsage} from '../disk/index.js'
-import {DockerClient} from '../docker/client.js'
 import {isImageInstalled} from '../image/index.js'
 import {parseSubnet} from '../network/subnet.js'
 import {homeLayout} from '../paths.js'
@@ -59,11 +58,8 @@ export async function statusReport(home: string): Promise<StatusReport> {
       previous,
     },
   }
-  if (live?.state === 'running') {
-    report.dockerVersion = await new DockerClient({kind: 'unix', socketPath: config.dockerSocket}, 5000)
-      .version()
-      .then((v) => v.Version)
-      .catch(() => undefined)
-  }
+  // The version the daemon read when docker became ready: asking docker again would cost a TLS handshake with
+  // the guest on every `status` (the slowest part of it under emulation); `dlite doctor` is the live check.
+  if (live?.state === 'running') report.dockerVersion = live.dockerVersion
   return report
 }
