@@ -40,6 +40,8 @@ export interface HostFacts {
   docker?: string
   home: string
   freeBytes?: number
+  /** The VM of this home when its daemon says it runs: does docker answer through the host socket now? */
+  runningVm?: {dockerSocket: string; dockerVersion?: string; error?: string}
 }
 
 const GiB = 1024 ** 3
@@ -153,9 +155,17 @@ export function checkDockerCli(f: HostFacts): CheckResult {
       'install the docker CLI: sudo apt-get install docker.io (Debian) or brew install docker (macOS)')
 }
 
+export function checkRunningVm(f: HostFacts): CheckResult {
+  const title = 'docker in the VM'
+  if (!f.runningVm) return result('vm', title, false, 'ok', 'the VM is not running')
+  if (f.runningVm.dockerVersion) return result('vm', title, false, 'ok', `docker ${f.runningVm.dockerVersion} answers at ${f.runningVm.dockerSocket}`)
+  return result('vm', title, false, 'fail', `the VM runs, but docker does not answer at ${f.runningVm.dockerSocket}: ${f.runningVm.error ?? 'no answer'}`,
+    'look at `dlite logs` and `dlite logs --console`; `dlite stop && dlite start` restarts the VM')
+}
+
 export const CHECKS = [
   checkQemu, checkAccelerator, checkVirtiofsd, checkNetworkPermissions, checkFirewall, checkIp, checkSsh,
-  checkFreeSpace, checkDockerCli,
+  checkFreeSpace, checkDockerCli, checkRunningVm,
 ]
 
 export interface DoctorReport {

@@ -2,11 +2,28 @@
 import {existsSync, statfsSync} from 'node:fs'
 import {dirname} from 'node:path'
 
+import {isInstalled, readConfig} from '../config/index.js'
+import {DockerClient} from '../docker/client.js'
 import {decideAccelerator} from '../host/accelerator-facts.js'
 import {hasNetAdmin} from '../host/capabilities.js'
 import {findVirtiofsd, parseQemuVersion, qemuBinaryName} from '../hypervisor/qemu-binary.js'
+import {vmStatus} from '../lifecycle/vm-control.js'
 import {run, which} from '../util/exec.js'
 import type {HostFacts} from './checks.js'
+
+/** When this home's VM runs: asks docker for its version through the host socket, as a user's client would. */
+async function runningVmFacts(home: string): Promise<HostFacts['runningVm']> {
+  if (!isInstalled(home)) return undefined
+  const status = await vmStatus(home).catch(() => undefined)
+  if (status?.state !== 'running') return undefined
+  const {dockerSocket} = readConfig(home)
+  try {
+    const version = await new DockerClient({kind: 'unix', socketPath: dockerSocket}, 10_000).version()
+    return {dockerSocket, dockerVersion: version.Version}
+  } catch (error) {
+    return {dockerSocket, error: (error as Error).message}
+  }
+}
 
 /** Free bytes on the filesystem that holds `path`, or would hold it once created. */
 export function freeBytesFor(path: string): number | undefined {
@@ -51,5 +68,6 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
     docker: which('docker'),
     home,
     freeBytes: freeBytesFor(home),
+    runningVm: await runningVmFacts(home),
   }
 }

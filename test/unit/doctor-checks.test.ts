@@ -94,4 +94,15 @@ describe('doctor checks', () => {
     expect(diagnose({...healthyHost(), ssh: undefined}).ok).to.equal(false)
     expect(diagnose({...healthyHost(), ip: undefined}).ok).to.equal(false)
   })
+
+  it('a running VM whose docker does not answer fails its check without failing the host report', () => {
+    expect(byId(healthyHost(), 'vm')).to.include({status: 'ok', detail: 'the VM is not running'})
+    const answering = {...healthyHost(), runningVm: {dockerSocket: '/run/d.sock', dockerVersion: '26.1.5'}}
+    expect(byId(answering, 'vm').detail).to.equal('docker 26.1.5 answers at /run/d.sock')
+    const silent = {...healthyHost(), runningVm: {dockerSocket: '/run/d.sock', error: 'connect ECONNREFUSED'}}
+    expect(byId(silent, 'vm')).to.include({status: 'fail', required: false})
+    expect(byId(silent, 'vm').detail).to.contain('ECONNREFUSED')
+    expect(byId(silent, 'vm').fix).to.contain('dlite logs')
+    expect(diagnose(silent).ok).to.equal(true)
+  })
 })
