@@ -72,6 +72,11 @@ export interface VmSpec {
   noReboot?: boolean
   /** virtio-rng for fast early entropy; default true */
   rng?: boolean
+  /**
+   * virtio-balloon with free page reporting: the guest hands pages it freed back to the host, so QEMU's
+   * memory shrinks after a container that used a lot exits. Default true.
+   */
+  freePageReporting?: boolean
   /** appended verbatim, for experiments */
   extraArgs?: string[]
 }
@@ -256,6 +261,7 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   if (spec.rng ?? true) {
     args.push('-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng0`)
   }
+  if (spec.freePageReporting ?? true) args.push('-device', `${virtio('virtio-balloon')},free-page-reporting=on`)
   if (spec.pidFile) args.push('-pidfile', requirePath('pidFile', spec.pidFile))
   if (spec.extraArgs) args.push(...spec.extraArgs)
 

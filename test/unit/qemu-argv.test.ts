@@ -131,6 +131,11 @@ describe('buildQemuArgv', () => {
     expect(args.join(' ')).to.not.include('virtio-rng')
   })
 
+  it('gives freed guest memory back through a balloon with free page reporting, unless told not to', () => {
+    expect(all(buildQemuArgv(base).args, '-device')).to.include('virtio-balloon-pci,free-page-reporting=on')
+    expect(buildQemuArgv({...base, freePageReporting: false}).args.join(' ')).to.not.include('balloon')
+  })
+
   it('builds microvm machines with ACPI and virtio-mmio devices', () => {
     const {args} = buildQemuArgv({...base, machine: 'microvm', net: {type: 'tap', fd: 4}, rootImage: '/img/root.img'})
     expect(opt(args, '-machine')).to.equal('microvm,acpi=on,pcie=off,rtc=on')
