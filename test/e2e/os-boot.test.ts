@@ -21,6 +21,7 @@ import {createTlsBundle, writeTlsFiles, type TlsPaths} from '../../src/guest/tls
 import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
+import {rssMiB} from '../helpers/proc.js'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 const dist = path.resolve(process.env.DLITE_OS_DIST ?? path.join(repo, 'os/dist'))
@@ -104,11 +105,6 @@ async function qmp(socketPath: string, command: string): Promise<unknown> {
   })
 }
 
-function rssMiB(pid: number): number {
-  const status = readText(`/proc/${pid}/status`)
-  const m = status.match(/^VmRSS:\s+(\d+) kB/m)
-  return m ? Math.round(Number(m[1]) / 1024) : -1
-}
 
 describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function () {
   this.timeout(900_000)
@@ -260,6 +256,12 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
     tarball = await busyboxImageTarball(work)
   })
 
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && consoleLog) {
+      process.stderr.write(`\n--- console (last 60 lines) ---\n${readText(consoleLog).split('\n').slice(-60).join('\n')}\n`)
+    }
+  })
+
   after(async function () {
     if (qemu && qemu.exitCode === null) qemu.kill('SIGKILL')
     virtiofsd?.kill('SIGKILL')
@@ -331,7 +333,7 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
 
   it('reports QEMU memory after 60 s idle', async function () {
     await sleep(60_000)
-    const rss = rssMiB(qemu!.pid!)
+    const rss = Math.round(rssMiB(qemu!.pid!))
     // ip netns exec execs QEMU in place, so the child pid is QEMU's
     log(`QEMU RSS after 60 s idle: ${rss} MiB (guest memory ${MEMORY_MIB} MiB)`)
     expect(rss).to.be.greaterThan(0)
@@ -354,7 +356,8 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
     const ls = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
     expect(ls.code, ls.stderr).to.equal(0)
     expect(ls.stdout.split('\n')).to.include('busybox:local')
-    const run = await docker(['run', '--rm', 'busybox:local', 'busybox', 'echo', 'still here'])
+    const run = await docker(['run', '--rm', 'busybox:local', 'busybox', 'echo', 'still here'], {timeoutMs: 300_000})
+    expect(run.code, run.stderr).to.equal(0)
     expect(run.stdout.trim()).to.equal('still here')
     await powerOff()
   })
