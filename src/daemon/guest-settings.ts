@@ -17,6 +17,20 @@ export function reachableNameservers(resolvConf: string): string[] {
     .filter((ip): ip is string => ip !== undefined && !ip.startsWith('127.'))
 }
 
+/**
+ * The nameservers the guest should use. Where the host's resolv.conf lists only a local stub (systemd-resolved's
+ * 127.0.0.53), resolved's own list of upstream servers is used instead, so the guest is not left without DNS.
+ */
+export async function guestNameservers(
+  read: (path: string) => Promise<string> = (path) => readFile(path, 'utf8'),
+): Promise<string[]> {
+  for (const path of ['/etc/resolv.conf', '/run/systemd/resolve/resolv.conf']) {
+    const servers = reachableNameservers(await read(path).catch(() => ''))
+    if (servers.length > 0) return servers
+  }
+  return []
+}
+
 export async function guestSettings(options: {
   config: DliteConfig
   subnet: Subnet
@@ -30,10 +44,10 @@ export async function guestSettings(options: {
   const keys = keyPaths(options.keysDir)
   const authorizedKeys = [(await readFile(keys.clientPublicKey, 'utf8')).trim()]
   if (config.sshKey) authorizedKeys.push((await readFile(config.sshKey, 'utf8')).trim())
-  const resolvConf = options.resolvConf ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''))
+  const dns = options.resolvConf === undefined ? await guestNameservers() : reachableNameservers(options.resolvConf)
   return {
     hostname: config.hostname,
-    network: {address: subnet.vmIp, prefix: subnet.prefix, gateway: subnet.hostIp, dns: reachableNameservers(resolvConf)},
+    network: {address: subnet.vmIp, prefix: subnet.prefix, gateway: subnet.hostIp, dns},
     share: {path: config.share, transport: options.shareTransport},
     dockerArgs: config.extraArgs,
     tls: {ca: tls.ca.cert, serverCert: tls.server.cert, serverKey: tls.server.key},

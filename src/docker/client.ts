@@ -75,22 +75,41 @@ export class DockerClient {
     return res.body
   }
 
-  /** Streams engine events until `stop()` is called; `onEvent` gets each parsed event. */
+  /**
+   * Streams engine events until `stop()` is called; `onEvent` gets each parsed event. A refused request, a
+   * line that is not JSON or an `onEvent` that throws ends the stream: `done` rejects (it never throws into
+   * the caller's event loop, where it would take a daemon down).
+   */
   events(onEvent: (event: DockerEvent) => void, filters?: Record<string, string[]>): {stop(): void; done: Promise<void>} {
     const query = filters ? `?filters=${encodeURIComponent(JSON.stringify(filters))}` : ''
     const req = this.send(this.options('GET', `/events${query}`))
     const done = new Promise<void>((resolve, reject) => {
+      const fail = (error: Error) => {
+        req.destroy()
+        reject(error)
+      }
       req.on('error', (error) => (stopped ? resolve() : reject(error)))
       req.on('response', (res) => {
         let buffer = ''
         res.setEncoding('utf8')
+        if (res.statusCode !== 200) {
+          res.on('data', (chunk: string) => (buffer += chunk))
+          res.on('end', () => fail(new Error(`docker API /events answered ${res.statusCode}: ${buffer.trim()}`)))
+          return
+        }
         res.on('data', (chunk: string) => {
           buffer += chunk
           let newline: number
           while ((newline = buffer.indexOf('\n')) >= 0) {
             const line = buffer.slice(0, newline).trim()
             buffer = buffer.slice(newline + 1)
-            if (line) onEvent(JSON.parse(line) as DockerEvent)
+            if (!line) continue
+            try {
+              onEvent(JSON.parse(line) as DockerEvent)
+            } catch (error) {
+              fail(error as Error)
+              return
+            }
           }
         })
         res.on('end', () => resolve())

@@ -40,5 +40,14 @@ describe('guest nameservers', () => {
     const {reachableNameservers} = await import('../../src/daemon/guest-settings.js')
     expect(reachableNameservers('nameserver 127.0.0.53\noptions edns0\n')).to.deep.equal([])
     expect(reachableNameservers('# x\nnameserver 10.0.0.2\nnameserver 127.0.0.1\n nameserver 1.1.1.1 \nnameserver ::1\n')).to.deep.equal(['10.0.0.2', '1.1.1.1'])
+    const {guestNameservers} = await import('../../src/daemon/guest-settings.js')
+    const files: Record<string, string> = {'/etc/resolv.conf': 'nameserver 127.0.0.53\n', '/run/systemd/resolve/resolv.conf': 'nameserver 10.1.1.1\n'}
+    const read = async (path: string) => files[path] ?? Promise.reject(new Error('ENOENT'))
+    expect(await guestNameservers(read)).to.deep.equal(['10.1.1.1'])
+    files['/etc/resolv.conf'] = 'nameserver 10.2.2.2\n'
+    expect(await guestNameservers(read)).to.deep.equal(['10.2.2.2'])
+    delete files['/etc/resolv.conf']
+    delete files['/run/systemd/resolve/resolv.conf']
+    expect(await guestNameservers(read)).to.deep.equal([])
   })
 })
