@@ -1,0 +1,45 @@
+// Wires the session to the real world: dlite's docker client and guestExec (from the core that loaded the
+// plugin), the host's routing programs, state.json, and the daemon's log. One session per daemon process.
+import type {Config} from '@oclif/core'
+
+import {loadDlite} from './dlite.js'
+import {run} from './exec.js'
+import {backendFor} from './route-backend.js'
+import {Router} from './router.js'
+import {RoutingSession} from './session.js'
+import {PLUGIN_NAME, readSetting} from './setting.js'
+
+let session: Promise<RoutingSession> | undefined
+
+/** The daemon's log is its stdout; lines look like the core's own. */
+export function daemonLog(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${PLUGIN_NAME}: ${line}\n`)
+}
+
+export function routingSession(config: Config): Promise<RoutingSession> {
+  session ??= loadDlite(config).then((dlite) => {
+    const backend = backendFor(process.platform, run)
+    return new RoutingSession({
+      makeRouter: (event) => new Router(
+        {ip: event.ip, hostIp: event.hostIp, bridge: event.bridge, subnet: event.subnet},
+        {
+          docker: event.docker ? new dlite.DockerClient(event.docker) : undefined,
+          guest: (argv) => dlite.guestExec({home: event.home, ip: event.ip}, argv, {timeoutMs: 90_000}),
+          backend,
+          log: daemonLog,
+        },
+      ),
+      isEnabled: (home) => {
+        try {
+          return readSetting(dlite.pluginStateDir(home, PLUGIN_NAME)).enabled
+        } catch (error) {
+          daemonLog(`${(error as Error).message}; routing stays off`)
+          return false
+        }
+      },
+      log: daemonLog,
+    })
+  })
+  session.catch(() => (session = undefined)) // a failed load is tried again at the next hook, not cached
+  return session
+}

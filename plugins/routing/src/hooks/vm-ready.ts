@@ -1,0 +1,11 @@
+// dlite:vm-ready: when routing is on, route every docker network via the VM and follow docker's events.
+import type {VmReadyEvent} from 'dlite/plugin'
+
+import {routingSession} from '../daemon-routing.js'
+import type {DliteHook} from './hook.js'
+
+const hook: DliteHook<VmReadyEvent> = async function (event) {
+  await (await routingSession(event.config)).vmReady(event)
+}
+
+export default hook

@@ -1,0 +1,12 @@
+// dlite:vm-stopped: forget the VM (a VM that failed never fired vm-stopping; its routes went with the bridge).
+import type {VmLifecycleEvent} from 'dlite/plugin'
+
+import {routingSession} from '../daemon-routing.js'
+import type {DliteHook} from './hook.js'
+
+const hook: DliteHook<VmLifecycleEvent> = async function (event) {
+  const session = await routingSession(event.config)
+  session.vmStopped()
+}
+
+export default hook

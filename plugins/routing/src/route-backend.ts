@@ -1,0 +1,106 @@
+// Reading and changing host routes on Linux (iproute2) and macOS (route, netstat, ifconfig), behind one
+// interface so the router does not care which it has. Every program runs through an injectable Runner.
+import {run, runOrThrow, type Runner} from './exec.js'
+import {parseIpRouteJson, parseNetstatRoutes, type HostRoute} from './host-routes.js'
+
+/** What a backend needs to know about the VM: its address and the host interface it is reached through. */
+export interface VmLink {
+  ip: string
+  hostIp: string
+  /** The host bridge (Linux). On macOS the vmnet bridge is found by its address, hostIp. */
+  bridge: string
+}
+
+export interface RouteBackend {
+  readonly platform: 'linux' | 'darwin'
+  readRoutes(): Promise<HostRoute[]>
+  addRoute(subnet: string, vm: VmLink): Promise<void>
+  removeRoute(subnet: string, vm: VmLink): Promise<void>
+  /** Whatever else the host needs to pass routed traffic to the VM; returns what it did, for the log. */
+  prepareLink(vm: VmLink): Promise<string[]>
+}
+
+export function linuxBackend(runner: Runner = run): RouteBackend {
+  return {
+    platform: 'linux',
+    async readRoutes() {
+      return parseIpRouteJson(await runOrThrow(runner, 'ip', ['-j', '-4', 'route', 'show', 'table', 'main']))
+    },
+    async addRoute(subnet, vm) {
+      // replace, not add: idempotent when the same route is already there (conflicts were ruled out before)
+      await runOrThrow(runner, 'ip', ['route', 'replace', subnet, 'via', vm.ip, 'dev', vm.bridge])
+    },
+    async removeRoute(subnet, vm) {
+      const result = await runner('ip', ['route', 'del', subnet, 'via', vm.ip, 'dev', vm.bridge])
+      // "No such process": already gone, which is what we wanted; the device may be gone too
+      if (result.code !== 0 && !/No such process|Cannot find device/.test(result.stderr)) {
+        throw new Error(`ip route del ${subnet} failed (exit ${result.code}): ${result.stderr.trim()}`)
+      }
+    },
+    async prepareLink() {
+      return [] // the Linux bridge forwards to the VM's tap as it is
+    },
+  }
+}
+
+export function darwinBackend(runner: Runner = run): RouteBackend {
+  return {
+    platform: 'darwin',
+    async readRoutes() {
+      return parseNetstatRoutes(await runOrThrow(runner, 'netstat', ['-rn', '-f', 'inet']))
+    },
+    async addRoute(subnet, vm) {
+      await runOrThrow(runner, 'route', ['-n', 'add', subnet, vm.ip])
+    },
+    async removeRoute(subnet, vm) {
+      const result = await runner('route', ['-n', 'delete', subnet, vm.ip])
+      if (result.code !== 0 && !/not in table/.test(result.stderr + result.stdout)) {
+        throw new Error(`route -n delete ${subnet} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`)
+      }
+    },
+    async prepareLink(vm) {
+      // vmnet's bridge drops frames for addresses it did not hand out itself ("host filter"), which includes
+      // every container IP; DLite's README turned it off by hand for the bridge member.
+      const bridge = findInterfaceWithAddress(await runOrThrow(runner, 'ifconfig', []), vm.hostIp) ?? vm.bridge
+      const members = filteredBridgeMembers(await runOrThrow(runner, 'ifconfig', [bridge]))
+      for (const member of members) await runOrThrow(runner, 'ifconfig', [bridge, '-hostfilter', member])
+      return members.map((member) => `ifconfig ${bridge} -hostfilter ${member}`)
+    },
+  }
+}
+
+export function backendFor(platform: NodeJS.Platform, runner: Runner = run): RouteBackend {
+  if (platform === 'linux') return linuxBackend(runner)
+  if (platform === 'darwin') return darwinBackend(runner)
+  throw new Error(`dlite-routing supports Linux and macOS hosts, not ${platform}`)
+}
+
+/** The interface (from `ifconfig` without arguments) that holds `address`, e.g. bridge100 for 192.168.64.1. */
+export function findInterfaceWithAddress(ifconfig: string, address: string): string | undefined {
+  let current: string | undefined
+  for (const line of ifconfig.split('\n')) {
+    const header = /^([^\s:]+): flags=/.exec(line)
+    if (header) current = header[1]
+    else if (current && new RegExp(`^\\s+inet ${address.replaceAll('.', '\\.')}\\s`).test(line)) return current
+  }
+  return undefined
+}
+
+/**
+ * The members of a bridge (from `ifconfig <bridge>`) whose host filter is on, or whose filter state is not
+ * shown (older macOS): those are the ones to open.
+ */
+export function filteredBridgeMembers(ifconfig: string): string[] {
+  const members: Array<{name: string; hostfilter?: boolean}> = []
+  for (const line of ifconfig.split('\n')) {
+    const member = /^\s+member: (\S+)/.exec(line)
+    if (member) {
+      members.push({name: member[1]})
+      continue
+    }
+    const filter = /^\s+hostfilter (\d+)/.exec(line)
+    const last = members.at(-1)
+    if (filter && last) last.hostfilter = filter[1] !== '0'
+  }
+  return members.filter((m) => m.hostfilter !== false).map((m) => m.name)
+}
