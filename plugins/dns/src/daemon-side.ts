@@ -1,0 +1,135 @@
+// The plugin's life inside the dlite daemon. Hooks are separate modules but share this one, and the daemon
+// process lives as long as the VM, so the running service is kept here between hook calls: started at
+// vm-ready (or by `dns enable`), stopped at vm-stopping (or by `dns disable`). Changes run one at a time.
+import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite/plugin'
+
+import type {Dlite} from './dlite.js'
+import {DnsService, DNS_PORT} from './dns-service.js'
+import {installResolver, removeResolverFiles, type ResolverHost, type ResolverOutcome} from './host-resolver.js'
+import {realHost} from './host.js'
+import type {DnsRequest, NamesReply, ServiceStatus} from './protocol.js'
+import {PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
+
+export type Log = (line: string) => void
+
+interface DaemonState {
+  service?: DnsService
+  resolver?: ResolverOutcome
+  lastError?: string
+  /** The `--dns` argument dockerd got at this boot, if any. */
+  bootDns?: string
+  host: ResolverHost
+}
+
+const state: DaemonState = {host: realHost()}
+let chain: Promise<unknown> = Promise.resolve()
+
+/** For tests: a host whose resolver files live in a temp dir. */
+export function useResolverHost(host: ResolverHost): void {
+  state.host = host
+}
+
+function serially<T>(work: () => Promise<T>): Promise<T> {
+  const next = chain.then(work, work)
+  chain = next.catch(() => {})
+  return next
+}
+
+function stateDir(dlite: Pick<Dlite, 'pluginStateDir'>, home: string): string {
+  return dlite.pluginStateDir(home, PLUGIN_NAME)
+}
+
+export function dnsArgument(hostIp: string): string {
+  return `--dns=${hostIp}`
+}
+
+/** dlite:guest-config: containers use the responder when dlite-dns is enabled with container DNS. */
+export function guestConfig(event: VmLifecycleEvent, dlite: Pick<Dlite, 'pluginStateDir'>): GuestConfig | undefined {
+  const settings = readSettings(stateDir(dlite, event.home))
+  state.bootDns = settings.enabled && settings.containerDns ? dnsArgument(event.hostIp) : undefined
+  return state.bootDns ? {dockerArgs: [state.bootDns]} : undefined
+}
+
+async function stopService(): Promise<void> {
+  const running = state.service
+  state.service = undefined
+  await running?.stop()
+}
+
+/** Reads the settings and makes the daemon match them: serving and resolver configured, or neither. */
+export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus> {
+  return serially(async () => {
+    const dir = stateDir(dlite, event.home)
+    const settings = readSettings(dir)
+    await stopService()
+    state.lastError = undefined
+    if (!settings.enabled) {
+      state.resolver = undefined
+      const removed = await removeResolverFiles(dir, state.host)
+      if (removed.removed.length > 0) log(`dlite-dns: removed ${removed.removed.join(', ')}`)
+      return {...status(settings, event), removed}
+    }
+    try {
+      state.service = await DnsService.start(settings, {
+        docker: dlite.dockerClientFor(event), vm: {ip: event.ip, hostname: event.hostname, hostIp: event.hostIp}, log,
+      })
+    } catch (error) {
+      state.lastError = (error as Error).message
+      log(`dlite-dns: not serving: ${state.lastError}`)
+      throw error
+    }
+    log(`dlite-dns: serving *.${settings.domain} on ${state.service.listening.map((a) => `${a.host}:${a.port}`).join(', ')}`)
+    try {
+      state.resolver = await installResolver({
+        stateDir: dir, setting: settings.resolver, domain: settings.domain, address: {host: event.hostIp, port: DNS_PORT}, host: state.host,
+      })
+    } catch (error) {
+      state.resolver = {mode: 'manual', files: [], message: 'the host resolver was not configured', warning: (error as Error).message}
+    }
+    log(`dlite-dns: ${state.resolver.message}${state.resolver.warning ? ` (${state.resolver.warning})` : ''}`)
+    return status(settings, event)
+  })
+}
+
+/** dlite:vm-stopping: stop answering; the resolver configuration stays until `dns disable`. */
+export function stop(): Promise<void> {
+  return serially(stopService)
+}
+
+export function status(settings: DnsSettings, event: VmLifecycleEvent): ServiceStatus {
+  const service = state.service
+  return {
+    enabled: settings.enabled,
+    serving: service !== undefined,
+    domain: settings.domain,
+    listening: service?.listening.map((a) => `${a.host}:${a.port}`) ?? [],
+    containers: service?.registry.entries().length ?? 0,
+    names: service?.names().length ?? 0,
+    events: service?.registry.state ?? 'off',
+    containerDns: {wanted: settings.enabled && settings.containerDns, active: state.bootDns === dnsArgument(event.hostIp)},
+    upstreams: service?.upstreamList() ?? [],
+    resolver: state.resolver,
+    queries: service ? {...service.queries} : {answer: 0, nodata: 0, nxdomain: 0, forwarded: 0, refused: 0, error: 0},
+    startedAt: service?.startedAt.toISOString(),
+    lastError: state.lastError ?? service?.registry.lastError,
+  }
+}
+
+/** dlite:plugin-request, for this plugin. */
+export async function handleRequest(event: PluginRequestEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus | NamesReply> {
+  const request = event.request as DnsRequest
+  switch (request?.op) {
+    case 'apply':
+      return apply(event, dlite, log)
+    case 'status':
+      return status(readSettings(stateDir(dlite, event.home)), event)
+    case 'names': {
+      const service = state.service
+      if (!service) throw new Error(state.lastError ? `dlite-dns is not serving: ${state.lastError}` : 'dlite-dns is not serving; enable it with `dlite dns enable`')
+      await service.registry.settled()
+      return {domain: service.zone.domain, names: service.names()}
+    }
+    default:
+      throw new Error(`dlite-dns does not understand the request ${JSON.stringify(request)}; are the plugin and the daemon the same version? Restart dlite`)
+  }
+}

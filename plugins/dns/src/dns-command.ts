@@ -1,0 +1,66 @@
+// What the `dlite dns` commands share: `--json`, dlite's exit codes (2 usage, 1 runtime, also in JSON mode),
+// the dlite core that loaded the plugin, the VM the command acts on, and how the daemon is asked.
+import {Command} from '@oclif/core'
+
+import {loadDlite, type Dlite} from './dlite.js'
+import type {DnsRequest} from './protocol.js'
+import {PLUGIN_NAME, SettingsError} from './settings.js'
+
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
+export type VmContext = Awaited<ReturnType<Dlite['vmContext']>>
+
+export abstract class DnsCommand extends Command {
+  static override enableJsonFlag = true
+
+  // oclif's JSON mode takes the exit code from `err.exitCode` only; ours are in `err.oclif.exit`.
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT_RUNTIME
+    return super.catch(err)
+  }
+
+  protected usageError(message: string, fix?: string): never {
+    this.error(message, {exit: EXIT_USAGE, suggestions: fix ? [fix] : undefined})
+  }
+
+  protected runtimeError(message: string, fix?: string): never {
+    this.error(message, {exit: EXIT_RUNTIME, suggestions: fix ? [fix] : undefined})
+  }
+
+  /** A settings error from the user's flags is a usage error; one from the file on disk is a runtime error. */
+  protected settingsError(error: unknown, fromFlags: boolean): never {
+    if (!(error instanceof SettingsError)) throw error
+    if (fromFlags) this.usageError(error.message, error.fix)
+    this.runtimeError(error.message, error.fix)
+  }
+
+  protected async dlite(): Promise<Dlite> {
+    return loadDlite(this.config)
+  }
+
+  /** The VM this command acts on; it must be installed. */
+  protected async vm(dlite: Dlite): Promise<VmContext> {
+    const context = await dlite.vmContext()
+    if (!context.installed) this.runtimeError(`dlite is not installed in ${context.home}`, 'install it with `dlite install` (or set DLITE_HOME)')
+    return context
+  }
+
+  protected stateDir(dlite: Dlite, context: VmContext): string {
+    return dlite.pluginStateDir(context.home, PLUGIN_NAME)
+  }
+
+  protected ask<T>(dlite: Dlite, context: VmContext, request: DnsRequest): Promise<T> {
+    return dlite.sendPluginRequest(context.home, PLUGIN_NAME, request) as Promise<T>
+  }
+
+  /**
+   * listr2's renderer: silent for --json, live on a terminal, plain lines otherwise; commands whose output is
+   * data (status, ls) stay quiet when piped, so scripts read only the data.
+   */
+  protected renderer(quietWhenPiped = false): 'default' | 'simple' | 'silent' {
+    if (this.jsonEnabled()) return 'silent'
+    if (process.stdout.isTTY) return 'default'
+    return quietWhenPiped ? 'silent' : 'simple'
+  }
+}

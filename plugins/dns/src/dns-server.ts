@@ -1,0 +1,116 @@
+// The responder on the wire: UDP and TCP on each listen address. TCP messages carry a two-byte length
+// prefix (RFC 1035 4.2.2); a connection may send several queries, in pieces or together, and gets each
+// answer as it is ready (RFC 7766). Idle connections are closed, as are oversized or malformed streams.
+import {createSocket, type Socket as UdpSocket} from 'node:dgram'
+import {isIP, createServer, type Server, type Socket} from 'node:net'
+
+import type {Responder} from './responder.js'
+
+export interface ListenAddress {
+  host: string
+  /** 0 picks a free port (tests); UDP and TCP then share the port UDP got. */
+  port: number
+}
+
+export interface DnsServer {
+  /** Where it listens, with the actual ports. */
+  readonly addresses: ListenAddress[]
+  close(): Promise<void>
+}
+
+const TCP_IDLE_MS = 10_000
+const MAX_TCP_CONNECTIONS = 128
+
+function bindUdp(address: ListenAddress, responder: Responder, onError: (error: Error) => void): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({type: isIP(address.host) === 6 ? 'udp6' : 'udp4'})
+    socket.once('error', reject)
+    socket.on('message', (message, from) => {
+      responder.respond(message, 'udp').then((reply) => {
+        if (reply) socket.send(reply, from.port, from.address)
+      }, onError)
+    })
+    socket.bind({address: address.host, port: address.port, exclusive: true}, () => {
+      socket.off('error', reject)
+      socket.on('error', onError)
+      resolve(socket)
+    })
+  })
+}
+
+function serveTcpConnection(connection: Socket, responder: Responder, onError: (error: Error) => void): void {
+  let buffer: Buffer = Buffer.alloc(0)
+  connection.setTimeout(TCP_IDLE_MS, () => connection.destroy())
+  connection.on('error', () => connection.destroy())
+  connection.on('data', (chunk: Buffer) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk])
+    while (buffer.length >= 2) {
+      const length = buffer.readUInt16BE(0)
+      if (buffer.length < 2 + length) return
+      const message = buffer.subarray(2, 2 + length)
+      buffer = buffer.subarray(2 + length)
+      responder.respond(Buffer.from(message), 'tcp').then((reply) => {
+        if (!reply || connection.destroyed) return
+        const prefix = Buffer.alloc(2)
+        prefix.writeUInt16BE(reply.length)
+        connection.write(Buffer.concat([prefix, reply]))
+      }, (error: Error) => {
+        onError(error)
+        connection.destroy()
+      })
+    }
+  })
+}
+
+function listenTcp(address: ListenAddress, responder: Responder, onError: (error: Error) => void): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((connection) => serveTcpConnection(connection, responder, onError))
+    server.maxConnections = MAX_TCP_CONNECTIONS
+    server.once('error', reject)
+    server.listen({host: address.host, port: address.port, exclusive: true}, () => {
+      server.off('error', reject)
+      server.on('error', onError)
+      resolve(server)
+    })
+  })
+}
+
+/** Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. */
+export async function serveDns(addresses: ListenAddress[], responder: Responder, onError: (error: Error) => void = () => {}): Promise<DnsServer> {
+  const udp: UdpSocket[] = []
+  const tcp: Server[] = []
+  const bound: ListenAddress[] = []
+  const close = async () => {
+    for (const socket of udp) socket.close()
+    await Promise.all(tcp.map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      // Established connections would keep close() waiting until they go idle.
+      ;(server as Server & {closeAllConnections?: () => void}).closeAllConnections?.()
+    })))
+  }
+  try {
+    for (const address of addresses) {
+      const socket = await bindUdp(address, responder, onError).catch((error: NodeJS.ErrnoException) => {
+        throw listenError(address, 'udp', error)
+      })
+      udp.push(socket)
+      const port = socket.address().port
+      tcp.push(await listenTcp({host: address.host, port}, responder, onError).catch((error: NodeJS.ErrnoException) => {
+        throw listenError({host: address.host, port}, 'tcp', error)
+      }))
+      bound.push({host: address.host, port})
+    }
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return {addresses: bound, close}
+}
+
+function listenError(address: ListenAddress, protocol: string, error: NodeJS.ErrnoException): Error {
+  const where = `${isIP(address.host) === 6 ? `[${address.host}]` : address.host}:${address.port}/${protocol}`
+  if (error.code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: another program already uses it (another DNS server such as dnsmasq?)`)
+  if (error.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: the address is not on this host (is the VM's bridge up?)`)
+  if (error.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied (the dlite daemon runs as root; is this the daemon?)`)
+  return new Error(`cannot listen on ${where}: ${error.message}`)
+}

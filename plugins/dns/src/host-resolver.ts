@@ -1,0 +1,203 @@
+// Telling the host's resolver that names under the domain are answered by the responder. macOS: a file per
+// domain in /etc/resolver. Linux with systemd-resolved: a drop-in with `DNS=` and `Domains=~<domain>`, then a
+// reload. Anything else: nothing is written and the message says what to do by hand. Every file written is
+// recorded (path and content) so that `dns disable` removes exactly those, and only while they still carry
+// our marker: a file someone else wrote, or changed, is left alone.
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {isIP} from 'node:net'
+import {dirname, join, resolve} from 'node:path'
+
+import {writeFileAtomic} from './atomic-file.js'
+import {formatUpstream, type ResolverSetting} from './settings.js'
+
+export type ResolverMode = 'macos' | 'systemd-resolved' | 'manual'
+
+export const MARKER = '# added by dlite-dns'
+export const DEFAULT_DIRS: Record<Exclude<ResolverMode, 'manual'>, string> = {
+  'macos': '/etc/resolver',
+  'systemd-resolved': '/etc/systemd/resolved.conf.d',
+}
+/**
+ * Where resolver files go instead of the defaults (tests, unusual systems). Read from the daemon's own
+ * environment, never from the settings file: the daemon runs as root and the settings file is the user's.
+ */
+export const RESOLVER_DIR_ENV = 'DLITE_DNS_RESOLVER_DIR'
+
+export type Runner = (command: string, args: string[]) => Promise<{code: number; stdout: string; stderr: string}>
+
+export interface ResolverHost {
+  platform: NodeJS.Platform
+  env: NodeJS.ProcessEnv
+  exists: (path: string) => boolean
+  run: Runner
+}
+
+export interface WrittenFile {
+  path: string
+  mode: ResolverMode
+  content: string
+}
+
+export interface ResolverOutcome {
+  mode: ResolverMode
+  /** Files that configure the host resolver now. */
+  files: string[]
+  /** What happened, or what to do by hand, in one or two sentences. */
+  message: string
+  /** Something went wrong but the responder serves anyway. */
+  warning?: string
+}
+
+/** systemd-resolved runs when systemd is the init and resolved's runtime files exist. */
+export function resolvedRunning(host: Pick<ResolverHost, 'exists'>): boolean {
+  return host.exists('/run/systemd/system') && (host.exists('/run/systemd/resolve/stub-resolv.conf') || host.exists('/run/systemd/resolve/resolv.conf'))
+}
+
+export function chooseMode(setting: ResolverSetting, host: Pick<ResolverHost, 'platform' | 'exists'>): ResolverMode {
+  if (setting !== 'auto') return setting
+  if (host.platform === 'darwin') return 'macos'
+  if (host.platform === 'linux' && resolvedRunning(host)) return 'systemd-resolved'
+  return 'manual'
+}
+
+export function resolverDir(mode: Exclude<ResolverMode, 'manual'>, env: NodeJS.ProcessEnv): string {
+  const override = env[RESOLVER_DIR_ENV]
+  return override && override.trim() !== '' ? resolve(override) : DEFAULT_DIRS[mode]
+}
+
+function nameserverText(address: string): string {
+  return isIP(address) === 6 ? `[${address}]` : address
+}
+
+/** The file for one mode, domain and responder address. */
+export function resolverFile(mode: Exclude<ResolverMode, 'manual'>, domain: string, address: {host: string; port: number}, env: NodeJS.ProcessEnv): {path: string; content: string} {
+  const dir = resolverDir(mode, env)
+  const why = `${MARKER}: names under .${domain} go to the dlite VM's DNS responder (\`dlite dns disable\` removes this file)`
+  if (mode === 'macos') {
+    return {path: join(dir, domain), content: `${why}\nnameserver ${address.host}\nport ${address.port}\n`}
+  }
+  const server = address.port === 53 ? nameserverText(address.host) : formatUpstream(address)
+  return {path: join(dir, `dlite-${domain}.conf`), content: `${why}\n[Resolve]\nDNS=${server}\nDomains=~${domain}\n`}
+}
+
+/** The manual step when dlite-dns writes nothing. */
+export function manualStep(domain: string, address: {host: string; port: number}): string {
+  const where = address.port === 53 ? address.host : `${address.host}#${address.port}`
+  return `dlite-dns did not change the host resolver (no systemd-resolved here). To resolve *.${domain} on this host, send the domain to ${address.host}: with dnsmasq \`server=/${domain}/${where}\`, or put \`nameserver ${address.host}\` first in /etc/resolv.conf (other names are then forwarded to your other resolvers).`
+}
+
+export function statePath(stateDir: string): string {
+  return join(stateDir, 'resolver-state.json')
+}
+
+export function readWritten(stateDir: string): WrittenFile[] {
+  try {
+    const parsed = JSON.parse(readFileSync(statePath(stateDir), 'utf8')) as {files?: WrittenFile[]}
+    return Array.isArray(parsed.files) ? parsed.files.filter((f) => typeof f?.path === 'string' && typeof f?.content === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+function recordWritten(stateDir: string, files: WrittenFile[]): void {
+  if (files.length === 0) {
+    rmSync(statePath(stateDir), {force: true})
+    return
+  }
+  mkdirSync(stateDir, {recursive: true})
+  writeFileAtomic(statePath(stateDir), `${JSON.stringify({files}, null, 2)}\n`, 0o644)
+}
+
+async function reloadResolved(host: ResolverHost): Promise<string | undefined> {
+  const result = await host.run('systemctl', ['try-reload-or-restart', 'systemd-resolved.service'])
+  if (result.code === 0) return undefined
+  return `could not reload systemd-resolved (${(result.stderr || result.stdout).trim() || `exit ${result.code}`}); run \`sudo systemctl restart systemd-resolved\``
+}
+
+/** A recorded file may be removed only where dlite-dns writes (default or overridden dir) and only if it is ours. */
+function removable(file: WrittenFile, env: NodeJS.ProcessEnv): boolean {
+  if (file.mode === 'manual') return false
+  const dirs = new Set([DEFAULT_DIRS[file.mode], resolverDir(file.mode, env)])
+  if (!dirs.has(dirname(resolve(file.path)))) return false
+  try {
+    return readFileSync(file.path, 'utf8').startsWith(MARKER)
+  } catch {
+    return false
+  }
+}
+
+export interface RemoveOutcome {
+  removed: string[]
+  /** Files recorded but left in place, with why. */
+  kept: Array<{path: string; reason: string}>
+  warning?: string
+}
+
+/**
+ * Removes the recorded files that are still ours. `except` names files to keep (the ones about to be written
+ * again). Throws on a permission error, so a non-root caller can say "run with sudo".
+ */
+export async function removeResolverFiles(stateDir: string, host: ResolverHost, except: string[] = []): Promise<RemoveOutcome> {
+  const outcome: RemoveOutcome = {removed: [], kept: []}
+  const remaining: WrittenFile[] = []
+  let reload = false
+  for (const file of readWritten(stateDir)) {
+    if (except.includes(file.path)) {
+      remaining.push(file)
+      continue
+    }
+    if (!existsSync(file.path)) continue
+    if (!removable(file, host.env)) {
+      outcome.kept.push({path: file.path, reason: 'it no longer carries the dlite-dns marker (changed by someone else)'})
+      continue
+    }
+    rmSync(file.path)
+    outcome.removed.push(file.path)
+    if (file.mode === 'systemd-resolved') reload = true
+  }
+  recordWritten(stateDir, remaining)
+  if (reload) outcome.warning = await reloadResolved(host)
+  return outcome
+}
+
+/** Writes (or rewrites) the resolver configuration for the domain, removing any earlier file that is no longer wanted. */
+export async function installResolver(options: {
+  stateDir: string
+  setting: ResolverSetting
+  domain: string
+  address: {host: string; port: number}
+  host: ResolverHost
+}): Promise<ResolverOutcome> {
+  const {stateDir, domain, address, host} = options
+  const mode = chooseMode(options.setting, host)
+  if (mode === 'manual') {
+    const removed = await removeResolverFiles(stateDir, host)
+    return {mode, files: [], message: manualStep(domain, address), warning: removed.warning}
+  }
+  const file = resolverFile(mode, domain, address, host.env)
+  const earlier = await removeResolverFiles(stateDir, host, [file.path])
+  let current: string | undefined
+  try {
+    current = readFileSync(file.path, 'utf8')
+  } catch {
+    current = undefined
+  }
+  if (current !== undefined && !current.startsWith(MARKER)) {
+    return {
+      mode, files: [], message: `${file.path} exists and was not written by dlite-dns, so it was left alone`,
+      warning: `remove or fix ${file.path} yourself (it should say \`nameserver ${address.host}\`), or pick another domain with \`dlite dns enable --domain\``,
+    }
+  }
+  const changed = current !== file.content
+  if (changed) {
+    mkdirSync(dirname(file.path), {recursive: true, mode: 0o755})
+    writeFileAtomic(file.path, file.content, 0o644)
+  }
+  recordWritten(stateDir, [{path: file.path, mode, content: file.content}])
+  let warning = earlier.warning
+  if (mode === 'systemd-resolved' && changed) warning = (await reloadResolved(host)) ?? warning
+  const message = mode === 'macos'
+    ? `${file.path} sends *.${domain} to ${address.host}`
+    : `${file.path} sends *.${domain} to ${address.host} through systemd-resolved`
+  return {mode, files: [file.path], message, warning}
+}

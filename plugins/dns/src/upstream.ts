@@ -1,0 +1,113 @@
+// Forwarding names that are not ours to upstream resolvers: the query bytes go out unchanged (a fresh UDP
+// socket per query, so a random source port) and the first upstream that answers wins. `system` means the
+// host's own resolvers; the daemon runs on the host, so even a loopback resolver is reachable, but never
+// ourselves (a loop) nor systemd-resolved's stub, which may route names back to us.
+import {createSocket} from 'node:dgram'
+import {readFileSync} from 'node:fs'
+import {isIP, Socket} from 'node:net'
+
+import {parseUpstream, type Upstream} from './settings.js'
+import type {Transport} from './responder.js'
+
+export const FORWARD_TIMEOUT_MS = 2000
+/** systemd-resolved's stub listeners: forwarding to them could come straight back (resolved sends ~docker to us). */
+const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54'])
+/** systemd-resolved's list of the real upstream servers, for programs that must bypass the stub. */
+export const RESOLVED_UPSTREAMS_FILE = '/run/systemd/resolve/resolv.conf'
+
+/** `nameserver` lines of a resolv.conf. */
+export function nameservers(resolvConf: string): Upstream[] {
+  const servers: Upstream[] = []
+  for (const line of resolvConf.split('\n')) {
+    const match = /^\s*nameserver\s+(\S+)/.exec(line)
+    if (!match) continue
+    const host = match[1].replace(/%.*$/, '') // drop an IPv6 zone index
+    if (isIP(host) !== 0) servers.push({host, port: 53})
+  }
+  return servers
+}
+
+/** The host's resolvers, without the addresses we listen on and without resolved's stub. */
+export function systemUpstreams(files: string[], exclude: Upstream[], read: (path: string) => string = (p) => readFileSync(p, 'utf8')): Upstream[] {
+  for (const file of files) {
+    let text: string
+    try {
+      text = read(file)
+    } catch {
+      continue
+    }
+    const servers = nameservers(text).filter((s) => !RESOLVED_STUBS.has(s.host) && !exclude.some((e) => e.host === s.host && e.port === s.port))
+    if (servers.length > 0) return servers
+  }
+  return []
+}
+
+/** The upstreams the settings name, resolving `system` with `system()` (read at the time of the query). */
+export function settingsUpstreams(upstream: string[], system: () => Upstream[]): Upstream[] {
+  return upstream.flatMap((u) => (u === 'system' ? system() : [parseUpstream(u)]))
+}
+
+export function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket(isIP(upstream.host) === 6 ? 'udp6' : 'udp4')
+    let done = false
+    const finish = (response: Buffer | undefined) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.close()
+      resolve(response)
+    }
+    const timer = setTimeout(() => finish(undefined), timeoutMs)
+    socket.on('error', () => finish(undefined))
+    socket.on('message', (message, from) => {
+      // Only the server we asked, answering this query's ID.
+      if (from.port !== upstream.port || message.length < 12 || message.readUInt16BE(0) !== query.readUInt16BE(0)) return
+      finish(message)
+    })
+    socket.send(query, upstream.port, upstream.host, (error) => {
+      if (error) finish(undefined)
+    })
+  })
+}
+
+export function forwardTcp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const socket = new Socket()
+    let buffer: Buffer = Buffer.alloc(0)
+    let done = false
+    const finish = (response: Buffer | undefined) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(response)
+    }
+    const timer = setTimeout(() => finish(undefined), timeoutMs)
+    socket.on('error', () => finish(undefined))
+    socket.on('close', () => finish(undefined))
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      if (buffer.length >= 2 && buffer.length >= 2 + buffer.readUInt16BE(0)) finish(buffer.subarray(2, 2 + buffer.readUInt16BE(0)))
+    })
+    socket.connect(upstream.port, upstream.host, () => {
+      const length = Buffer.alloc(2)
+      length.writeUInt16BE(query.length)
+      socket.write(Buffer.concat([length, query]))
+    })
+  })
+}
+
+/**
+ * Tries each upstream in turn over the client's transport. A truncated answer goes back to a UDP client as it
+ * is: the client asks again over TCP, and that query is forwarded over TCP.
+ */
+export async function forwardQuery(query: Buffer, upstreams: Upstream[], transport: Transport, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+  for (const upstream of upstreams) {
+    let response = transport === 'tcp' ? await forwardTcp(query, upstream, timeoutMs) : await forwardUdp(query, upstream, timeoutMs)
+    const truncated = response !== undefined && (response.readUInt16BE(2) & 0x0200) !== 0
+    if (truncated && transport === 'tcp') response = undefined
+    if (response) return response
+  }
+  return undefined
+}
