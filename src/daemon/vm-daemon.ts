@@ -249,7 +249,11 @@ export class VmDaemon {
     await this.runStage('docker', () => this.waitForDocker(), (v) => `docker ${v}`)
     this.dockerSocket = await this.runStage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
     await this.runStage('context', () => this.createContext(), (s) => s)
-    await this.runStage('plugins', () => this.options.fireHook(HOOKS.vmReady, this.readyEvent))
+    // A failing plugin does not fail the start, but the user sees it in the pipeline, not only in the log.
+    await this.runStage('plugins', () => this.options.fireHook(HOOKS.vmReady, this.readyEvent), (results) => {
+      const failed = results.filter((r) => r.error !== undefined)
+      return failed.length > 0 ? `${failed.map((r) => `${r.plugin} failed: ${r.error}`).join('; ')} (dlite logs)` : undefined
+    })
   }
 
   private async startVirtiofsd(): Promise<string> {
