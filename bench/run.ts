@@ -2,22 +2,29 @@
 // runs, repeating them, and printing medians and ratios next to the target. Everything that boots a VM
 // runs inside a private network namespace (DESIGN.md §5).
 //   npm run bench                 every benchmark
-//   npm run bench -- cli-latency  one (cli-latency, image-size, docker-api)
+//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim)
+// Each result is kept in bench/results/<name>.json; the README table there is rebuilt from all of them.
 import {execFileSync} from 'node:child_process'
 import {cpus, totalmem} from 'node:os'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {cliLatency} from './cli-latency.js'
+import {diskReclaim} from './disk-reclaim.js'
 import {dockerApi} from './docker-api.js'
 import {imageSize} from './image-size.js'
+import {memory} from './memory.js'
+import {startToReady} from './start-to-ready.js'
 import type {BenchResult} from './result.js'
 import {REPO} from '../test/helpers/dlite-cli.js'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
+  'start-to-ready': startToReady,
   'image-size': imageSize,
   'cli-latency': cliLatency,
   'docker-api': dockerApi,
+  memory,
+  'disk-reclaim': diskReclaim,
 }
 
 const machine = {
@@ -46,14 +53,19 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
 const dir = join(REPO, 'bench', 'results')
 mkdirSync(dir, {recursive: true})
 for (const result of results) writeFileSync(join(dir, `${result.name}.json`), JSON.stringify({machine, ...result}, null, 2) + '\n')
+type Stored = BenchResult & {machine: typeof machine}
+const stored = Object.keys(BENCHMARKS)
+  .filter((name) => existsSync(join(dir, `${name}.json`)))
+  .map((name) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Stored)
 const table = [
   `# dlite benchmark results`, '',
-  `${machine.date}; ${machine.cpus}; ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.qemu}.`, '',
-  '| benchmark | metric | dlite | baseline | ratio | target | met |', '| --- | --- | --- | --- | --- | --- | --- |',
-  ...results.flatMap((r) => r.rows.map((row) =>
-    `| ${r.name} | ${row.metric} | ${row.value} ${row.unit} | ${row.baseline === undefined ? '' : `${row.baseline} ${row.unit} (${row.baselineName})`} | ` +
+  'Each benchmark\'s run, with its date and machine, is in its own JSON file here; `npm run bench` reruns them all.', '',
+  '| benchmark | run | metric | dlite | baseline | ratio | target | met |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...stored.flatMap((r) => r.rows.map((row) =>
+    `| ${r.name} | ${r.machine.date.slice(0, 10)} | ${row.metric} | ${row.value} ${row.unit} | ${row.baseline === undefined ? '' : `${row.baseline} ${row.unit} (${row.baselineName})`} | ` +
     `${row.ratio ?? ''} | ${row.target ?? ''} | ${row.target ? (row.met ? 'yes' : 'no') : ''} |`)),
-  '', ...results.flatMap((r) => [`## ${r.name}`, '', r.method, '']),
+  '', 'Machines:', '', ...[...new Set(stored.map((r) => `${r.machine.cpus}; ${r.machine.memoryGiB} GiB; Node ${r.machine.node}; ${r.machine.qemu}`))].map((m) => `- ${m}`),
+  '', ...stored.flatMap((r) => [`## ${r.name}`, '', r.method, '']),
 ]
-if (wanted.length === 0) writeFileSync(join(dir, 'README.md'), table.join('\n'))
+writeFileSync(join(dir, 'README.md'), table.join('\n'))
 process.stdout.write(JSON.stringify({machine, results}, null, 2) + '\n')
