@@ -220,8 +220,9 @@ export class VmDaemon {
     for (const {plugin, result} of await this.options.fireHook(HOOKS.guestConfig, this.lifecycleEvent)) {
       if (result === undefined) continue
       const config = result as GuestConfig
-      if (config.dockerArgs?.every((arg) => typeof arg === 'string')) dockerArgs.push(...config.dockerArgs)
-      else if (config.dockerArgs) this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not strings`)
+      // A plugin's bad argument must not fail the boot (the settings bundle refuses empty or spaced ones).
+      if (config.dockerArgs?.every((arg) => typeof arg === 'string' && arg !== '' && !/\s/.test(arg))) dockerArgs.push(...config.dockerArgs)
+      else if (config.dockerArgs) this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
     }
     return {dockerArgs}
   }
