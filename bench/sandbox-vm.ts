@@ -15,13 +15,14 @@ export interface SandboxVm {
   close(): Promise<void>
 }
 
-export async function sandboxVm(options: {start: boolean}): Promise<SandboxVm> {
+/** `env` goes to every dlite command (and so to the daemon that `start` spawns). */
+export async function sandboxVm(options: {start: boolean; env?: Record<string, string>}): Promise<SandboxVm> {
   const ns = await createNetns('dlite-bench')
   const dir = mkdtempSync(join(tmpdir(), 'dlite-bench-'))
   const home = join(dir, 'home')
   const socket = join(dir, 'run', 'docker.sock')
   mkdirSync(join(dir, 'docker-config'))
-  const cli = dliteCli({DLITE_HOME: home, DOCKER_CONFIG: join(dir, 'docker-config')}, ns)
+  const cli = dliteCli({...options.env, DLITE_HOME: home, DOCKER_CONFIG: join(dir, 'docker-config')}, ns)
   const close = async () => {
     await cli(['stop', '--timeout', '10']).catch(() => {})
     await ns.remove()

@@ -258,6 +258,8 @@ export class VmDaemon {
   }
 
   private async startVirtiofsd(): Promise<string> {
+    // DLITE_SHARE_TRANSPORT=9p: the slower fallback on purpose, to compare the two (bench file-sharing)
+    if (process.env.DLITE_SHARE_TRANSPORT === '9p') return '9p (DLITE_SHARE_TRANSPORT=9p)'
     const binary = findVirtiofsd(which)
     if (!binary) return '9p (virtiofsd not found)'
     const socket = join(this.layout.run, 'virtiofs.sock')
