@@ -234,7 +234,8 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
       args.push('-chardev', `socket,id=vfs0,path=${requirePath('virtiofs socketPath', spec.share.socketPath)}`)
       args.push('-device', `${pci ? 'vhost-user-fs-pci' : 'vhost-user-fs-device'},chardev=vfs0,tag=${tag}`)
     } else {
-      const opts = [`local,id=fs0,path=${requirePath('9p share path', spec.share.path)}`, `mount_tag=${tag}`, 'security_model=none']
+      // the tag belongs to the device; -fsdev refuses mount_tag (QEMU exits: "Invalid parameter 'mount_tag'")
+      const opts = [`local,id=fs0,path=${requirePath('9p share path', spec.share.path)}`, 'security_model=none']
       if (spec.share.readOnly) opts.push('readonly=on')
       args.push('-fsdev', opts.join(','))
       args.push('-device', `${virtio('virtio-9p')},fsdev=fs0,mount_tag=${tag}`)

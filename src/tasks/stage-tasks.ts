@@ -6,7 +6,7 @@ import type {StageEvent, StageName} from '../daemon/control-protocol.js'
 
 export const STAGE_TITLES: Record<StageName, string> = {
   network: 'Set up the host network (bridge, tap, NAT, hosts entry)',
-  share: 'Share the home directory (virtiofs)',
+  share: 'Share the home directory',
   vm: 'Start the VM (QEMU)',
   boot: 'Boot the guest OS',
   docker: 'Wait for docker over TLS',

@@ -101,7 +101,7 @@ describe('buildQemuArgv', () => {
 
   it('falls back to 9p without shared memory', () => {
     const {args} = buildQemuArgv({...base, share: {type: '9p', path: '/home/u', tag: 'home'}})
-    expect(opt(args, '-fsdev')).to.equal('local,id=fs0,path=/home/u,mount_tag=home,security_model=none')
+    expect(opt(args, '-fsdev')).to.equal('local,id=fs0,path=/home/u,security_model=none')
     expect(all(args, '-device')).to.include('virtio-9p-pci,fsdev=fs0,mount_tag=home')
     expect(args).to.not.include('-numa')
     expect(() => buildQemuArgv({...base, share: {type: '9p', path: '/x', tag: 'bad tag'}})).to.throw(QemuSpecError, /tag/)
