@@ -215,16 +215,16 @@ export class VmDaemon {
   }
 
   /** dockerd arguments that plugins add for the coming boot (dlite:guest-config). */
-  private async pluginGuestConfig(): Promise<GuestConfig> {
+  private async pluginDockerArgs(): Promise<string[]> {
     const dockerArgs: string[] = []
     for (const {plugin, result} of await this.options.fireHook(HOOKS.guestConfig, this.lifecycleEvent)) {
-      if (result === undefined) continue
-      const config = result as GuestConfig
+      const args = (result as GuestConfig | undefined)?.dockerArgs
+      if (args === undefined) continue
       // A plugin's bad argument must not fail the boot (the settings bundle refuses empty or spaced ones).
-      if (config.dockerArgs?.every((arg) => typeof arg === 'string' && arg !== '' && !/\s/.test(arg))) dockerArgs.push(...config.dockerArgs)
-      else if (config.dockerArgs) this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
+      if (args.every((arg) => typeof arg === 'string' && arg !== '' && !/\s/.test(arg))) dockerArgs.push(...args)
+      else this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
     }
-    return {dockerArgs}
+    return dockerArgs
   }
 
   private async startVm(): Promise<void> {
@@ -284,7 +284,7 @@ export class VmDaemon {
       config: this.config, subnet: this.subnet, tlsDir: this.layout.tls, keysDir: this.layout.keys,
       shareTransport: virtiofs ? 'virtiofs' : '9p',
     })
-    settings.dockerArgs = [...(settings.dockerArgs ?? []), ...((await this.pluginGuestConfig()).dockerArgs ?? [])]
+    settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.pluginDockerArgs())]
     await writeSettingsBundle(settingsPath, settings)
     const consoleLog = consoleLogPath(this.layout)
     const {binary, args: argv} = buildQemuArgv({

@@ -47,18 +47,27 @@ export function settingsUpstreams(upstream: string[], system: () => Upstream[]):
   return upstream.flatMap((u) => (u === 'system' ? system() : [parseUpstream(u)]))
 }
 
+/**
+ * The one way a forwarded query ends: the first call wins (an answer, or undefined on error or after
+ * timeoutMs), the socket is closed, and later calls do nothing.
+ */
+function settleOnce(timeoutMs: number, close: () => void, resolve: (response: Buffer | undefined) => void): (response: Buffer | undefined) => void {
+  let done = false
+  const finish = (response: Buffer | undefined) => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    close()
+    resolve(response)
+  }
+  const timer = setTimeout(() => finish(undefined), timeoutMs)
+  return finish
+}
+
 export function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = createSocket(isIP(upstream.host) === 6 ? 'udp6' : 'udp4')
-    let done = false
-    const finish = (response: Buffer | undefined) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.close()
-      resolve(response)
-    }
-    const timer = setTimeout(() => finish(undefined), timeoutMs)
+    const finish = settleOnce(timeoutMs, () => socket.close(), resolve)
     socket.on('error', () => finish(undefined))
     socket.on('message', (message, from) => {
       // Only the server we asked, answering this query's ID.
@@ -75,15 +84,7 @@ export function forwardTcp(query: Buffer, upstream: Upstream, timeoutMs = FORWAR
   return new Promise((resolve) => {
     const socket = new Socket()
     let buffer: Buffer = Buffer.alloc(0)
-    let done = false
-    const finish = (response: Buffer | undefined) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(response)
-    }
-    const timer = setTimeout(() => finish(undefined), timeoutMs)
+    const finish = settleOnce(timeoutMs, () => socket.destroy(), resolve)
     socket.on('error', () => finish(undefined))
     socket.on('close', () => finish(undefined))
     socket.on('data', (chunk: Buffer) => {
