@@ -12,7 +12,7 @@ export default class Daemon extends DliteCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Daemon)
-    const daemon = new VmDaemon({
+    const daemon = await VmDaemon.open({
       bootTimeoutS: flags['boot-timeout'],
       log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
       // Plugins act on the VM's lifecycle through oclif hooks fired here, inside the daemon.

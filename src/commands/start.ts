@@ -20,7 +20,7 @@ export default class Start extends DliteCommand {
   async run(): Promise<{alreadyRunning: boolean; status: VmStatus}> {
     const {flags} = await this.parse(Start)
     const home = dliteHome()
-    const config = requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
+    const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
     const entry = join(this.config.root, 'bin', 'run.js')
     if (!mayStartDaemon(home, entry)) this.runtimeError('starting the VM needs root for its bridge, tap and NAT', 'run: sudo dlite start')
     const pipeline = stagePipeline(STAGES, this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple')

@@ -30,7 +30,7 @@ export default class Update extends DliteCommand {
   async run(): Promise<UpdateOutcome> {
     const {flags} = await this.parse(Update)
     const home = dliteHome()
-    const config = requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
+    const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
     const common = {home, entry: join(this.config.root, 'bin', 'run.js'), timeoutMs: flags.timeout * 1000}
     const running = await isRunning(home)
 

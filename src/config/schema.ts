@@ -1,5 +1,5 @@
-// The shape of DLITE_HOME/config.json: TypeScript type, JSON schema (enforced by conf/ajv on every read
-// and write) and the schema version with its migrations.
+// The shape of DLITE_HOME/config.json: TypeScript type, JSON schema (enforced on every read and write:
+// by conf/ajv, and by the same schema compiled ahead of time) and the schema version with its migrations.
 import type Conf from 'conf'
 import type {Schema} from 'conf'
 
@@ -56,13 +56,13 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
   diskGiB: {type: 'integer', minimum: 8},
   hostname: {
     type: 'string',
-    maxLength: 253,
+    // the lookahead caps the length at 253 (a maxLength would need ajv's runtime in the generated validator)
     pattern: '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
   },
   share: {type: 'string', pattern: '^/'},
   sshKey: {type: ['string', 'null'], pattern: '^/'},
   extraArgs: {type: 'array', items: {type: 'string'}},
-  osSource: {type: 'string', minLength: 1},
+  osSource: {type: 'string', pattern: '\\S'},
   subnet: {type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$'},
   dockerSocket: {type: 'string', pattern: '^/'},
   accel: {type: 'string', enum: [...ACCELS]},
@@ -75,7 +75,7 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
     required: ['current'],
     additionalProperties: false,
   },
-  createdAt: {type: 'string', format: 'date-time'},
+  createdAt: {type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$'},
   owner: {
     type: 'object',
     properties: {
@@ -90,6 +90,14 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
 
 const OPTIONAL_FIELDS = new Set<string>(['owner'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
+
+/**
+ * The whole-document schema exactly as conf assembles it from `schema` and `rootSchema`, and the Ajv
+ * options conf compiles it with. scripts/config-validator.ts compiles the same pair ahead of time into
+ * config-validator.generated.ts, so that reading the config needs neither conf nor ajv.
+ */
+export const CONFIG_ROOT_SCHEMA = {required: CONFIG_REQUIRED, type: 'object', properties: CONFIG_SCHEMA} as const
+export const CONFIG_AJV_OPTIONS = {allErrors: true, useDefaults: true} as const
 
 /** conf's project version for a schema version: conf compares semver, we only use the major. */
 export function schemaSemver(schemaVersion: number): string {

@@ -1,93 +1,30 @@
-// Reading and writing DLITE_HOME/config.json through conf: schema-validated, migrated on open,
-// written atomically. config.json is also the "installed" marker: install writes it last.
+// Writing DLITE_HOME/config.json through conf: schema-validated, migrated on open, written atomically.
+// config.json is also the "installed" marker: install writes it last. Plain reads take read.ts's fast path.
 import {randomBytes} from 'node:crypto'
-import {existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {linkSync, mkdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import Conf from 'conf'
 
+import {AlreadyInstalledError, InvalidConfigError} from './errors.js'
 import {
-  CONFIG_MIGRATIONS,
-  CONFIG_REQUIRED,
-  CONFIG_SCHEMA,
-  CONFIG_SCHEMA_VERSION,
-  schemaSemver,
-  type ConfigMigrations,
-  type DliteConfig,
-} from './schema.js'
+  CONFIG_NAME,
+  configPath,
+  INTERNAL_KEY,
+  isInstalled,
+  readConfigDocument,
+  refuseNewerSchema,
+  withoutInternal,
+  type SchemaOptions,
+} from './read.js'
+import {CONFIG_AJV_OPTIONS, CONFIG_MIGRATIONS, CONFIG_REQUIRED, CONFIG_SCHEMA, CONFIG_SCHEMA_VERSION, schemaSemver, type DliteConfig} from './schema.js'
 
-const CONFIG_NAME = 'config'
-const INTERNAL_KEY = '__internal__'
 const FILE_MODE = 0o644
-
-export class NotInstalledError extends Error {
-  readonly code = 'DLITE_NOT_INSTALLED'
-  constructor(readonly home: string) {
-    super(`dlite is not installed in ${home} (no config.json): run \`dlite install\``)
-    this.name = 'NotInstalledError'
-  }
-}
-
-export class AlreadyInstalledError extends Error {
-  readonly code = 'DLITE_ALREADY_INSTALLED'
-  constructor(readonly home: string) {
-    super(`dlite is already installed in ${home}: use \`dlite install --force\` to reinstall`)
-    this.name = 'AlreadyInstalledError'
-  }
-}
-
-export class InvalidConfigError extends Error {
-  readonly code = 'DLITE_INVALID_CONFIG'
-  constructor(readonly path: string, detail: string) {
-    super(`${path} is not a valid dlite config (${detail}): fix it by hand or run \`dlite install --force\``)
-    this.name = 'InvalidConfigError'
-  }
-}
-
-export class ConfigTooNewError extends Error {
-  readonly code = 'DLITE_CONFIG_TOO_NEW'
-  constructor(readonly path: string, readonly fileVersion: string, readonly supportedVersion: number) {
-    super(`${path} has config schema ${fileVersion}, newer than this dlite understands (${supportedVersion}): upgrade dlite`)
-    this.name = 'ConfigTooNewError'
-  }
-}
-
-export interface SchemaOptions {
-  /** Defaults to CONFIG_SCHEMA_VERSION; tests pass other versions to exercise migrations. */
-  schemaVersion?: number
-  migrations?: ConfigMigrations
-}
-
-export function configPath(home: string): string {
-  return join(home, `${CONFIG_NAME}.json`)
-}
-
-export function isInstalled(home: string): boolean {
-  return existsSync(configPath(home))
-}
-
-function storedSchemaVersion(raw: unknown): string | undefined {
-  const internal = (raw as Record<string, unknown> | null)?.[INTERNAL_KEY] as {migrations?: {version?: unknown}} | undefined
-  const version = internal?.migrations?.version
-  return typeof version === 'string' ? version : undefined
-}
 
 function openStore(home: string, configName: string, options: SchemaOptions): Conf<DliteConfig> {
   const schemaVersion = options.schemaVersion ?? CONFIG_SCHEMA_VERSION
   const path = join(home, `${configName}.json`)
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotInstalledError(home)
-    throw new InvalidConfigError(path, (error as Error).message)
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidConfigError(path, 'not a JSON object')
-  // conf would silently stamp an older version over a newer file; an old dlite must refuse instead.
-  const stored = storedSchemaVersion(raw)
-  if (stored !== undefined && Number.parseInt(stored, 10) > schemaVersion) {
-    throw new ConfigTooNewError(path, stored, schemaVersion)
-  }
+  refuseNewerSchema(path, readConfigDocument(path, home), schemaVersion)
   try {
     return new Conf<DliteConfig>({
       cwd: home,
@@ -96,6 +33,7 @@ function openStore(home: string, configName: string, options: SchemaOptions): Co
       migrations: options.migrations ?? CONFIG_MIGRATIONS,
       schema: CONFIG_SCHEMA,
       rootSchema: {required: CONFIG_REQUIRED},
+      ajvOptions: CONFIG_AJV_OPTIONS,
       clearInvalidConfig: false,
       configFileMode: FILE_MODE,
       accessPropertiesByDotNotation: false,
@@ -106,8 +44,7 @@ function openStore(home: string, configName: string, options: SchemaOptions): Co
 }
 
 function plainConfig(store: Conf<DliteConfig>): DliteConfig {
-  const {[INTERNAL_KEY]: _internal, ...config} = store.store as DliteConfig & {[INTERNAL_KEY]?: unknown}
-  return config as DliteConfig
+  return withoutInternal(store.store)
 }
 
 /** Opens the store (running any pending migrations); for callers that want conf itself. */
@@ -115,8 +52,8 @@ export function openConfigStore(home: string, options: SchemaOptions = {}): Conf
   return openStore(home, CONFIG_NAME, options)
 }
 
-/** The validated, migrated config; NotInstalledError when the home has none. */
-export function readConfig(home: string, options: SchemaOptions = {}): DliteConfig {
+/** The config as conf reads it: migrated (and written back) when older, conf's message when invalid. */
+export function readConfigThroughConf(home: string, options: SchemaOptions = {}): DliteConfig {
   return plainConfig(openConfigStore(home, options))
 }
 

@@ -71,10 +71,16 @@ export class VmDaemon {
   private accelerator: 'kvm' | 'hvf' | 'tcg' = 'tcg'
   private readonly home: string
 
-  constructor(private readonly options: DaemonOptions) {
-    this.home = options.home ?? dliteHome()
+  /** Reads the home's config and makes the daemon for it. */
+  static async open(options: DaemonOptions): Promise<VmDaemon> {
+    const home = options.home ?? dliteHome()
+    return new VmDaemon({...options, home}, await readConfig(home))
+  }
+
+  private constructor(private readonly options: DaemonOptions & {home: string}, config: DliteConfig) {
+    this.home = options.home
     this.layout = homeLayout(this.home)
-    this.config = readConfig(this.home)
+    this.config = config
     this.names = networkNames(this.home)
     this.subnet = parseSubnet(this.config.subnet)
     this.status = {

@@ -16,7 +16,7 @@ async function runningVmFacts(home: string): Promise<HostFacts['runningVm']> {
   if (!isInstalled(home)) return undefined
   const status = await vmStatus(home).catch(() => undefined)
   if (status?.state !== 'running') return undefined
-  const {dockerSocket} = readConfig(home)
+  const {dockerSocket} = await readConfig(home)
   try {
     const version = await new DockerClient({kind: 'unix', socketPath: dockerSocket}, 10_000).version()
     return {dockerSocket, dockerVersion: version.Version}

@@ -6,7 +6,8 @@ import {basename, dirname, join} from 'node:path'
 
 import {Listr, type ListrTask} from 'listr2'
 
-import {createConfig, type ConfigOwner, type DliteConfig} from '../config/index.js'
+import type {ConfigOwner, DliteConfig} from '../config/index.js'
+import {createConfig} from '../config/store.js'
 import {createSparseDisk} from '../disk/index.js'
 import {createTlsBundle, writeTlsFiles} from '../guest/tls.js'
 import {installImage} from '../image/index.js'

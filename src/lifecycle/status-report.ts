@@ -30,7 +30,7 @@ export interface StatusReport {
 
 export async function statusReport(home: string): Promise<StatusReport> {
   if (!isInstalled(home)) return {home, state: 'not-installed'}
-  const config = readConfig(home)
+  const config = await readConfig(home)
   const layout = homeLayout(home)
   const live = await vmStatus(home)
   const usage = await diskUsage(layout.disk).catch(() => undefined)

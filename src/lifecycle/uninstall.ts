@@ -28,7 +28,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
     }
     return result
   }
-  const config = readConfig(home)
+  const config = await readConfig(home)
   const isDefault = home === defaultHome()
   result.stopped = await stopVm(home, 30_000)
 

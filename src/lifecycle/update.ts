@@ -3,7 +3,8 @@
 // The data disk is never touched, so images, containers and volumes survive an update and a rollback.
 import {Listr} from 'listr2'
 
-import {readConfig, rollbackImage, selectImage, updateConfig, type ImageSelection} from '../config/index.js'
+import {readConfig, type ImageSelection} from '../config/index.js'
+import {rollbackImage, selectImage, updateConfig} from '../config/store.js'
 import {installImage, pruneImages, removeImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
 import {progressBar} from '../tasks/progress-bar.js'
@@ -44,7 +45,7 @@ export async function isRunning(home: string): Promise<boolean> {
 
 export async function updateImage(options: RestartOptions & {source: string; restart: boolean; renderer: Renderer}): Promise<UpdateOutcome> {
   const layout = homeLayout(options.home)
-  const before = readConfig(options.home).image
+  const before = (await readConfig(options.home)).image
   const from = before.current
   const outcome: UpdateOutcome = {action: 'updated', from, to: from, restarted: false, removedImages: []}
   await new Listr([
@@ -77,8 +78,8 @@ export async function updateImage(options: RestartOptions & {source: string; res
     },
     {
       title: 'Remove images older than the previous one',
-      task: () => {
-        const config = readConfig(options.home)
+      task: async () => {
+        const config = await readConfig(options.home)
         outcome.removedImages = pruneImages(layout.images, [config.image.current, config.image.previous])
       },
     },
@@ -105,7 +106,7 @@ async function rollBackAfterFailedStart(options: RestartOptions, failed: string,
 
 /** `update --rollback`: back to the previous image (and the current one becomes the new previous). */
 export async function rollBack(options: RestartOptions & {restart: boolean}): Promise<UpdateOutcome> {
-  const before = readConfig(options.home).image
+  const before = (await readConfig(options.home)).image
   if (!before.previous) throw new Error('there is no previous OS image to roll back to')
   rollbackImage(options.home)
   if (options.restart) await restartVm(options)

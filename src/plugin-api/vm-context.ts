@@ -22,7 +22,7 @@ export async function vmContext(options: {home?: string} = {}): Promise<VmContex
   const home = options.home ?? dliteHome()
   let config
   try {
-    config = readConfig(home)
+    config = await readConfig(home)
   } catch (error) {
     if (error instanceof NotInstalledError) return {home, installed: false}
     throw error

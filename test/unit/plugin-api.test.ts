@@ -3,7 +3,7 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {createConfig} from '../../src/config/index.js'
+import {createConfig} from '../../src/config/store.js'
 import type {ControlRequest, ControlResponse} from '../../src/daemon/control-protocol.js'
 import {serveControl, type ControlServer} from '../../src/daemon/control-server.js'
 import {controlSocketPath} from '../../src/daemon/daemon-paths.js'
