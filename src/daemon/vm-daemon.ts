@@ -281,6 +281,9 @@ export class VmDaemon {
 
   private consoleWatcher?: ConsoleWatcher
   private guestReady?: () => void
+  /** The guest's last marker and its last warning or failure this boot: a boot timeout names them. */
+  private lastMarker?: GuestMarker
+  private lastProblem?: GuestMarker
   private guestFailed?: (error: Error) => void
 
   private async startQemu(virtiofs: boolean): Promise<void> {
@@ -318,6 +321,9 @@ export class VmDaemon {
       // virtiofsd serves one QEMU and exits with it: a restarted QEMU needs a fresh one.
       if (virtiofs && !childAlive(this.virtiofsd)) await this.startVirtiofsd()
       const log = openSync(qemuLog, 'a')
+      this.consoleWatcher?.startNewBoot()
+      this.lastMarker = undefined
+      this.lastProblem = undefined
       try {
         return spawn(binary, argv, {stdio: ['ignore', log, log, this.network!.tapFd]})
       } finally {
@@ -329,7 +335,6 @@ export class VmDaemon {
       if (!willRestart) return
       this.status.state = 'starting'
       this.status.dockerVersion = undefined
-      this.consoleWatcher?.rewindToEnd()
     })
     this.supervisor.on('restart', (attempt: number) => {
       this.options.log(`restarting QEMU (attempt ${attempt})`)
@@ -353,6 +358,8 @@ export class VmDaemon {
 
   private onMarker(marker: GuestMarker): void {
     this.options.log(`guest: DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` (${marker.uptime}s)`}`)
+    this.lastMarker = marker
+    if (marker.kind === 'WARN' || marker.kind === 'FAIL') this.lastProblem = marker
     if (marker.kind === 'READY' && marker.text === 'docker') this.guestReady?.()
     if (marker.kind === 'FAIL') this.options.log(`guest reported a failure: ${marker.text}`)
   }
@@ -380,6 +387,13 @@ export class VmDaemon {
     }
   }
 
+  /** What the guest said last (and its last complaint), for a boot that timed out. */
+  private lastWords(): string {
+    const show = (m: GuestMarker) => `DLITE-${m.kind} ${m.text}${m.uptime === undefined ? '' : ` ${m.uptime}`}`
+    const said = [this.lastProblem, this.lastMarker].filter((m, i, all): m is GuestMarker => m !== undefined && all.indexOf(m) === i)
+    return said.length === 0 ? '' : ` (last from the guest: ${said.map(show).join('; ')})`
+  }
+
   /** Resolves when the guest says docker is ready; a silent guest trips the watchdog. */
   private waitForGuest(): Promise<string> {
     const timeoutS = this.options.bootTimeoutS ?? 180
@@ -390,7 +404,7 @@ export class VmDaemon {
         if (this.consoleWatcher?.sawOutput) return
         finish(new SilentGuestError(`the guest showed no sign of life within ${watchdogS} s (accelerator ${this.accelerator}); see ${consoleLogPath(this.layout)}`))
       }, watchdogS * 1000)
-      const timeout = setTimeout(() => finish(new Error(`the guest did not report docker ready within ${timeoutS} s; see ${consoleLogPath(this.layout)}`)), timeoutS * 1000)
+      const timeout = setTimeout(() => finish(new Error(`the guest did not report docker ready within ${timeoutS} s${this.lastWords()}; see ${consoleLogPath(this.layout)}`)), timeoutS * 1000)
       const finish = (error?: Error) => {
         clearTimeout(watchdog)
         clearTimeout(timeout)

@@ -8,7 +8,7 @@ import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {defaultHome} from '../paths.js'
 import {homeService} from '../service/index.js'
-import {stopVm} from './vm-control.js'
+import {CLEAN_STOP_TIMEOUT_MS, stopVm} from './vm-control.js'
 
 export interface UninstallResult {
   home: string
@@ -30,7 +30,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   }
   const config = await readConfig(home)
   const isDefault = home === defaultHome()
-  result.stopped = await stopVm(home, 30_000)
+  result.stopped = await stopVm(home, CLEAN_STOP_TIMEOUT_MS)
 
   const manager = homeService(home, options.entry)
   if (manager) {

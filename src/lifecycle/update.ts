@@ -8,7 +8,7 @@ import {rollbackImage, selectImage, updateConfig} from '../config/store.js'
 import {installImage, pruneImages, removeImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
 import {progressBar} from '../tasks/progress-bar.js'
-import {startVm, stopVm, vmStatus} from './vm-control.js'
+import {CLEAN_STOP_TIMEOUT_MS, startVm, stopVm, vmStatus} from './vm-control.js'
 
 export interface UpdateOutcome {
   action: 'already-installed' | 'updated' | 'rolled-back'
@@ -29,7 +29,7 @@ interface RestartOptions {
 }
 
 async function restartVm(options: RestartOptions): Promise<void> {
-  await stopVm(options.home, 30_000)
+  await stopVm(options.home, CLEAN_STOP_TIMEOUT_MS)
   try {
     await startVm({...options, onStage: () => {}})
   } catch (error) {

@@ -1,5 +1,7 @@
 // Follows the guest's serial console log and reports the guest's DLITE-* lines (stage markers, readiness,
 // warnings, failures; see os/README.md). Polling a file is cheap and works for every QEMU chardev backend.
+import {renameSync} from 'node:fs'
+
 import {fileSize, readAppended} from '../util/file-tail.js'
 
 export interface GuestMarker {
@@ -42,10 +44,20 @@ export class ConsoleWatcher {
     this.poll()
   }
 
-  /** Skip what is in the file now (e.g. before a restarted QEMU appends). */
-  rewindToEnd(): void {
-    this.offset = fileSize(this.path)
+  /**
+   * Call right before a QEMU starts writing the log: QEMU truncates it, and a watcher that merely remembered
+   * the old size could miss or misplace the new boot's first lines. The old boot's log is kept beside it
+   * (console.previous.log) for diagnosis, and the watcher reads the new one from its first byte.
+   */
+  startNewBoot(): void {
+    try {
+      renameSync(this.path, this.path.replace(/(\.log)?$/, '.previous$1'))
+    } catch {
+      // no log yet
+    }
+    this.offset = 0
     this.partial = ''
+    this.sawOutput = false
   }
 
   poll(): void {

@@ -15,7 +15,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {BUILT_OS_MANIFEST, REPO, dliteCli, type CliRunner} from '../helpers/dlite-cli.js'
+import {BUILT_OS_MANIFEST, REPO, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
 import {createNetns, runCommand, type Netns} from '../helpers/netns.js'
 
 const SUBNET = '192.168.64.0/24'
@@ -82,13 +82,6 @@ describe('dlite-dns (e2e, plugin installed from its tarball, real VM under QEMU)
     return {ready: next('ready'), seen: next('at'), stop: () => child.kill('SIGKILL')}
   }
 
-  const consoleTail = () => {
-    try {
-      return readFileSync(join(home, 'logs', 'daemon.log'), 'utf8').split('\n').slice(-60).join('\n')
-    } catch {
-      return '(no daemon log)'
-    }
-  }
 
   before(async () => {
     ns = await createNetns('dlite-dns')
@@ -112,9 +105,7 @@ describe('dlite-dns (e2e, plugin installed from its tarball, real VM under QEMU)
     rmSync(dir, {recursive: true, force: true})
   })
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`\n--- daemon.log ---\n${consoleTail()}\n`)
-  })
+  afterEach(printLogsOnFailure(() => home))
 
   it('installs dlite-dns from its packed tarball with `dlite plugins install`', async () => {
     // `prepack` builds the plugin first (dist/ and oclif.manifest.json are build outputs, not in git).

@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {BUILT_OS_MANIFEST, dliteCli, type CliRunner} from '../helpers/dlite-cli.js'
+import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 const SUBNET = '192.168.64.0/24'
@@ -23,14 +23,6 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
   const docker = (args: string[], opts: {input?: string; timeoutMs?: number} = {}) =>
     ns.run('docker', ['-H', `unix://${socket}`, ...args], {timeoutMs: opts.timeoutMs ?? 180_000, input: opts.input,
       env: {...process.env, DOCKER_CONFIG: join(dir, 'docker-config')}})
-  const consoleTail = () => {
-    try {
-      return readFileSync(join(home, 'logs', 'console.log'), 'utf8').split('\n').slice(-40).join('\n') +
-        '\n--- daemon.log ---\n' + readFileSync(join(home, 'logs', 'daemon.log'), 'utf8').split('\n').slice(-40).join('\n')
-    } catch {
-      return '(no logs)'
-    }
-  }
 
   before(async () => {
     ns = await createNetns('dlite-e2e')
@@ -50,9 +42,7 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     rmSync(dir, {recursive: true, force: true})
   })
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`\n--- console.log ---\n${consoleTail()}\n`)
-  })
+  afterEach(printLogsOnFailure(() => home))
 
   it('installs with --yes and the locally built image, with a sparse disk', async () => {
     const {code, body, stderr} = await cli.json<{imageVersion: string; diskAllocatedBytes: number}>([

@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {BUILT_OS_MANIFEST, dliteCli, type CliRunner} from '../helpers/dlite-cli.js'
+import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 const SUBNET = '192.168.64.0/24'
@@ -101,10 +101,7 @@ describe('dlite routing (e2e, real VM under QEMU)', function () {
     rmSync(dir, {recursive: true, force: true})
   })
 
-  afterEach(function () {
-    if (this.currentTest?.state !== 'failed') return
-    process.stderr.write(`\n--- daemon.log (tail) ---\n${daemonLog().split('\n').slice(-60).join('\n')}\n`)
-  })
+  afterEach(printLogsOnFailure(() => home))
 
   it('installs; before the VM runs, status says routing is off', async () => {
     const install = await cli.json([

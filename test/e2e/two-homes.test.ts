@@ -5,7 +5,7 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {BUILT_OS_MANIFEST, dliteCli, type CliRunner} from '../helpers/dlite-cli.js'
+import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 describe('two dlite homes side by side (e2e, two VMs)', function () {
@@ -24,6 +24,10 @@ describe('two dlite homes side by side (e2e, two VMs)', function () {
     dir = mkdtempSync(join(tmpdir(), 'dlite-two-'))
     mkdirSync(join(dir, 'docker-config'))
     for (const home of homes) clis.push(dliteCli({DLITE_HOME: join(dir, home.name, 'home'), DOCKER_CONFIG: join(dir, 'docker-config')}, ns))
+  })
+
+  afterEach(function () {
+    for (const home of homes) printLogsOnFailure(() => dir && join(dir, home.name, 'home')).call(this)
   })
 
   after(async () => {

@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {BUILT_OS_MANIFEST, dliteCli, REPO, type CliRunner} from '../helpers/dlite-cli.js'
+import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, REPO, type CliRunner} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 interface Status {
@@ -61,6 +61,8 @@ describe('dlite update (e2e, real VM under QEMU)', function () {
     expect((await docker(['import', await busyboxImageTarball(dir), 'busybox:local'])).code).to.equal(0)
     expect((await docker(['create', '--name', 'keep-me', 'busybox:local', '/bin/true'])).code).to.equal(0)
   })
+
+  afterEach(printLogsOnFailure(() => home))
 
   after(async () => {
     if (cli) await cli(['stop', '--timeout', '5']).catch(() => {})

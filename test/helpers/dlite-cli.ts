@@ -1,4 +1,5 @@
 // Drives the real CLI (./bin/run.js) the way a user does, optionally inside a test network namespace.
+import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -31,4 +32,25 @@ export function dliteCli(env: NodeJS.ProcessEnv, ns?: Netns): CliRunner {
     return {code: result.code, body, stderr: result.stderr}
   }
   return runner
+}
+
+/** The tails of a home's daemon log and guest consoles (this boot and the one before), for a failed test. */
+export function homeLogsTail(home: string, lines = 40): string {
+  return ['daemon.log', 'console.log', 'console.previous.log'].map((name) => {
+    let text: string
+    try {
+      text = readFileSync(join(home, 'logs', name), 'utf8').split('\n').slice(-lines).join('\n')
+    } catch {
+      text = '(none)'
+    }
+    return `--- ${name} (last ${lines} lines) ---\n${text}`
+  }).join('\n')
+}
+
+/** A mocha afterEach hook that prints homeLogsTail(home()) when the test just run failed. */
+export function printLogsOnFailure(home: () => string | undefined) {
+  return function (this: {currentTest?: {state?: string}}) {
+    const dir = home()
+    if (this.currentTest?.state === 'failed' && dir) process.stderr.write(`\n${homeLogsTail(dir)}\n`)
+  }
 }

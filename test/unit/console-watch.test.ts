@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {appendFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -29,6 +29,30 @@ describe('guest console markers', () => {
       watcher.poll()
       expect(watcher.sawOutput).to.equal(true)
       expect(seen.map((m) => `${m.kind} ${m.text}`)).to.deep.equal(['STAGE init', 'READY docker'])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('a new boot keeps the old log as console.previous.log and reads the new one from its first line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-console-'))
+    const log = join(dir, 'console.log')
+    try {
+      writeFileSync(log, 'DLITE-STAGE init 1.0\nDLITE-READY docker 30.0\nDLITE-STAGE shutdown 90.0\n')
+      const seen: GuestMarker[] = []
+      const watcher = new ConsoleWatcher(log, (m) => seen.push(m))
+      watcher.startNewBoot()
+      expect(readFileSync(join(dir, 'console.previous.log'), 'utf8')).to.contain('DLITE-READY docker 30.0')
+      expect(existsSync(log)).to.equal(false)
+      watcher.poll()
+      // QEMU creates the log afresh; a new boot shorter than the old log is still read from the start
+      writeFileSync(log, 'DLITE-STAGE initrd 0.5\n')
+      watcher.poll()
+      expect(seen.map((m) => `${m.kind} ${m.text}`)).to.deep.equal(['STAGE initrd'])
+      expect(watcher.sawOutput).to.equal(true)
+      watcher.startNewBoot() // a second restart replaces the kept log
+      expect(readFileSync(join(dir, 'console.previous.log'), 'utf8')).to.equal('DLITE-STAGE initrd 0.5\n')
+      expect(watcher.sawOutput).to.equal(false)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

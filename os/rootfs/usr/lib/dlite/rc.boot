@@ -196,9 +196,12 @@ start_sshd() { /usr/sbin/sshd -E /var/log/sshd.log && ready ssh; }
       start_sshd
       exit 1
     fi
-    i=$((i+1)); usleep 100000
+    i=$((i+1))
+    # a slow start says what dockerd is doing, so a host-side timeout comes with a reason
+    [ $((i % 300)) -eq 0 ] && warn "docker: no API yet at $(uptime_s) s; dockerd.log: $(tail -n 1 /var/log/dockerd.log 2>/dev/null | cut -c1-240)"
+    usleep 100000
   done
-  fail "docker: no API after 180 s"
+  fail "docker: no API after 1800 polls; dockerd.log: $(tail -n 1 /var/log/dockerd.log 2>/dev/null | cut -c1-240)"
   start_sshd
 ) &
 stage boot-done
