@@ -78,7 +78,8 @@ function installHandlers(): void {
 /** Runs a command and collects its output; never rejects on a non-zero exit. */
 export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe']})
+    // stdin only when there is input: an empty pipe to a command that exits at once fails with EPIPE
+    const child = spawn(cmd, args, {env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -94,7 +95,13 @@ export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): 
       if (timer) clearTimeout(timer)
       resolve({code: code ?? (signal ? 128 : 1), stdout, stderr})
     })
-    child.stdin.end(opts.input ?? '')
+    if (child.stdin) {
+      // a command may exit without reading all its input; what it did is in its exit code and output
+      child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') stderr += `\n[stdin: ${error.message}]`
+      })
+      child.stdin.end(opts.input)
+    }
   })
 }
 
