@@ -317,7 +317,8 @@ export async function startToReady(): Promise<BenchResult> {
       `serial console to a file, kernel command line "${DLITE_CMDLINE}" (the baseline adds root=LABEL=baseroot rw), the same kernel package.`,
     'Differences: dlite\'s time includes its CLI, daemon, host bridge/tap/NAT set-up and virtiofsd, the baseline\'s none of that (its namespace and tap exist before the clock starts); ' +
       'dlite polls through its host socket proxy (unix -> TLS), the baseline with the docker CLI straight over TLS; dlite has a read-only squashfs root plus an ext4 data disk and a virtiofs share ' +
-      '(memfd-backed RAM) and a fw_cfg settings blob, the baseline one writable ext4 disk, no share, no fw_cfg; dlite\'s guest powers off through QMP/ACPI, the baseline through ssh.',
+      '(memfd-backed RAM) and a fw_cfg settings blob, the baseline one writable ext4 disk, no share, no fw_cfg; dlite\'s guest powers off through QMP/ACPI, the baseline through ssh; ' +
+      'dlite\'s guest runs iptables on the legacy backend, the baseline on Debian\'s default (nft).',
     'Breakdown: guest points are CLOCK_MONOTONIC seconds since the kernel started. dlite: the DLITE-STAGE initrd / init / containerd-start / dockerd-start and DLITE-READY docker ' +
       '(dockerd logged "API listen on /var/run/docker.sock") console markers. Baseline, read over ssh after each run: systemd\'s ' +
       'UserspaceTimestampMonotonic (PID 1 started on the root), ExecMainStartTimestampMonotonic of containerd.service and docker.service, and dockerd\'s first "API listen on" journal line; the initramfs start is placed ' +

@@ -20,8 +20,8 @@ stage init
 # the boot set (fw_cfg, ext4, virtio-net, ...) was loaded by the initrd; docker's
 # modules load in the background (docker also loads what it misses on demand), with
 # the balloon whose free page reporting gives memory the guest freed back to the host
-modprobe -a overlay bridge br_netfilter veth nf_tables nft_compat nft_chain_nat xt_conntrack \
-  xt_MASQUERADE xt_addrtype nf_nat iptable_nat iptable_filter virtio_balloon 2>/dev/null &
+modprobe -a overlay bridge br_netfilter veth ip_tables iptable_filter iptable_nat xt_conntrack \
+  xt_MASQUERADE xt_addrtype nf_nat virtio_balloon 2>/dev/null &
 DLITE_PORT=$(dlite_port || true)
 export DLITE_PORT
 stage modules
