@@ -1,11 +1,12 @@
-// dlite's log files and reading them: the daemon's own log and the guest's serial console.
+// dlite's log files and reading them: the daemon's own log and the guest's serial console (this boot's, and
+// the one before: each QEMU launch moves console.log to console.previous.log).
 import {closeSync, existsSync, openSync, readSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {homeLayout} from '../paths.js'
 import {fileSize, readAppended} from '../util/file-tail.js'
 
-export type LogName = 'daemon' | 'console'
+export type LogName = 'daemon' | 'console' | 'console.previous'
 
 export function logPath(home: string, name: LogName): string {
   return join(homeLayout(home).logs, `${name}.log`)

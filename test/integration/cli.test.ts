@@ -1,6 +1,9 @@
 // The CLI as a user runs it: ./bin/run.js from a built checkout.
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {promisify} from 'node:util'
 
 const exec = promisify(execFile)
@@ -38,6 +41,26 @@ describe('CLI', () => {
     const {stdout} = await cli(['doctor'])
     expect(stdout).to.match(/^STATUS\s+CHECK\s+DETAIL/)
     expect(stdout).to.contain(json.ok ? `dlite start will use ${json.accelerator}` : 'Not ready')
+  })
+
+  it('logs shows the daemon log, this boot\'s console, or with --previous the boot before', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'dlite-logs-'))
+    try {
+      mkdirSync(join(home, 'logs'))
+      writeFileSync(join(home, 'logs', 'daemon.log'), 'daemon line\n')
+      writeFileSync(join(home, 'logs', 'console.log'), 'DLITE-STAGE init 4.1\nDLITE-READY docker 16.4\n')
+      writeFileSync(join(home, 'logs', 'console.previous.log'), 'DLITE-WARN docker: no API yet\n')
+      const env = {DLITE_HOME: home}
+      expect((await cli(['logs', '-n', '1'], env)).stdout).to.equal('daemon line\n')
+      expect((await cli(['logs', '--console', '-n', '1'], env)).stdout).to.equal('DLITE-READY docker 16.4\n')
+      const previous = JSON.parse((await cli(['logs', '--console', '--previous', '--json'], env)).stdout)
+      expect(previous).to.deep.equal({path: join(home, 'logs', 'console.previous.log'), lines: ['DLITE-WARN docker: no API yet']})
+      const alone = await cli(['logs', '--previous'], env)
+      expect(alone.code).to.equal(2)
+      expect(alone.stderr).to.match(/--console/)
+    } finally {
+      rmSync(home, {recursive: true, force: true})
+    }
   })
 
   it('an unknown flag is a usage error (exit 2)', async () => {
