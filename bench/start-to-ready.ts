@@ -9,6 +9,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {setTimeout as delay} from 'node:timers/promises'
 
 import {buildQemuArgv} from '../src/hypervisor/qemu-argv.js'
 import {REPO} from '../test/helpers/dlite-cli.js'
@@ -225,7 +226,8 @@ export async function baselineRun(b: Baseline, tag: string): Promise<Sample> {
     clearInterval(watch)
     // A clean shutdown, as a user's VM gets; the disk stays consistent for the next boot.
     if (!exited) await ssh(b, 'systemctl poweroff').catch(() => undefined)
-    await Promise.race([exit, sleep(120_000)])
+    // an unref'd timer: once QEMU is gone it must not hold the finished benchmark open for the rest of 120 s
+    await Promise.race([exit, delay(120_000, undefined, {ref: false})])
     if (!exited) {
       log('baseline guest did not power off within 120 s; killing QEMU')
       qemu.kill('SIGKILL')
