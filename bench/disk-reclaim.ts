@@ -5,7 +5,6 @@ import {statSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {busyboxImageTarball} from '../test/helpers/busybox-image.js'
 import {round} from './stats.js'
 import type {BenchResult} from './result.js'
 import {sandboxVm} from './sandbox-vm.js'
@@ -16,19 +15,15 @@ const WINDOW_S = 60
 export async function diskReclaim(): Promise<BenchResult> {
   const vm = await sandboxVm({start: true})
   try {
-    const docker = (args: string[]) => vm.ns.run('docker', ['-H', `unix://${vm.socket}`, ...args], {timeoutMs: 900_000})
-    const imported = await docker(['import', await busyboxImageTarball(vm.dir), 'busybox:local'])
-    if (imported.code !== 0) throw new Error(`docker import failed: ${imported.stderr}`)
+    await vm.importBusybox()
     const allocatedMiB = () => (statSync(join(vm.home, 'disk.img')).blocks * 512) / 1048576
     const before = allocatedMiB()
     // random data: zeros would be turned into discards by QEMU's detect-zeroes and never allocate
-    const write = await docker(['run', '--name', 'filler', 'busybox:local', 'busybox', 'sh', '-c',
+    await vm.docker(['run', '--name', 'filler', 'busybox:local', 'busybox', 'sh', '-c',
       `busybox dd if=/dev/urandom of=/data bs=1M count=${WRITE_MIB} 2>/dev/null && busybox sync`])
-    if (write.code !== 0) throw new Error(`the writing container failed: ${write.stderr}`)
     const peak = allocatedMiB()
     const removedAt = Date.now()
-    const removed = await docker(['rm', 'filler'])
-    if (removed.code !== 0) throw new Error(`docker rm failed: ${removed.stderr}`)
+    await vm.docker(['rm', 'filler'])
     let after = allocatedMiB()
     let shrinkS: number | undefined
     while (Date.now() - removedAt < WINDOW_S * 1000) {

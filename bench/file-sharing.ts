@@ -6,7 +6,6 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {busyboxImageTarball} from '../test/helpers/busybox-image.js'
 import {median, round} from './stats.js'
 import type {BenchResult, BenchRow} from './result.js'
 import {sandboxVm} from './sandbox-vm.js'
@@ -49,18 +48,12 @@ async function measureTransport(transport: 'virtiofs' | '9p', samples: Record<st
     mkdirSync(join(share, 'many'), {recursive: true})
     for (let i = 0; i < FILES; i++) writeFileSync(join(share, 'many', `f${i}`), `${i}\n`)
     execFileSync('dd', ['if=/dev/urandom', `of=${join(share, 'random')}`, 'bs=1M', `count=${FILE_MIB}`], {stdio: 'ignore'})
-    const docker = (args: string[]) => vm.ns.run('docker', ['-H', `unix://${vm.socket}`, ...args], {timeoutMs: 900_000})
-    const must = async (args: string[]) => {
-      const r = await docker(args)
-      if (r.code !== 0) throw new Error(`docker ${args.slice(0, 2).join(' ')} failed: ${r.stderr}`)
-      return r.stdout
-    }
-    await must(['import', await busyboxImageTarball(vm.dir), 'busybox:local'])
-    await must(['run', '-d', '--name', 'fs', '--privileged', '--tmpfs', `/src:size=${FILE_MIB + 16}m`, '-v', `${share}:/share`,
+    await vm.importBusybox()
+    await vm.docker(['run', '-d', '--name', 'fs', '--privileged', '--tmpfs', `/src:size=${FILE_MIB + 16}m`, '-v', `${share}:/share`,
       'busybox:local', 'busybox', 'sleep', '86400'])
-    await must(['exec', 'fs', 'busybox', 'sh', '-c', `busybox dd if=/dev/urandom of=/src/random bs=1M count=${FILE_MIB} 2>/dev/null && busybox mkdir -p /data && busybox cp -r /share/many /data/many`])
+    await vm.docker(['exec', 'fs', 'busybox', 'sh', '-c', `busybox dd if=/dev/urandom of=/src/random bs=1M count=${FILE_MIB} 2>/dev/null && busybox mkdir -p /data && busybox cp -r /share/many /data/many`])
     const guest = async (dir: string, op: Op) => {
-      const [, a, b] = (await must(['exec', 'fs', 'busybox', 'sh', '-c', GUEST_OP, 'sh', dir, op])).trim().split(' ')
+      const [, a, b] = (await vm.docker(['exec', 'fs', 'busybox', 'sh', '-c', GUEST_OP, 'sh', dir, op])).trim().split(' ')
       return Number(b) - Number(a)
     }
     const sharePlace: Place = transport === 'virtiofs' ? 'virtiofs share' : '9p share'
@@ -71,7 +64,7 @@ async function measureTransport(transport: 'virtiofs' | '9p', samples: Record<st
         samples[`host/${op}`].push(hostSeconds(share, op))
       }
     }
-    return (await must(['exec', 'fs', 'busybox', 'sh', '-c', 'busybox grep " /share " /proc/mounts'])).trim()
+    return (await vm.docker(['exec', 'fs', 'busybox', 'sh', '-c', 'busybox grep " /share " /proc/mounts'])).trim()
   } finally {
     await vm.close()
   }

@@ -3,7 +3,6 @@
 // fills a 1 GiB tmpfs, which the guest frees as soon as the container is gone.
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {busyboxImageTarball} from '../test/helpers/busybox-image.js'
 import {rssMiB} from '../test/helpers/proc.js'
 import {round} from './stats.js'
 import type {BenchResult} from './result.js'
@@ -16,9 +15,7 @@ const SETTLE_S = 60
 export async function memory(): Promise<BenchResult> {
   const vm = await sandboxVm({start: true})
   try {
-    const docker = (args: string[]) => vm.ns.run('docker', ['-H', `unix://${vm.socket}`, ...args], {timeoutMs: 600_000})
-    const imported = await docker(['import', await busyboxImageTarball(vm.dir), 'busybox:local'])
-    if (imported.code !== 0) throw new Error(`docker import failed: ${imported.stderr}`)
+    await vm.importBusybox()
     const status = (await vm.cli.json<{pid: number; qemuPid: number}>(['status'])).body
     await sleep(60_000)
     const idleQemu = rssMiB(status.qemuPid)
@@ -28,9 +25,8 @@ export async function memory(): Promise<BenchResult> {
     // QEMU's RSS is sampled while the container runs too, for the true peak
     const during: number[] = []
     const sampler = setInterval(() => during.push(rssMiB(status.qemuPid)), 250)
-    const fill = await docker(['run', '--rm', '--tmpfs', `/fill:size=${FILL_MIB + 64}m`, 'busybox:local',
+    await vm.docker(['run', '--rm', '--tmpfs', `/fill:size=${FILL_MIB + 64}m`, 'busybox:local',
       'busybox', 'dd', 'if=/dev/zero', 'of=/fill/data', 'bs=1M', `count=${FILL_MIB}`]).finally(() => clearInterval(sampler))
-    if (fill.code !== 0) throw new Error(`the filling container failed: ${fill.stderr}`)
     const peak = Math.max(...during, rssMiB(status.qemuPid))
     const trace: number[] = [rssMiB(status.qemuPid)]
     for (let s = 0; s < SETTLE_S; s += 5) {

@@ -3,6 +3,7 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {busyboxImageTarball} from '../test/helpers/busybox-image.js'
 import {BUILT_OS_MANIFEST, dliteCli, type CliRunner} from '../test/helpers/dlite-cli.js'
 import {createNetns, type Netns} from '../test/helpers/netns.js'
 
@@ -12,6 +13,10 @@ export interface SandboxVm {
   home: string
   socket: string
   cli: CliRunner
+  /** The docker CLI through the VM's host socket, inside the namespace; its stdout, or an Error with its stderr. */
+  docker(args: string[]): Promise<string>
+  /** Imports the tests' busybox image as `busybox:local` (there is no registry here). */
+  importBusybox(): Promise<void>
   close(): Promise<void>
 }
 
@@ -40,5 +45,13 @@ export async function sandboxVm(options: {start: boolean; env?: Record<string, s
     await close()
     throw error
   }
-  return {ns, dir, home, socket, cli, close}
+  const docker = async (args: string[]) => {
+    const r = await ns.run('docker', ['-H', `unix://${socket}`, ...args], {timeoutMs: 900_000, env: {...process.env, DOCKER_CONFIG: join(dir, 'docker-config')}})
+    if (r.code !== 0) throw new Error(`docker ${args.slice(0, 2).join(' ')} failed: ${r.stderr}`)
+    return r.stdout
+  }
+  const importBusybox = async () => {
+    await docker(['import', await busyboxImageTarball(dir), 'busybox:local'])
+  }
+  return {ns, dir, home, socket, cli, docker, importBusybox, close}
 }
