@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {DliteCommand} from '../base-command.js'
-import {CLEAN_STOP_TIMEOUT_MS, stopVm} from '../lifecycle/vm-control.js'
+import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
+import {stopVm} from '../lifecycle/vm-control.js'
 import {dliteHome} from '../paths.js'
 
 export default class Stop extends DliteCommand {

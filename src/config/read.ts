@@ -40,16 +40,20 @@ export function readConfigDocument(path: string, home: string): Record<string, u
   return raw as Record<string, unknown>
 }
 
-export function storedSchemaVersion(raw: Record<string, unknown>): string | undefined {
+function storedSchemaVersion(raw: Record<string, unknown>): string | undefined {
   const internal = raw[INTERNAL_KEY] as {migrations?: {version?: unknown}} | undefined
   const version = internal?.migrations?.version
   return typeof version === 'string' ? version : undefined
 }
 
-/** An old dlite must refuse a file written by a newer one (conf would silently stamp its own version over it). */
-export function refuseNewerSchema(path: string, raw: Record<string, unknown>, schemaVersion: number): void {
+/**
+ * An old dlite must refuse a file written by a newer one (conf would silently stamp its own version over it).
+ * Returns the file's stored schema version.
+ */
+export function refuseNewerSchema(path: string, raw: Record<string, unknown>, schemaVersion: number): string | undefined {
   const stored = storedSchemaVersion(raw)
   if (stored !== undefined && Number.parseInt(stored, 10) > schemaVersion) throw new ConfigTooNewError(path, stored, schemaVersion)
+  return stored
 }
 
 /** The config without conf's bookkeeping. */
@@ -63,8 +67,8 @@ export async function readConfig(home: string, options: SchemaOptions = {}): Pro
   const schemaVersion = options.schemaVersion ?? CONFIG_SCHEMA_VERSION
   const path = configPath(home)
   const raw = readConfigDocument(path, home)
-  refuseNewerSchema(path, raw, schemaVersion)
-  if (storedSchemaVersion(raw) === schemaSemver(schemaVersion) && validate(raw)) return withoutInternal(raw)
+  const stored = refuseNewerSchema(path, raw, schemaVersion)
+  if (stored === schemaSemver(schemaVersion) && validate(raw)) return withoutInternal(raw)
   const {readConfigThroughConf} = await import('./store.js')
   return readConfigThroughConf(home, options)
 }

@@ -33,6 +33,14 @@ export interface VmStatus {
   dockerVersion?: string
 }
 
+/**
+ * How long a stop waits for the guest's own clean power-off before stopping QEMU hard, whoever asks (the
+ * CLI, or a signal from the service manager: systemd's TimeoutStopSec is longer). The guest gives containers
+ * docker's 10 s to exit and dockerd 20 s in all, then containerd and the disk; under software emulation on a
+ * busy host that adds up to 20-30 s, and a hard stop mid-way leaves the data disk to recover.
+ */
+export const CLEAN_STOP_TIMEOUT_MS = 60_000
+
 export type ControlRequest =
   | {op: 'status'}
   | {op: 'watch'}

@@ -15,3 +15,8 @@ export function pidFilePath(layout: HomeLayout): string {
 export function consoleLogPath(layout: HomeLayout): string {
   return join(layout.logs, 'console.log')
 }
+
+/** The boot before's console: each QEMU launch moves console.log here. */
+export function previousConsoleLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'console.previous.log')
+}

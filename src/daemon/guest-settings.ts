@@ -37,14 +37,13 @@ export async function guestSettings(options: {
   tlsDir: string
   keysDir: string
   shareTransport: 'virtiofs' | '9p'
-  resolvConf?: string
 }): Promise<GuestSettings> {
   const {config, subnet} = options
   const tls = await readTlsFiles(options.tlsDir)
   const keys = keyPaths(options.keysDir)
   const authorizedKeys = [(await readFile(keys.clientPublicKey, 'utf8')).trim()]
   if (config.sshKey) authorizedKeys.push((await readFile(config.sshKey, 'utf8')).trim())
-  const dns = options.resolvConf === undefined ? await guestNameservers() : reachableNameservers(options.resolvConf)
+  const dns = await guestNameservers()
   return {
     hostname: config.hostname,
     network: {address: subnet.vmIp, prefix: subnet.prefix, gateway: subnet.hostIp, dns},

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {readConfig, type DliteConfig} from '../config/index.js'
 import {contextName, ensureDockerContext, removeDockerContext} from '../docker/context.js'
 import {DockerClient, type DockerEndpoint} from '../docker/client.js'
-import {writeSettingsBundle} from '../guest/settings.js'
+import {isDockerArg, writeSettingsBundle} from '../guest/settings.js'
 import {tlsPaths} from '../guest/tls.js'
 import {guestSettings} from './guest-settings.js'
 import {chooseAccelerator} from '../host/accelerator.js'
@@ -26,14 +26,16 @@ import {which} from '../util/exec.js'
 import {ConsoleWatcher, type GuestMarker} from '../vm/console-watch.js'
 import {describeExit, Supervisor, DEFAULT_SUPERVISION} from '../vm/supervisor.js'
 import {serveControl, type ControlServer} from './control-server.js'
-import type {ControlRequest, ControlResponse, StageEvent, StageName, VmStatus} from './control-protocol.js'
+import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type StageEvent, type StageName, type VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {setUpHostNetwork, tearDownHostNetwork, type HostNetwork, type HostNetworkSpec} from './host-network.js'
 import {peerCheck} from './peer-check.js'
 import {acquirePidLock} from './pid-lock.js'
-import {consoleLogPath, controlSocketPath, pidFilePath} from './daemon-paths.js'
+import {consoleLogPath, controlSocketPath, pidFilePath, previousConsoleLogPath} from './daemon-paths.js'
 
 export const DOCKER_TLS_PORT = 2376
+/** A guest that never became ready seldom powers off by itself: a failed start waits less for it. */
+const FAILED_START_STOP_TIMEOUT_MS = 30_000
 
 /** One plugin's answer to a hook: what its handler returned, or the message of what it threw. */
 export type HookResult = {plugin: string; result: unknown; error?: undefined} | {plugin: string; result?: undefined; error: string}
@@ -164,7 +166,7 @@ export class VmDaemon {
       this.options.log(`start failed: ${this.status.lastError}`)
       this.broadcast({type: 'failed', error: this.status.lastError, status: this.snapshot()})
       this.watchers.clear()
-      await this.stop()
+      await this.stop(FAILED_START_STOP_TIMEOUT_MS)
     }
     await stopped
   }
@@ -227,7 +229,7 @@ export class VmDaemon {
       const args = (result as GuestConfig | undefined)?.dockerArgs
       if (args === undefined) continue
       // A plugin's bad argument must not fail the boot (the settings bundle refuses empty or spaced ones).
-      if (args.every((arg) => typeof arg === 'string' && arg !== '' && !/\s/.test(arg))) dockerArgs.push(...args)
+      if (args.every(isDockerArg)) dockerArgs.push(...args)
       else this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
     }
     return dockerArgs
@@ -281,9 +283,6 @@ export class VmDaemon {
 
   private consoleWatcher?: ConsoleWatcher
   private guestReady?: () => void
-  /** The guest's last marker and its last warning or failure this boot: a boot timeout names them. */
-  private lastMarker?: GuestMarker
-  private lastProblem?: GuestMarker
   private guestFailed?: (error: Error) => void
 
   private async startQemu(virtiofs: boolean): Promise<void> {
@@ -314,7 +313,7 @@ export class VmDaemon {
       serialLog: consoleLog,
       name: `dlite-${this.names.homeId}`,
     })
-    this.consoleWatcher = new ConsoleWatcher(consoleLog, (marker) => this.onMarker(marker))
+    this.consoleWatcher = new ConsoleWatcher(consoleLog, previousConsoleLogPath(this.layout), (marker) => this.onMarker(marker))
     this.consoleWatcher.start()
     const qemuLog = join(this.layout.logs, 'qemu.log')
     this.supervisor = new Supervisor(async () => {
@@ -322,8 +321,6 @@ export class VmDaemon {
       if (virtiofs && !childAlive(this.virtiofsd)) await this.startVirtiofsd()
       const log = openSync(qemuLog, 'a')
       this.consoleWatcher?.startNewBoot()
-      this.lastMarker = undefined
-      this.lastProblem = undefined
       try {
         return spawn(binary, argv, {stdio: ['ignore', log, log, this.network!.tapFd]})
       } finally {
@@ -358,8 +355,6 @@ export class VmDaemon {
 
   private onMarker(marker: GuestMarker): void {
     this.options.log(`guest: DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` (${marker.uptime}s)`}`)
-    this.lastMarker = marker
-    if (marker.kind === 'WARN' || marker.kind === 'FAIL') this.lastProblem = marker
     if (marker.kind === 'READY' && marker.text === 'docker') this.guestReady?.()
     if (marker.kind === 'FAIL') this.options.log(`guest reported a failure: ${marker.text}`)
   }
@@ -390,7 +385,7 @@ export class VmDaemon {
   /** What the guest said last (and its last complaint), for a boot that timed out. */
   private lastWords(): string {
     const show = (m: GuestMarker) => `DLITE-${m.kind} ${m.text}${m.uptime === undefined ? '' : ` ${m.uptime}`}`
-    const said = [this.lastProblem, this.lastMarker].filter((m, i, all): m is GuestMarker => m !== undefined && all.indexOf(m) === i)
+    const said = [this.consoleWatcher?.lastProblem, this.consoleWatcher?.lastMarker].filter((m, i, all): m is GuestMarker => m !== undefined && all.indexOf(m) === i)
     return said.length === 0 ? '' : ` (last from the guest: ${said.map(show).join('; ')})`
   }
 
@@ -454,7 +449,7 @@ export class VmDaemon {
   }
 
   /** Idempotent; concurrent callers share one stop. */
-  stop(timeoutMs = 30_000): Promise<void> {
+  stop(timeoutMs = CLEAN_STOP_TIMEOUT_MS): Promise<void> {
     this.stopping ??= this.doStop(timeoutMs)
     return this.stopping
   }

@@ -81,6 +81,11 @@ function pem(what: string, text: string, kind: RegExp): string {
 }
 
 /** Validate settings; throws SettingsError naming the field. */
+/** One dockerd argument the guest can pass on: non-empty and without white space (DOCKER_ARGS is split on it). */
+export function isDockerArg(arg: unknown): arg is string {
+  return typeof arg === 'string' && arg !== '' && !/\s/.test(arg)
+}
+
 export function validateSettings(s: GuestSettings): void {
   if (!HOSTNAME_RE.test(s.hostname)) throw new SettingsError(`hostname ${JSON.stringify(s.hostname)} is not an RFC 1123 host name`)
   if (s.network) {
@@ -96,7 +101,7 @@ export function validateSettings(s: GuestSettings): void {
     if (s.share.tag !== undefined && !/^[A-Za-z0-9_.-]{1,36}$/.test(s.share.tag)) throw new SettingsError(`share.tag ${s.share.tag} must be 1-36 of [A-Za-z0-9_.-]`)
   }
   for (const a of s.dockerArgs ?? []) {
-    if (a === '' || /\s/.test(a)) throw new SettingsError(`dockerArgs entry ${JSON.stringify(a)} must be non-empty and free of white space (use --flag=value)`)
+    if (!isDockerArg(a)) throw new SettingsError(`dockerArgs entry ${JSON.stringify(a)} must be non-empty and free of white space (use --flag=value)`)
   }
   if (s.daemonJson) {
     for (const k of RESERVED_DAEMON_KEYS) {

@@ -3,12 +3,13 @@
 import {rmSync} from 'node:fs'
 
 import {isInstalled, readConfig} from '../config/index.js'
+import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
 import {contextName, removeDockerContext} from '../docker/context.js'
 import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {defaultHome} from '../paths.js'
 import {homeService} from '../service/index.js'
-import {CLEAN_STOP_TIMEOUT_MS, stopVm} from './vm-control.js'
+import {stopVm} from './vm-control.js'
 
 export interface UninstallResult {
   home: string

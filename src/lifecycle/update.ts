@@ -8,7 +8,8 @@ import {rollbackImage, selectImage, updateConfig} from '../config/store.js'
 import {installImage, pruneImages, removeImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
 import {progressBar} from '../tasks/progress-bar.js'
-import {CLEAN_STOP_TIMEOUT_MS, startVm, stopVm, vmStatus} from './vm-control.js'
+import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
+import {startVm, stopVm, vmStatus} from './vm-control.js'
 
 export interface UpdateOutcome {
   action: 'already-installed' | 'updated' | 'rolled-back'
@@ -48,6 +49,7 @@ export async function updateImage(options: RestartOptions & {source: string; res
   const before = (await readConfig(options.home)).image
   const from = before.current
   const outcome: UpdateOutcome = {action: 'updated', from, to: from, restarted: false, removedImages: []}
+  let selected: ImageSelection = before
   await new Listr([
     {
       title: 'Fetch and verify the OS image',
@@ -61,7 +63,7 @@ export async function updateImage(options: RestartOptions & {source: string; res
     {
       title: 'Select the new image (the previous one is kept for rollback)',
       task: () => {
-        selectImage(options.home, outcome.to)
+        selected = selectImage(options.home, outcome.to).image
       },
     },
     {
@@ -78,9 +80,8 @@ export async function updateImage(options: RestartOptions & {source: string; res
     },
     {
       title: 'Remove images older than the previous one',
-      task: async () => {
-        const config = await readConfig(options.home)
-        outcome.removedImages = pruneImages(layout.images, [config.image.current, config.image.previous])
+      task: () => {
+        outcome.removedImages = pruneImages(layout.images, [selected.current, selected.previous])
       },
     },
   ], {renderer: options.renderer as 'default', exitOnError: true}).run()

@@ -61,13 +61,6 @@ export async function startVm(options: {
   return outcome
 }
 
-/**
- * How long a stop waits for the guest's own clean power-off before stopping QEMU hard. The guest gives
- * containers docker's 10 s to exit and dockerd 20 s in all, then containerd and the disk; under software
- * emulation on a busy host that adds up to 20-30 s, and a hard stop mid-way leaves the data disk to recover.
- */
-export const CLEAN_STOP_TIMEOUT_MS = 60_000
-
 /** Stops the VM; false when it was not running. */
 export async function stopVm(home: string, timeoutMs: number): Promise<boolean> {
   const layout = homeLayout(home)

@@ -28,11 +28,15 @@ export class ConsoleWatcher {
   private offset: number
   private partial = ''
   private timer?: NodeJS.Timeout
-  /** Set once the file has grown at all: the guest (or firmware) shows a sign of life. */
+  /** Set once the file has grown at all this boot: the guest (or firmware) shows a sign of life. */
   sawOutput = false
+  /** The guest's last marker, and its last warning or failure, this boot: what a boot timeout quotes. */
+  lastMarker?: GuestMarker
+  lastProblem?: GuestMarker
 
-  constructor(private readonly path: string, private readonly onMarker: (marker: GuestMarker) => void, fromStart = false) {
-    this.offset = fromStart ? 0 : fileSize(path)
+  /** `previousPath`: where startNewBoot keeps the log of the boot before. */
+  constructor(private readonly path: string, private readonly previousPath: string, private readonly onMarker: (marker: GuestMarker) => void) {
+    this.offset = fileSize(path)
   }
 
   start(intervalMs = 100): void {
@@ -46,18 +50,20 @@ export class ConsoleWatcher {
 
   /**
    * Call right before a QEMU starts writing the log: QEMU truncates it, and a watcher that merely remembered
-   * the old size could miss or misplace the new boot's first lines. The old boot's log is kept beside it
-   * (console.previous.log) for diagnosis, and the watcher reads the new one from its first byte.
+   * the old size could miss or misplace the new boot's first lines. The old boot's log is kept at
+   * `previousPath` for diagnosis, and the watcher reads the new one from its first byte.
    */
   startNewBoot(): void {
     try {
-      renameSync(this.path, this.path.replace(/(\.log)?$/, '.previous$1'))
+      renameSync(this.path, this.previousPath)
     } catch {
       // no log yet
     }
     this.offset = 0
     this.partial = ''
     this.sawOutput = false
+    this.lastMarker = undefined
+    this.lastProblem = undefined
   }
 
   poll(): void {
@@ -69,7 +75,10 @@ export class ConsoleWatcher {
     this.partial = lines.pop() ?? ''
     for (const line of lines) {
       const marker = parseMarker(line)
-      if (marker) this.onMarker(marker)
+      if (!marker) continue
+      this.lastMarker = marker
+      if (marker.kind === 'WARN' || marker.kind === 'FAIL') this.lastProblem = marker
+      this.onMarker(marker)
     }
   }
 }

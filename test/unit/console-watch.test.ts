@@ -20,7 +20,7 @@ describe('guest console markers', () => {
     try {
       writeFileSync(log, 'DLITE-STAGE old 0.1\n')
       const seen: GuestMarker[] = []
-      const watcher = new ConsoleWatcher(log, (m) => seen.push(m))
+      const watcher = new ConsoleWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
       watcher.poll()
       expect(watcher.sawOutput).to.equal(false)
       appendFileSync(log, 'boot noise\nDLITE-STAGE init 1.0\nDLITE-REA')
@@ -40,7 +40,7 @@ describe('guest console markers', () => {
     try {
       writeFileSync(log, 'DLITE-STAGE init 1.0\nDLITE-READY docker 30.0\nDLITE-STAGE shutdown 90.0\n')
       const seen: GuestMarker[] = []
-      const watcher = new ConsoleWatcher(log, (m) => seen.push(m))
+      const watcher = new ConsoleWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
       watcher.startNewBoot()
       expect(readFileSync(join(dir, 'console.previous.log'), 'utf8')).to.contain('DLITE-READY docker 30.0')
       expect(existsSync(log)).to.equal(false)
