@@ -25,6 +25,22 @@ export abstract class RoutingCommand extends Command {
     return process.stdout.isTTY ? 'default' : 'simple'
   }
 
+  /**
+   * The whole of a routing command: validates the flags, runs the work against dlite with this command's
+   * renderer, prints the outcome as text unless --json (oclif prints what run() returns), and turns a failure
+   * into our exit code and fix.
+   */
+  protected async perform<T>(work: (dlite: Dlite, renderer: Renderer) => Promise<T>, render: (outcome: T) => string): Promise<T> {
+    await this.parse(this.ctor)
+    try {
+      const outcome = await work(await this.dlite(), this.renderer())
+      if (!this.jsonEnabled()) this.log(render(outcome))
+      return outcome
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
   /** Turns a failure into oclif's error with our exit code and fix. */
   protected fail(error: unknown): never {
     if (error instanceof RoutingError) this.error(error.message, {exit: error.exit, suggestions: error.fix ? [error.fix] : undefined})

@@ -37,8 +37,13 @@ export const run: Runner = (cmd, args, opts = {}) =>
 export async function runOrThrow(runner: Runner, cmd: string, args: string[]): Promise<string> {
   const result = await runner(cmd, args)
   if (result.code !== 0) {
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ')
+    const detail = errorDetail(result)
     throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`)
   }
   return result.stdout
+}
+
+/** The last two lines a failed program printed (its error output, else its output), joined into one. */
+export function errorDetail(result: ExecResult): string {
+  return (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ')
 }

@@ -83,7 +83,7 @@ export function parseNetstatRoutes(text: string): HostRoute[] {
  * Routes through the VM's address are dlite-routing's: nothing else sends traffic for other networks to the
  * dlite VM. That makes the routing table itself the record of what is installed (no state to lose in a crash).
  */
-export function isViaVm(route: HostRoute, vmIp: string): boolean {
+function isViaVm(route: HostRoute, vmIp: string): boolean {
   return route.gateway === vmIp && route.type === undefined
 }
 

@@ -18,7 +18,7 @@ const REQUEST_TIMEOUT_MS = 180_000
 interface VmFound {
   home: string
   stateDir: string
-  vm?: {ip: string; bridge: string}
+  vm?: {ip: string}
 }
 
 export interface EnableOutcome {
@@ -58,7 +58,7 @@ function listr<Ctx extends object>(tasks: ConstructorParameters<typeof Listr<Ctx
 async function findVm(dlite: Dlite): Promise<VmFound> {
   const context = await dlite.vmContext()
   if (!context.installed) throw new RoutingError(`dlite is not installed in ${context.home}`, 'run `dlite install` first')
-  return {home: context.home, stateDir: dlite.pluginStateDir(context.home, PLUGIN_NAME), ...(context.vm ? {vm: {ip: context.vm.ip, bridge: context.vm.bridge}} : {})}
+  return {home: context.home, stateDir: dlite.pluginStateDir(context.home, PLUGIN_NAME), ...(context.vm ? {vm: {ip: context.vm.ip}} : {})}
 }
 
 async function ask<T>(dlite: Dlite, home: string, request: RoutingRequest): Promise<T> {

@@ -6,7 +6,7 @@
 import type {DockerEvent} from 'dlite/plugin'
 
 import {probeTargets, routableNetworks, type DockerContainer, type DockerNetwork, type ProbeTarget, type RoutableNetwork, type SkippedNetwork} from './docker-networks.js'
-import type {ExecResult} from './exec.js'
+import {errorDetail, type ExecResult} from './exec.js'
 import {guestRuleArgv, parseApplyOutput, type GuestAction, type GuestRule} from './guest-rules.js'
 import {conflictingRoutes, describeRoute, routesViaVm, type HostRoute} from './host-routes.js'
 import type {RouteBackend, VmLink} from './route-backend.js'
@@ -85,7 +85,7 @@ export class ConflictError extends Error {
   }
 }
 
-export function conflictMessage(conflicts: Conflict[]): string {
+function conflictMessage(conflicts: Conflict[]): string {
   const lines = conflicts.map((c) => `${c.subnet} (docker network ${c.network}) overlaps the host route ${c.routes.join(', ')}`)
   return `${lines.join('; ')}. Nothing was changed. Recreate the docker network with a free subnet ` +
     '(`docker network create --subnet <cidr> ...`) or remove the host route, then run `dlite routing enable` again.'
@@ -117,11 +117,7 @@ export class Router {
    */
   apply(strict: boolean): Promise<ApplyResult> {
     return this.serial(async () => {
-      const {routable, skipped} = await this.networks()
-      const table = await this.deps.backend.readRoutes()
-      const conflicts = findConflicts(routable, table, this.vm.ip)
-      if (strict && conflicts.length > 0) throw new ConflictError(conflicts)
-      for (const conflict of conflicts) this.deps.log(`not routing ${conflict.subnet} (${conflict.network}): overlaps ${conflict.routes.join(', ')}`)
+      const {routable, skipped, table, conflicts} = await this.survey(strict)
       // the guest first: a route into a guest that drops the traffic would only turn a fast failure into a timeout
       const guest = parseApplyOutput(await this.runGuest('apply'))
       const link = await this.deps.backend.prepareLink(this.vm)
@@ -133,10 +129,7 @@ export class Router {
   /** Brings the routes in line with docker's networks (after an event); the guest rule is already in place. */
   sync(): Promise<ApplyResult> {
     return this.serial(async () => {
-      const {routable, skipped} = await this.networks()
-      const table = await this.deps.backend.readRoutes()
-      const conflicts = findConflicts(routable, table, this.vm.ip)
-      for (const conflict of conflicts) this.deps.log(`not routing ${conflict.subnet} (${conflict.network}): overlaps ${conflict.routes.join(', ')}`)
+      const {routable, skipped, table, conflicts} = await this.survey(false)
       return {...(await this.reconcile(routable, conflicts, table)), skipped, conflicts}
     })
   }
@@ -160,9 +153,11 @@ export class Router {
       const table = await this.deps.backend.readRoutes()
       const ours = routesViaVm(table, this.vm.ip)
       const routedSubnets = new Set(ours.map((r) => r.dst))
+      // a network's conflicts depend on its subnet alone
+      const conflicts = new Map(findConflicts(routable, table, this.vm.ip).map((c) => [c.subnet, c.routes]))
       const networks: NetworkState[] = routable.map((n) => {
         if (routedSubnets.has(n.subnet)) return {name: n.name, subnet: n.subnet, state: 'routed'}
-        const conflict = conflictingRoutes(n.subnet, table, this.vm.ip).map(describeRoute)
+        const conflict = conflicts.get(n.subnet) ?? []
         return conflict.length > 0 ? {name: n.name, subnet: n.subnet, state: 'conflict', conflict} : {name: n.name, subnet: n.subnet, state: 'missing'}
       })
       let guestRule: StatusReport['guestRule'] = 'unknown'
@@ -252,6 +247,19 @@ export class Router {
     return next
   }
 
+  /**
+   * Docker's networks, the host's table and the conflicts between them. Strict: any conflict refuses before
+   * anything is touched; otherwise each is logged and left out.
+   */
+  private async survey(strict: boolean): Promise<{routable: RoutableNetwork[]; skipped: SkippedNetwork[]; table: HostRoute[]; conflicts: Conflict[]}> {
+    const {routable, skipped} = await this.networks()
+    const table = await this.deps.backend.readRoutes()
+    const conflicts = findConflicts(routable, table, this.vm.ip)
+    if (strict && conflicts.length > 0) throw new ConflictError(conflicts)
+    for (const conflict of conflicts) this.deps.log(`not routing ${conflict.subnet} (${conflict.network}): overlaps ${conflict.routes.join(', ')}`)
+    return {routable, skipped, table, conflicts}
+  }
+
   private async reconcile(routable: RoutableNetwork[], conflicts: Conflict[], table: HostRoute[]): Promise<{routes: RouteEntry[]; added: string[]; removed: string[]}> {
     const blocked = new Set(conflicts.map((c) => c.subnet))
     const wanted = new Set(routable.map((n) => n.subnet).filter((s) => !blocked.has(s)))
@@ -300,8 +308,7 @@ export class Router {
   private async runGuest(action: GuestAction): Promise<string> {
     const result = await this.deps.guest(guestRuleArgv(action, this.vm))
     if (result.code !== 0) {
-      const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ')
-      throw new Error(`the guest's forwarding rule (${action}) failed with exit ${result.code}: ${detail}`)
+      throw new Error(`the guest's forwarding rule (${action}) failed with exit ${result.code}: ${errorDetail(result)}`)
     }
     return result.stdout
   }

@@ -8,13 +8,6 @@ export default class RoutingDisable extends RoutingCommand {
   static override examples = ['<%= config.bin %> routing disable']
 
   async run(): Promise<DisableOutcome> {
-    await this.parse(RoutingDisable)
-    try {
-      const outcome = await disableRouting(await this.dlite(), this.renderer())
-      if (!this.jsonEnabled()) this.log(renderDisable(outcome))
-      return outcome
-    } catch (error) {
-      this.fail(error)
-    }
+    return this.perform(disableRouting, renderDisable)
   }
 }

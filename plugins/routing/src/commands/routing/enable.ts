@@ -10,13 +10,6 @@ export default class RoutingEnable extends RoutingCommand {
   static override examples = ['<%= config.bin %> routing enable', 'curl http://$(docker inspect -f "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}" web)/']
 
   async run(): Promise<EnableOutcome> {
-    await this.parse(RoutingEnable)
-    try {
-      const outcome = await enableRouting(await this.dlite(), this.renderer())
-      if (!this.jsonEnabled()) this.log(renderEnable(outcome))
-      return outcome
-    } catch (error) {
-      this.fail(error)
-    }
+    return this.perform(enableRouting, renderEnable)
   }
 }

@@ -9,13 +9,6 @@ export default class RoutingStatus extends RoutingCommand {
   static override examples = ['<%= config.bin %> routing status', '<%= config.bin %> routing status --json']
 
   async run(): Promise<StatusOutcome> {
-    await this.parse(RoutingStatus)
-    try {
-      const outcome = await routingStatus(await this.dlite(), this.renderer())
-      if (!this.jsonEnabled()) this.log(renderStatus(outcome))
-      return outcome
-    } catch (error) {
-      this.fail(error)
-    }
+    return this.perform(routingStatus, renderStatus)
   }
 }
