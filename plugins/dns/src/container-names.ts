@@ -3,6 +3,8 @@
 // `com.dnsdock.*` and the older `DNSDOCK_*` environment variables override each. Pure: no docker calls here.
 import {isIP} from 'node:net'
 
+import {MAX_TTL} from './settings.js'
+
 /** The facts of one running container that naming needs (from `GET /containers/{id}/json`). */
 export interface ContainerFacts {
   id: string
@@ -38,8 +40,8 @@ export interface ContainerEntry {
   ipv6: string[]
 }
 
-export const LABEL_PREFIX = 'com.dnsdock.'
-export const ENV_PREFIX = 'DNSDOCK_'
+const LABEL_PREFIX = 'com.dnsdock.'
+const ENV_PREFIX = 'DNSDOCK_'
 
 export function toLabels(name: string): string[] {
   return name.trim().toLowerCase().replace(/\.$/, '').split('.').filter((label) => label !== '')
@@ -75,7 +77,7 @@ interface Overrides {
 function parseTtl(value: string): number | undefined {
   if (!/^\s*\d+\s*$/.test(value)) return undefined
   const ttl = Number(value)
-  return ttl <= 2_147_483_647 ? ttl : undefined
+  return ttl <= MAX_TTL ? ttl : undefined
 }
 
 /** dnsdock ignores a container that merely has the key; we also accept an explicit false/0/no to mean "don't". */

@@ -3,14 +3,14 @@
 // vm-ready (or by `dns enable`), stopped at vm-stopping (or by `dns disable`). Changes run one at a time.
 import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite/plugin'
 
-import type {Dlite} from './dlite.js'
-import {DnsService, DNS_PORT} from './dns-service.js'
+import {dnsStateDir, type Dlite} from './dlite.js'
+import {DnsService, DNS_PORT, noQueries} from './dns-service.js'
 import {installResolver, removeResolverFiles, type ResolverHost, type ResolverOutcome} from './host-resolver.js'
 import {realHost} from './host.js'
 import type {DnsRequest, NamesReply, ServiceStatus} from './protocol.js'
-import {PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
+import {readSettings, type DnsSettings} from './settings.js'
 
-export type Log = (line: string) => void
+type Log = (line: string) => void
 
 interface DaemonState {
   service?: DnsService
@@ -35,17 +35,13 @@ function serially<T>(work: () => Promise<T>): Promise<T> {
   return next
 }
 
-function stateDir(dlite: Pick<Dlite, 'pluginStateDir'>, home: string): string {
-  return dlite.pluginStateDir(home, PLUGIN_NAME)
-}
-
 export function dnsArgument(hostIp: string): string {
   return `--dns=${hostIp}`
 }
 
 /** dlite:guest-config: containers use the responder when dlite-dns is enabled with container DNS. */
 export function guestConfig(event: VmLifecycleEvent, dlite: Pick<Dlite, 'pluginStateDir'>): GuestConfig | undefined {
-  const settings = readSettings(stateDir(dlite, event.home))
+  const settings = readSettings(dnsStateDir(dlite, event.home))
   state.bootDns = settings.enabled && settings.containerDns ? dnsArgument(event.hostIp) : undefined
   return state.bootDns ? {dockerArgs: [state.bootDns]} : undefined
 }
@@ -59,7 +55,7 @@ async function stopService(): Promise<void> {
 /** Reads the settings and makes the daemon match them: serving and resolver configured, or neither. */
 export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus> {
   return serially(async () => {
-    const dir = stateDir(dlite, event.home)
+    const dir = dnsStateDir(dlite, event.home)
     const settings = readSettings(dir)
     await stopService()
     state.lastError = undefined
@@ -109,7 +105,7 @@ export function status(settings: DnsSettings, event: VmLifecycleEvent): ServiceS
     containerDns: {wanted: settings.enabled && settings.containerDns, active: state.bootDns === dnsArgument(event.hostIp)},
     upstreams: service?.upstreamList() ?? [],
     resolver: state.resolver,
-    queries: service ? {...service.queries} : {answer: 0, nodata: 0, nxdomain: 0, forwarded: 0, refused: 0, error: 0},
+    queries: service ? {...service.queries} : noQueries(),
     startedAt: service?.startedAt.toISOString(),
     lastError: state.lastError ?? service?.registry.lastError,
   }
@@ -122,7 +118,7 @@ export async function handleRequest(event: PluginRequestEvent, dlite: Pick<Dlite
     case 'apply':
       return apply(event, dlite, log)
     case 'status':
-      return status(readSettings(stateDir(dlite, event.home)), event)
+      return status(readSettings(dnsStateDir(dlite, event.home)), event)
     case 'names': {
       const service = state.service
       if (!service) throw new Error(state.lastError ? `dlite-dns is not serving: ${state.lastError}` : 'dlite-dns is not serving; enable it with `dlite dns enable`')

@@ -2,9 +2,9 @@
 // the dlite core that loaded the plugin, the VM the command acts on, and how the daemon is asked.
 import {Command} from '@oclif/core'
 
-import {loadDlite, type Dlite} from './dlite.js'
+import {dnsStateDir, loadDlite, type Dlite} from './dlite.js'
 import type {DnsRequest} from './protocol.js'
-import {PLUGIN_NAME, SettingsError} from './settings.js'
+import {PLUGIN_NAME, SettingsError, readSettings, type DnsSettings} from './settings.js'
 
 export const EXIT_RUNTIME = 1
 export const EXIT_USAGE = 2
@@ -47,7 +47,16 @@ export abstract class DnsCommand extends Command {
   }
 
   protected stateDir(dlite: Dlite, context: VmContext): string {
-    return dlite.pluginStateDir(context.home, PLUGIN_NAME)
+    return dnsStateDir(dlite, context.home)
+  }
+
+  /** The saved settings, changed by `update`; a bad settings file is a runtime error. */
+  protected savedSettings(dir: string, update: (saved: DnsSettings) => DnsSettings = (saved) => saved): DnsSettings {
+    try {
+      return update(readSettings(dir))
+    } catch (error) {
+      this.settingsError(error, false)
+    }
   }
 
   protected ask<T>(dlite: Dlite, context: VmContext, request: DnsRequest): Promise<T> {

@@ -5,6 +5,7 @@ import {createSocket, type Socket as UdpSocket} from 'node:dgram'
 import {isIP, createServer, type Server, type Socket} from 'node:net'
 
 import type {Responder} from './responder.js'
+import {formatUpstream} from './settings.js'
 
 export interface ListenAddress {
   host: string
@@ -108,7 +109,7 @@ export async function serveDns(addresses: ListenAddress[], responder: Responder,
 }
 
 function listenError(address: ListenAddress, protocol: string, error: NodeJS.ErrnoException): Error {
-  const where = `${isIP(address.host) === 6 ? `[${address.host}]` : address.host}:${address.port}/${protocol}`
+  const where = `${formatUpstream(address)}/${protocol}`
   if (error.code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: another program already uses it (another DNS server such as dnsmasq?)`)
   if (error.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: the address is not on this host (is the VM's bridge up?)`)
   if (error.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied (the dlite daemon runs as root; is this the daemon?)`)

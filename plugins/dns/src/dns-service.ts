@@ -6,7 +6,7 @@ import {servedNames, type ServedName, type Zone} from './name-lookup.js'
 import type {QueryCounts} from './protocol.js'
 import {ContainerRegistry, type DockerApi} from './registry.js'
 import {Responder, type Forwarder} from './responder.js'
-import {RESOLVED_UPSTREAMS_FILE, forwardQuery, settingsUpstreams, systemUpstreams} from './upstream.js'
+import {RESOLVED_UPSTREAMS_FILE, forwardQuery, parseUpstreams, resolveUpstreams, systemUpstreams, type ConfiguredUpstream} from './upstream.js'
 
 export const DNS_PORT = 53
 /** How long a start waits for the first container listing before serving what it has. */
@@ -14,7 +14,7 @@ const FIRST_SYNC_WAIT_MS = 10_000
 /** The host's resolvers are read again at most this often. */
 const SYSTEM_UPSTREAMS_CACHE_MS = 5000
 
-export interface ServiceDeps {
+interface ServiceDeps {
   docker: DockerApi
   vm: {ip: string; hostname: string; hostIp: string}
   log: (line: string) => void
@@ -24,10 +24,17 @@ export interface ServiceDeps {
   resolvConfFiles?: string[]
 }
 
+/** Query counts before the first query. */
+export function noQueries(): QueryCounts {
+  return {answer: 0, nodata: 0, nxdomain: 0, forwarded: 0, refused: 0, error: 0}
+}
+
 export class DnsService {
   readonly startedAt = new Date()
-  readonly queries: QueryCounts = {answer: 0, nodata: 0, nxdomain: 0, forwarded: 0, refused: 0, error: 0}
+  readonly queries: QueryCounts = noQueries()
   private systemCache?: {at: number; servers: Upstream[]}
+  /** The settings' upstreams, parsed once; `system` is filled in per query. */
+  private readonly configuredUpstreams: ConfiguredUpstream[]
 
   private constructor(
     readonly settings: DnsSettings,
@@ -35,7 +42,9 @@ export class DnsService {
     readonly registry: ContainerRegistry,
     private readonly deps: ServiceDeps,
     private server?: DnsServer,
-  ) {}
+  ) {
+    this.configuredUpstreams = parseUpstreams(settings.upstream)
+  }
 
   static async start(settings: DnsSettings, deps: ServiceDeps): Promise<DnsService> {
     const zone: Zone = {domain: settings.domain, defaultTtl: settings.ttl, vm: {hostname: deps.vm.hostname, ip: deps.vm.ip}}
@@ -66,7 +75,7 @@ export class DnsService {
 
   /** The upstreams as they are now (the host's resolvers may change while the VM runs). */
   upstreams(): Upstream[] {
-    return settingsUpstreams(this.settings.upstream, () => {
+    return resolveUpstreams(this.configuredUpstreams, () => {
       const now = Date.now()
       if (!this.systemCache || now - this.systemCache.at > SYSTEM_UPSTREAMS_CACHE_MS) {
         const files = this.deps.resolvConfFiles ?? [RESOLVED_UPSTREAMS_FILE, '/etc/resolv.conf']

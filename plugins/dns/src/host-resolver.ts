@@ -10,10 +10,10 @@ import {dirname, join, resolve} from 'node:path'
 import {writeFileAtomic} from './atomic-file.js'
 import {formatUpstream, type ResolverSetting} from './settings.js'
 
-export type ResolverMode = 'macos' | 'systemd-resolved' | 'manual'
+type ResolverMode = 'macos' | 'systemd-resolved' | 'manual'
 
 export const MARKER = '# added by dlite-dns'
-export const DEFAULT_DIRS: Record<Exclude<ResolverMode, 'manual'>, string> = {
+const DEFAULT_DIRS: Record<Exclude<ResolverMode, 'manual'>, string> = {
   'macos': '/etc/resolver',
   'systemd-resolved': '/etc/systemd/resolved.conf.d',
 }
@@ -32,7 +32,7 @@ export interface ResolverHost {
   run: Runner
 }
 
-export interface WrittenFile {
+interface WrittenFile {
   path: string
   mode: ResolverMode
   content: string
@@ -49,7 +49,7 @@ export interface ResolverOutcome {
 }
 
 /** systemd-resolved runs when systemd is the init and resolved's runtime files exist. */
-export function resolvedRunning(host: Pick<ResolverHost, 'exists'>): boolean {
+function resolvedRunning(host: Pick<ResolverHost, 'exists'>): boolean {
   return host.exists('/run/systemd/system') && (host.exists('/run/systemd/resolve/stub-resolv.conf') || host.exists('/run/systemd/resolve/resolv.conf'))
 }
 
@@ -86,7 +86,7 @@ export function manualStep(domain: string, address: {host: string; port: number}
   return `dlite-dns did not change the host resolver (no systemd-resolved here). To resolve *.${domain} on this host, send the domain to ${address.host}: with dnsmasq \`server=/${domain}/${where}\`, or put \`nameserver ${address.host}\` first in /etc/resolv.conf (other names are then forwarded to your other resolvers).`
 }
 
-export function statePath(stateDir: string): string {
+function statePath(stateDir: string): string {
   return join(stateDir, 'resolver-state.json')
 }
 
@@ -158,6 +158,20 @@ export async function removeResolverFiles(stateDir: string, host: ResolverHost, 
   recordWritten(stateDir, remaining)
   if (reload) outcome.warning = await reloadResolved(host)
   return outcome
+}
+
+/**
+ * `dns disable` with the VM stopped: there is no daemon to remove the files, so the command does it (root is
+ * needed for /etc); a permission error says to run it with sudo.
+ */
+export async function removeResolverFilesAsUser(stateDir: string, host: ResolverHost): Promise<RemoveOutcome> {
+  try {
+    return await removeResolverFiles(stateDir, host)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`permission denied removing the resolver file (${(error as Error).message}); run \`sudo dlite dns disable\``)
+    throw error
+  }
 }
 
 /** Writes (or rewrites) the resolver configuration for the domain, removing any earlier file that is no longer wanted. */

@@ -5,7 +5,7 @@ import {existsSync} from 'node:fs'
 
 import type {ResolverHost, Runner} from './host-resolver.js'
 
-export const runProgram: Runner = (command, args) => new Promise((resolve) => {
+const runProgram: Runner = (command, args) => new Promise((resolve) => {
   execFile(command, args, {timeout: 30_000}, (error, stdout, stderr) => {
     const code = error ? (typeof error.code === 'number' ? error.code : 127) : 0
     resolve({code, stdout: String(stdout), stderr: error && !stderr ? error.message : String(stderr)})

@@ -16,7 +16,7 @@ export interface Zone {
 }
 
 /** What answers one name: a container, or the VM. */
-export interface Match {
+interface Match {
   /** The container's name, or `(vm)`. */
   source: string
   id?: string
@@ -34,7 +34,7 @@ export interface LookupResult {
   matches: Match[]
 }
 
-export const VM_SOURCE = '(vm)'
+const VM_SOURCE = '(vm)'
 
 /**
  * dnsdock's comparison: from the right, every label both have must be equal or `*` in the query. The query
@@ -53,7 +53,7 @@ function endsWith(name: string[], suffix: string[]): boolean {
   return suffix.every((label, k) => name[name.length - suffix.length + k] === label)
 }
 
-export function vmHostname(zone: Zone): string[] | undefined {
+function vmHostname(zone: Zone): string[] | undefined {
   if (!zone.vm) return undefined
   const labels = toLabels(zone.vm.hostname)
   if (labels.length === 0) return undefined
@@ -61,7 +61,7 @@ export function vmHostname(zone: Zone): string[] | undefined {
 }
 
 /** The full names a container is known by (before any left-out parts or wildcards), as label lists. */
-export function schemeName(entry: ContainerEntry, domain: string[]): string[] {
+function schemeName(entry: ContainerEntry, domain: string[]): string[] {
   return [...entry.name, ...entry.image, ...domain]
 }
 
@@ -70,9 +70,8 @@ function ttlOf(entry: ContainerEntry, zone: Zone): number {
 }
 
 /** The zone a query name falls in, or undefined when it is none of ours (forward or refuse it). */
-function apexFor(query: string[], zone: Zone, entries: Iterable<ContainerEntry>): string[] | undefined {
-  const candidates: string[][] = [toLabels(zone.domain)]
-  const vm = vmHostname(zone)
+function apexFor(query: string[], domain: string[], vm: string[] | undefined, entries: Iterable<ContainerEntry>): string[] | undefined {
+  const candidates: string[][] = [domain]
   if (vm) candidates.push(vm)
   for (const entry of entries) candidates.push(...entry.aliases)
   let best: string[] | undefined
@@ -84,16 +83,16 @@ function apexFor(query: string[], zone: Zone, entries: Iterable<ContainerEntry>)
 
 export function lookupName(qname: string, zone: Zone, entries: ContainerEntry[]): LookupResult | undefined {
   const query = toLabels(qname)
-  const apex = apexFor(query, zone, entries)
-  if (!apex) return undefined
   const domain = toLabels(zone.domain)
+  const vm = vmHostname(zone)
+  const apex = apexFor(query, domain, vm, entries)
+  if (!apex) return undefined
   const matches: Match[] = []
   for (const entry of entries) {
     const byScheme = endsWith(query, domain) && labelsMatch(query, schemeName(entry, domain))
     const byAlias = entry.aliases.some((alias) => labelsMatch(query, alias))
     if (byScheme || byAlias) matches.push({source: entry.container, id: entry.id, ttl: ttlOf(entry, zone), ipv4: entry.ipv4, ipv6: entry.ipv6})
   }
-  const vm = vmHostname(zone)
   if (vm && zone.vm && endsWith(query, vm)) {
     matches.push({source: VM_SOURCE, ttl: zone.defaultTtl, ipv4: [zone.vm.ip], ipv6: []})
   }

@@ -34,7 +34,7 @@ interface InspectBody {
   NetworkSettings?: {Networks?: Record<string, {IPAddress?: string; GlobalIPv6Address?: string}> | null}
 }
 
-export function factsFromInspect(body: InspectBody): ContainerFacts {
+function factsFromInspect(body: InspectBody): ContainerFacts {
   return {
     id: body.Id,
     name: body.Name,
@@ -47,7 +47,7 @@ export function factsFromInspect(body: InspectBody): ContainerFacts {
   }
 }
 
-export interface RegistryOptions {
+interface RegistryOptions {
   /** The VM's address, for containers on the host network. */
   vmIp?: string
   log?: (line: string) => void
@@ -69,7 +69,6 @@ export class ContainerRegistry {
   private firstSync?: Promise<void>
   state: StreamState = 'connecting'
   lastError?: string
-  lastChangeAt?: number
 
   constructor(private readonly docker: DockerApi, private readonly options: RegistryOptions = {}) {}
 
@@ -165,7 +164,6 @@ export class ContainerRegistry {
   }
 
   private changed(): void {
-    this.lastChangeAt = Date.now()
     this.options.onChange?.()
   }
 

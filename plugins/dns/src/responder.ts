@@ -8,7 +8,7 @@ import dnsPacket, {type Answer, type DecodedPacket, type Packet, type Question} 
 import {lookupName, reverseLookup, type LookupResult, type Zone} from './name-lookup.js'
 import type {ContainerEntry} from './container-names.js'
 
-export const RCODE = {NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5} as const
+const RCODE = {NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5} as const
 const OPCODE_QUERY = 0
 /** Without EDNS a UDP answer may be 512 bytes; with it we accept up to this (the DNS flag day's safe size). */
 const EDNS_UDP_SIZE = 1232
@@ -19,12 +19,12 @@ export type Transport = 'udp' | 'tcp'
 /** Forwards a query that is not ours; resolves with the upstream's response, or undefined when none answered. */
 export type Forwarder = (query: Buffer, transport: Transport) => Promise<Buffer | undefined>
 
-export interface ResponderState {
+interface ResponderState {
   zone: Zone
   entries: ContainerEntry[]
 }
 
-export interface ResponderOptions {
+interface ResponderOptions {
   /** The zone and containers as they are at the moment of each query. */
   state: () => ResponderState
   /** The forwarder for this query; none (no upstream now): names outside our zones are REFUSED. */

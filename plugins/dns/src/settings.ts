@@ -124,7 +124,7 @@ export function validateSettings(raw: unknown): DnsSettings {
     enabled: value.enabled,
     domain: normalizeDomain(value.domain),
     ttl: validateTtl(value.ttl),
-    upstream: value.upstream.length === 0 ? [] : normalizeUpstreams(value.upstream),
+    upstream: normalizeUpstreams(value.upstream),
     containerDns: value.containerDns,
     loopback: value.loopback,
     resolver: value.resolver,

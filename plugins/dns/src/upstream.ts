@@ -9,7 +9,7 @@ import {isIP, Socket} from 'node:net'
 import {parseUpstream, type Upstream} from './settings.js'
 import type {Transport} from './responder.js'
 
-export const FORWARD_TIMEOUT_MS = 2000
+const FORWARD_TIMEOUT_MS = 2000
 /** systemd-resolved's stub listeners: forwarding to them could come straight back (resolved sends ~docker to us). */
 const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54'])
 /** systemd-resolved's list of the real upstream servers, for programs that must bypass the stub. */
@@ -42,9 +42,21 @@ export function systemUpstreams(files: string[], exclude: Upstream[], read: (pat
   return []
 }
 
+/** The upstreams the settings name, parsed once: `system` stays a marker, filled in at the time of each query. */
+export type ConfiguredUpstream = Upstream | 'system'
+
+export function parseUpstreams(upstream: string[]): ConfiguredUpstream[] {
+  return upstream.map((u) => (u === 'system' ? 'system' : parseUpstream(u)))
+}
+
+/** The parsed upstreams with `system` resolved by `system()`. */
+export function resolveUpstreams(configured: ConfiguredUpstream[], system: () => Upstream[]): Upstream[] {
+  return configured.flatMap((u) => (u === 'system' ? system() : [u]))
+}
+
 /** The upstreams the settings name, resolving `system` with `system()` (read at the time of the query). */
 export function settingsUpstreams(upstream: string[], system: () => Upstream[]): Upstream[] {
-  return upstream.flatMap((u) => (u === 'system' ? system() : [parseUpstream(u)]))
+  return resolveUpstreams(parseUpstreams(upstream), system)
 }
 
 /**
@@ -64,7 +76,7 @@ function settleOnce(timeoutMs: number, close: () => void, resolve: (response: Bu
   return finish
 }
 
-export function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = createSocket(isIP(upstream.host) === 6 ? 'udp6' : 'udp4')
     const finish = settleOnce(timeoutMs, () => socket.close(), resolve)
@@ -80,7 +92,7 @@ export function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWAR
   })
 }
 
-export function forwardTcp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+function forwardTcp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = new Socket()
     let buffer: Buffer = Buffer.alloc(0)

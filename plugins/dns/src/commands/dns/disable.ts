@@ -1,11 +1,10 @@
 import {Listr} from 'listr2'
 
 import {DnsCommand} from '../../dns-command.js'
-import {removeResolverFiles, type RemoveOutcome} from '../../host-resolver.js'
+import {removeResolverFilesAsUser, type RemoveOutcome} from '../../host-resolver.js'
 import {realHost} from '../../host.js'
 import type {ServiceStatus} from '../../protocol.js'
-import {readSettings, settingsPath, writeSettings, type DnsSettings} from '../../settings.js'
-import {existsSync} from 'node:fs'
+import {writeSettings} from '../../settings.js'
 
 export default class DnsDisable extends DnsCommand {
   static override summary = 'Stop serving *.docker names and remove exactly the resolver configuration dlite-dns wrote'
@@ -16,19 +15,14 @@ export default class DnsDisable extends DnsCommand {
     const dlite = await this.dlite()
     const context = await this.vm(dlite)
     const dir = this.stateDir(dlite, context)
-    let settings: DnsSettings
-    try {
-      settings = readSettings(dir)
-    } catch (error) {
-      this.settingsError(error, false)
-    }
+    const settings = this.savedSettings(dir)
     const wasEnabled = settings.enabled
     const outcome: {removal?: RemoveOutcome; status?: ServiceStatus} = {}
 
     const tasks = new Listr([
       {
         title: 'Save the settings (disabled)',
-        skip: () => (existsSync(settingsPath(dir)) && wasEnabled ? false : 'already disabled'),
+        skip: () => (wasEnabled ? false : 'already disabled'),
         task: () => {
           try {
             writeSettings(dir, {...settings, enabled: false})
@@ -48,16 +42,8 @@ export default class DnsDisable extends DnsCommand {
       {
         title: 'Remove the host resolver configuration',
         task: async (_: unknown, task: {title: string}) => {
-          // With the VM stopped there is no daemon to do it: do it here (root needed for /etc).
-          if (!outcome.removal) {
-            try {
-              outcome.removal = await removeResolverFiles(dir, realHost())
-            } catch (error) {
-              const code = (error as NodeJS.ErrnoException).code
-              if (code === 'EACCES' || code === 'EPERM') throw new Error(`permission denied removing the resolver file (${(error as Error).message}); run \`sudo dlite dns disable\``)
-              throw error
-            }
-          }
+          // With the VM stopped there is no daemon to do it: do it here.
+          if (!outcome.removal) outcome.removal = await removeResolverFilesAsUser(dir, realHost())
           const removed = outcome.removal.removed
           task.title = removed.length > 0 ? `Removed ${removed.join(', ')}` : 'Host resolver: nothing to remove'
         },

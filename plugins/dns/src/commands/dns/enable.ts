@@ -5,7 +5,7 @@ import {DnsCommand} from '../../dns-command.js'
 import type {ServiceStatus} from '../../protocol.js'
 import {describeContainerDns, describeResolver} from '../../render.js'
 import {
-  MAX_TTL, RESOLVER_MODES, normalizeDomain, normalizeUpstreams, readSettings, validateSettings, writeSettings, type DnsSettings,
+  MAX_TTL, RESOLVER_MODES, normalizeDomain, normalizeUpstreams, validateSettings, writeSettings, type DnsSettings,
 } from '../../settings.js'
 
 export default class DnsEnable extends DnsCommand {
@@ -51,12 +51,7 @@ kept; flags left out keep their earlier values. If dlite is not running, it all 
     const dlite = await this.dlite()
     const context = await this.vm(dlite)
     const dir = this.stateDir(dlite, context)
-    let settings: DnsSettings
-    try {
-      settings = validateSettings({...readSettings(dir), ...chosen, enabled: true})
-    } catch (error) {
-      this.settingsError(error, false)
-    }
+    const settings = this.savedSettings(dir, (saved) => validateSettings({...saved, ...chosen, enabled: true}))
 
     const state: {status?: ServiceStatus} = {}
     const tasks = new Listr([

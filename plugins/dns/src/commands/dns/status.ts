@@ -3,7 +3,7 @@ import {Listr} from 'listr2'
 import {DnsCommand} from '../../dns-command.js'
 import type {ServiceStatus} from '../../protocol.js'
 import {statusLines} from '../../render.js'
-import {readSettings, type DnsSettings} from '../../settings.js'
+import type {DnsSettings} from '../../settings.js'
 
 export default class DnsStatus extends DnsCommand {
   static override summary = 'Show whether dlite-dns serves, where, how many names, and the host resolver configuration'
@@ -13,12 +13,7 @@ export default class DnsStatus extends DnsCommand {
     await this.parse(DnsStatus)
     const dlite = await this.dlite()
     const context = await this.vm(dlite)
-    let settings: DnsSettings
-    try {
-      settings = readSettings(this.stateDir(dlite, context))
-    } catch (error) {
-      this.settingsError(error, false)
-    }
+    const settings = this.savedSettings(this.stateDir(dlite, context))
     const result: {daemon?: ServiceStatus; problem?: string} = {}
     await new Listr([{
       title: 'Ask the dlite daemon',
