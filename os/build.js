@@ -36,6 +36,7 @@ export const PACKAGES = [
   'kmod',
   'busybox-static',
   'ca-certificates',
+  'dnsmasq-base',
 ]
 // Files of the image, in the order the manifest lists them.
 export const IMAGE_FILES = [

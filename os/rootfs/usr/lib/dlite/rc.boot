@@ -21,7 +21,7 @@ stage init
 # modules load in the background (docker also loads what it misses on demand), with
 # the balloon whose free page reporting gives memory the guest freed back to the host
 modprobe -a overlay bridge br_netfilter veth ip_tables iptable_filter iptable_nat xt_conntrack \
-  xt_MASQUERADE xt_addrtype nf_nat virtio_balloon 2>/dev/null &
+  xt_MASQUERADE xt_addrtype iptable_raw nf_nat virtio_balloon 2>/dev/null &
 DLITE_PORT=$(dlite_port || true)
 export DLITE_PORT
 stage modules
@@ -36,7 +36,7 @@ if [ -r "$FW" ]; then
 else
   warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
 fi
-HOSTNAME=dlite IP= GATEWAY= DNS= MAC= SHARE_PATH= SHARE_TAG=share SHARE_TRANSPORT=auto DOCKER_ARGS= DATA_LABEL=dlite-data
+HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= SHARE_PATH= SHARE_TAG=share SHARE_TRANSPORT=auto DOCKER_ARGS= DATA_LABEL=dlite-data
 if [ -r $S/settings.env ]; then
   while IFS= read -r line || [ -n "$line" ]; do
     case "$line" in ''|'#'*) continue ;; esac
@@ -46,6 +46,7 @@ if [ -r $S/settings.env ]; then
       IP) IP=$val ;;
       GATEWAY) GATEWAY=$val ;;
       DNS) DNS=$val ;;
+      HOST_ADDR) HOST_ADDR=$val ;;
       MAC) MAC=$val ;;
       SHARE_PATH) SHARE_PATH=$val ;;
       SHARE_TAG) SHARE_TAG=$val ;;
@@ -131,6 +132,20 @@ else
 fi
 stage network
 
+# ---------------------------------------------------------------- DNS for the guest and its containers
+# dnsmasq on the NIC's own address: containers get a resolver that is not loopback (docker swaps a
+# loopback-only resolv.conf for public servers), host.docker.internal names the host, and only the
+# host's upstreams are asked (none given: names outside the VM fail; offline stays offline).
+guest_ip=${IP%/*}
+if [ -n "$guest_ip" ] && [ -x /usr/sbin/dnsmasq ]; then
+  set -- --listen-address="$guest_ip" --bind-interfaces --no-resolv --no-hosts --user=nobody --group=nogroup \
+    --pid-file=/run/dnsmasq.pid --log-facility=/var/log/dnsmasq.log --cache-size=1000
+  for ns in $(echo "$DNS" | tr ',' ' '); do set -- "$@" --server="$ns"; done
+  [ -n "$HOST_ADDR" ] && set -- "$@" --address=/host.docker.internal/"$HOST_ADDR" --address=/gateway.docker.internal/"$HOST_ADDR"
+  if dnsmasq "$@"; then echo "nameserver $guest_ip" > /run/resolv.conf; else warn "dns: dnsmasq did not start; containers get the upstreams directly"; fi
+fi
+stage dns
+
 # ---------------------------------------------------------------- dockerd
 TLS=$S/tls
 set -- --host unix:///var/run/docker.sock --containerd /run/containerd/containerd.sock --group docker
@@ -180,6 +195,19 @@ fi
 [ -r $S/ssh/authorized_keys ] && install -m 0644 $S/ssh/authorized_keys /run/dlite/ssh/authorized_keys/docker
 acpid -c /etc/acpi -l /var/log/acpid.log
 start_sshd() { /usr/sbin/sshd -E /var/log/sshd.log && ready ssh; }
+# Published ports reach the host as "host -> guest port": the host side listens on its own loopback and
+# connects to the same port here. A port docker bound to the guest's 127.0.0.1 (-p 127.0.0.1:X:Y) must
+# answer too, so traffic from the host's address that docker's own DNAT did not take goes to 127.0.0.1.
+# Appended after dockerd made its PREROUTING jump, so docker's rules see the packet first. Packets that
+# arrive on the NIC already addressed to 127/8 are dropped before NAT (route_localnet would take them).
+host_to_loopback() {
+  [ -n "$HOST_ADDR" ] && [ -n "$iface" ] || return 0
+  iptables -t raw -A PREROUTING -i "$iface" -d 127.0.0.0/8 -j DROP &&
+    echo 1 > "/proc/sys/net/ipv4/conf/$iface/route_localnet" &&
+    iptables -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -p tcp -m addrtype --dst-type LOCAL -j DNAT --to-destination 127.0.0.1 &&
+    iptables -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -p udp -m addrtype --dst-type LOCAL -j DNAT --to-destination 127.0.0.1 ||
+    warn "ports: host traffic to ports bound to the guest's loopback is not redirected"
+}
 
 # ---------------------------------------------------------------- readiness
 (
@@ -187,6 +215,7 @@ start_sshd() { /usr/sbin/sshd -E /var/log/sshd.log && ready ssh; }
   while [ $i -lt 1800 ]; do
     if grep -q 'API listen on /var/run/docker.sock' /var/log/dockerd.log 2>/dev/null; then
       ready docker
+      host_to_loopback
       start_sshd   # after docker: sshd's start-up would compete with dockerd's for the vCPUs
       exit 0
     fi
