@@ -19,21 +19,26 @@ export default class Install extends DliteCommand {
   static override examples = [
     '<%= config.bin %> install',
     '<%= config.bin %> install --yes -c 2 -m 4 -d 40 --os ./os/dist/manifest.json',
-    '<%= config.bin %> install --yes --subnet 192.168.100.0/24 --docker-socket /var/run/dlite-2/docker.sock',
+    'sudo <%= config.bin %> install --yes --network bridged --subnet 192.168.100.0/24 --docker-socket /var/run/dlite-2/docker.sock',
   ]
 
   static override flags = {
     cpus: Flags.string({char: 'c', description: 'virtual CPUs [default: half the host cores, at least 1]', helpValue: '<n>'}),
     memory: Flags.string({char: 'm', description: 'memory in GiB [default: 2]', helpValue: '<GiB>'}),
     disk: Flags.string({char: 'd', description: 'disk size in GiB, allocated sparsely [default: 20]', helpValue: '<GiB>'}),
-    hostname: Flags.string({char: 'n', description: 'hostname of the VM, added to /etc/hosts [default: local.docker]'}),
+    hostname: Flags.string({char: 'n', description: 'hostname of the VM (bridged: added to /etc/hosts) [default: local.docker]'}),
     share: Flags.string({char: 'S', description: 'directory shared into the VM at the same path [default: your home]'}),
     'ssh-key': Flags.string({char: 's', description: 'your SSH public key to authorize, or "none" [default: ~/.ssh/id_ed25519.pub or id_rsa.pub]'}),
     extra: Flags.string({char: 'e', description: 'extra dockerd arguments, e.g. "--registry-mirror=https://mirror.example"'}),
     os: Flags.string({description: 'OS image manifest: a path, file:// or http(s):// URL [default: os/dist/manifest.json of a checkout]'}),
-    subnet: Flags.string({description: 'private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
-    'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: /var/run/dlite/docker.sock]'}),
+    subnet: Flags.string({description: 'bridged: private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
+    'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: <DLITE_HOME>/docker.sock; bridged: /var/run/dlite/docker.sock]'}),
     accel: Flags.string({description: 'accelerator: auto, kvm, hvf or tcg [default: auto]', options: ['auto', 'kvm', 'hvf', 'tcg']}),
+    network: Flags.string({
+      description: 'user: QEMU user-mode networking, no root, published ports on localhost; bridged: the VM gets its own address ' +
+        'on a host bridge (routing and DNS plugins), needs root [default: user]',
+      options: ['user', 'bridged'],
+    }),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
   }
@@ -43,7 +48,7 @@ export default class Install extends DliteCommand {
     const home = dliteHome()
     const owner = invokingUser()
     const checkoutImage = join(this.config.root, 'os', 'dist', 'manifest.json')
-    const facts = await gatherInstallHostFacts({homeDir: owner.home, defaultOsSource: existsSync(checkoutImage) ? checkoutImage : undefined})
+    const facts = await gatherInstallHostFacts({homeDir: owner.home, dliteHome: home, defaultOsSource: existsSync(checkoutImage) ? checkoutImage : undefined})
 
     if (isInstalled(home) && !flags.force) {
       this.usageError(`dlite is already installed in ${home}`, 'use --force to replace it (its disk is lost), `dlite update` to change the OS image, or set DLITE_HOME for a second VM')
@@ -53,7 +58,7 @@ export default class Install extends DliteCommand {
     let answers: InstallInput = {
       cpus: flags.cpus, memory: flags.memory, disk: flags.disk, hostname: flags.hostname, share: flags.share,
       sshKey: flags['ssh-key'], extra: flags.extra, os: flags.os, subnet: flags.subnet,
-      dockerSocket: flags['docker-socket'], accel: flags.accel,
+      dockerSocket: flags['docker-socket'], accel: flags.accel, network: flags.network,
     }
     const interactive = !flags.yes && !this.jsonEnabled() && process.stdin.isTTY === true && process.stdout.isTTY === true
     if (interactive) answers = await askInstallQuestions(answers, facts)

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","share","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"share":{"type":"string","pattern":"^/"},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false}}};
+const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","share","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"share":{"type":"string","pattern":"^/"},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false}}};
 const pattern4 = new RegExp("^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
 const pattern5 = new RegExp("^/", "u");
 const pattern7 = new RegExp("\\S", "u");
@@ -23,6 +23,9 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.network === undefined){
+data.network = "bridged";
+}
 if(data.cpus === undefined){
 const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cpus"},message:"must have required property '"+"cpus"+"'"};
 if(vErrors === null){
@@ -366,11 +369,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.subnet !== undefined){
-let data9 = data.subnet;
-if(typeof data9 === "string"){
-if(!pattern8.test(data9)){
-const err30 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},message:"must match pattern \""+"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"+"\""};
+let data9 = data.network;
+if(typeof data9 !== "string"){
+const err30 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -379,9 +380,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-else {
-const err31 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data9 === "user") || (data9 === "bridged"))){
+const err31 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/enum",keyword:"enum",params:{allowedValues: schema31.properties.network.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -390,12 +390,11 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-if(data.dockerSocket !== undefined){
-let data10 = data.dockerSocket;
+if(data.subnet !== undefined){
+let data10 = data.subnet;
 if(typeof data10 === "string"){
-if(!pattern5.test(data10)){
-const err32 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(!pattern8.test(data10)){
+const err32 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},message:"must match pattern \""+"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -406,7 +405,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -416,10 +415,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data.accel !== undefined){
-let data11 = data.accel;
-if(typeof data11 !== "string"){
-const err34 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dockerSocket !== undefined){
+let data11 = data.dockerSocket;
+if(typeof data11 === "string"){
+if(!pattern5.test(data11)){
+const err34 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -428,8 +428,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(!((((data11 === "auto") || (data11 === "kvm")) || (data11 === "hvf")) || (data11 === "tcg"))){
-const err35 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/enum",keyword:"enum",params:{allowedValues: schema31.properties.accel.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err35 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -439,11 +440,10 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.image !== undefined){
-let data12 = data.image;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.current === undefined){
-const err36 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/required",keyword:"required",params:{missingProperty: "current"},message:"must have required property '"+"current"+"'"};
+if(data.accel !== undefined){
+let data12 = data.accel;
+if(typeof data12 !== "string"){
+const err36 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -452,9 +452,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-for(const key0 in data12){
-if(!((key0 === "current") || (key0 === "previous"))){
-const err37 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(!((((data12 === "auto") || (data12 === "kvm")) || (data12 === "hvf")) || (data12 === "tcg"))){
+const err37 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/enum",keyword:"enum",params:{allowedValues: schema31.properties.accel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -464,11 +463,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data12.current !== undefined){
-let data13 = data12.current;
-if(typeof data13 === "string"){
-if(!pattern10.test(data13)){
-const err38 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
+if(data.image !== undefined){
+let data13 = data.image;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.current === undefined){
+const err38 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/required",keyword:"required",params:{missingProperty: "current"},message:"must have required property '"+"current"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -477,9 +476,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key0 in data13){
+if(!((key0 === "current") || (key0 === "previous"))){
+const err39 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -489,11 +488,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data12.previous !== undefined){
-let data14 = data12.previous;
+if(data13.current !== undefined){
+let data14 = data13.current;
 if(typeof data14 === "string"){
 if(!pattern10.test(data14)){
-const err40 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
+const err40 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -504,7 +503,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -514,9 +513,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data13.previous !== undefined){
+let data15 = data13.previous;
+if(typeof data15 === "string"){
+if(!pattern10.test(data15)){
+const err42 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -526,11 +527,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.createdAt !== undefined){
-let data15 = data.createdAt;
-if(typeof data15 === "string"){
-if(!pattern12.test(data15)){
-const err43 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+else {
+const err43 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -540,8 +538,9 @@ vErrors.push(err43);
 errors++;
 }
 }
+}
 else {
-const err44 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err44 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -551,11 +550,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data.owner !== undefined){
-let data16 = data.owner;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.uid === undefined){
-const err45 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+if(data.createdAt !== undefined){
+let data16 = data.createdAt;
+if(typeof data16 === "string"){
+if(!pattern12.test(data16)){
+const err45 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -564,8 +563,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data16.gid === undefined){
-const err46 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+}
+else {
+const err46 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -574,8 +574,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data16.home === undefined){
-const err47 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "home"},message:"must have required property '"+"home"+"'"};
+}
+if(data.owner !== undefined){
+let data17 = data.owner;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.uid === undefined){
+const err47 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -584,9 +588,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key1 in data16){
-if(!(((key1 === "uid") || (key1 === "gid")) || (key1 === "home"))){
-const err48 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data17.gid === undefined){
+const err48 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -595,11 +598,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data16.uid !== undefined){
-let data17 = data16.uid;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err49 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data17.home === undefined){
+const err49 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "home"},message:"must have required property '"+"home"+"'"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -608,9 +608,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err50 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key1 in data17){
+if(!(((key1 === "uid") || (key1 === "gid")) || (key1 === "home"))){
+const err50 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -620,11 +620,10 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-if(data16.gid !== undefined){
-let data18 = data16.gid;
+if(data17.uid !== undefined){
+let data18 = data17.uid;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err51 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -635,7 +634,7 @@ errors++;
 }
 if((typeof data18 == "number") && (isFinite(data18))){
 if(data18 < 0 || isNaN(data18)){
-const err52 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err52 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -646,11 +645,10 @@ errors++;
 }
 }
 }
-if(data16.home !== undefined){
-let data19 = data16.home;
-if(typeof data19 === "string"){
-if(!pattern5.test(data19)){
-const err53 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data17.gid !== undefined){
+let data19 = data17.gid;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err53 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -659,9 +657,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err54 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -672,8 +670,11 @@ errors++;
 }
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.home !== undefined){
+let data20 = data17.home;
+if(typeof data20 === "string"){
+if(!pattern5.test(data20)){
+const err55 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -683,9 +684,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
 else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err56 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -694,7 +694,31 @@ vErrors.push(err56);
 }
 errors++;
 }
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"share":true,"sshKey":true,"extraArgs":true,"osSource":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"share":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true},"dynamicProps":false,"dynamicItems":false};

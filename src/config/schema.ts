@@ -8,10 +8,18 @@ import type {Schema} from 'conf'
  * CONFIG_MIGRATIONS that turns the previous shape into the new one. conf records the last migrated
  * version inside the file (`__internal__.migrations.version`) and runs each newer migration once.
  */
-export const CONFIG_SCHEMA_VERSION = 1
+export const CONFIG_SCHEMA_VERSION = 2
 
 export type Accel = 'auto' | 'kvm' | 'hvf' | 'tcg'
 export const ACCELS: readonly Accel[] = ['auto', 'kvm', 'hvf', 'tcg']
+
+/**
+ * How the VM is networked. `user`: QEMU's user-mode networking, no privileges; the docker API and ssh reach
+ * the guest through ports forwarded on 127.0.0.1. `bridged`: a host bridge and tap with NAT, a routable VM
+ * (what the routing and DNS plugins need); needs root.
+ */
+export type NetworkMode = 'user' | 'bridged'
+export const NETWORK_MODES: readonly NetworkMode[] = ['user', 'bridged']
 
 export type ImageSelection = {
   /** The OS image version the VM boots. */
@@ -34,7 +42,9 @@ export type DliteConfig = {
   extraArgs: string[]
   /** Manifest path or URL the image came from; `update` reuses it. */
   osSource: string
-  /** The VM network, an aligned private IPv4 CIDR. */
+  /** user (default for new installs) or bridged (what every install before schema 2 was). */
+  network: NetworkMode
+  /** The bridged VM network, an aligned private IPv4 CIDR (unused in user mode). */
   subnet: string
   /** Host path of the docker socket dlite exposes. */
   dockerSocket: string
@@ -63,6 +73,8 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
   sshKey: {type: ['string', 'null'], pattern: '^/'},
   extraArgs: {type: 'array', items: {type: 'string'}},
   osSource: {type: 'string', pattern: '\\S'},
+  // a config from before schema 2 has no network field: it was bridged (the default fills it on read)
+  network: {type: 'string', enum: [...NETWORK_MODES], default: 'bridged'},
   subnet: {type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$'},
   dockerSocket: {type: 'string', pattern: '^/'},
   accel: {type: 'string', enum: [...ACCELS]},
@@ -88,7 +100,7 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
   },
 }
 
-const OPTIONAL_FIELDS = new Set<string>(['owner'])
+const OPTIONAL_FIELDS = new Set<string>(['owner', 'network'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
 
 /**
@@ -104,8 +116,12 @@ export function schemaSemver(schemaVersion: number): string {
   return `${schemaVersion}.0.0`
 }
 
-/** Migrations from older stored shapes; empty while schema version 1 is the only one that ever shipped. */
 /** conf migrations keyed by semver (`'2.0.0'`); each gets the store and rewrites it in place. */
 export type ConfigMigrations = Record<string, (store: Conf<DliteConfig>) => void>
 
-export const CONFIG_MIGRATIONS: ConfigMigrations = {}
+export const CONFIG_MIGRATIONS: ConfigMigrations = {
+  // Every install before schema 2 ran a root daemon on a bridge: it stays bridged (written out explicitly).
+  '2.0.0': (store) => {
+    if (!store.has('network')) store.set('network', 'bridged')
+  },
+}

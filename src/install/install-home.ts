@@ -92,7 +92,8 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
     {
       title: 'Create the TLS CA, server and client certificates',
       task: async (ctx) => {
-        const bundle = await createTlsBundle({serverNames: [subnet.vmIp, options.hostname]})
+        // 127.0.0.1: where a user-mode VM's dockerd is reached (a forwarded port); the VM's address when bridged
+        const bundle = await createTlsBundle({serverNames: [subnet.vmIp, options.hostname, '127.0.0.1']})
         await writeTlsFiles(homeLayout(ctx.staging).tls, bundle)
       },
     },
@@ -108,7 +109,7 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
     {
       title: 'Register the service',
       task: async (ctx, task) => {
-        const manager = homeService(plan.home, plan.entry)
+        const manager = homeService(plan.home, plan.entry, options.network)
         ctx.service = manager?.kind ?? 'none'
         if (!manager) {
           task.skip('no service manager here (systemd is not PID 1): dlite start runs the daemon itself')

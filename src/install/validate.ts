@@ -6,7 +6,7 @@ import {cpus as osCpus, homedir, totalmem} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {ACCELS, type Accel, type DliteConfig} from '../config/schema.js'
+import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type NetworkMode} from '../config/schema.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
@@ -28,6 +28,8 @@ export interface InstallInput {
   subnet?: string
   dockerSocket?: string
   accel?: string
+  /** user (default) or bridged. */
+  network?: string
 }
 
 /** The validated options: the config fields that install takes from the user. */
@@ -56,6 +58,10 @@ export interface InstallHostFacts {
   /** The host's IPv4 routes; a route the caller knows to be this home's own bridge should be left out. */
   routes: HostRoute[]
   fs: FsProbe
+  /** The DLITE_HOME being installed (the user-mode docker socket lives in it); default ~/.dlite. */
+  dliteHome?: string
+  /** Whether install runs as root: bridged mode needs root for now. */
+  isRoot?: boolean
   /** Used when --os is not given (e.g. a checkout's os/dist/manifest.json); without it --os is required. */
   defaultOsSource?: string
 }
@@ -324,13 +330,18 @@ export function checkSubnet(raw: string | undefined, facts: Pick<InstallHostFact
 
 // ---- docker socket -------------------------------------------------------------------------------
 
-export function defaultDockerSocket(platform: NodeJS.Platform, homeDir: string): string {
-  // Not /var/run/docker.sock: a native Docker's socket must never be clobbered.
-  return platform === 'darwin' ? join(homeDir, '.dlite', 'docker.sock') : LINUX_DEFAULT_DOCKER_SOCKET
+/**
+ * Not /var/run/docker.sock: a native Docker's socket must never be clobbered. A user's VM keeps its socket in
+ * its own home (a user cannot create /var/run/dlite, and the socket is that user's alone); the root-run
+ * bridged VM keeps DLite's shared place on Linux.
+ */
+export function defaultDockerSocket(facts: Pick<InstallHostFacts, 'platform' | 'homeDir' | 'dliteHome'>, network: NetworkMode = 'user'): string {
+  if (network === 'bridged' && facts.platform !== 'darwin') return LINUX_DEFAULT_DOCKER_SOCKET
+  return join(facts.dliteHome ?? join(facts.homeDir, '.dlite'), 'docker.sock')
 }
 
-export function checkDockerSocket(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
-  const given = isUnset(raw) ? defaultDockerSocket(facts.platform, facts.homeDir) : expandHome(raw!.trim(), facts.homeDir)
+export function checkDockerSocket(raw: string | undefined, facts: InstallHostFacts, network: NetworkMode = 'user'): Checked<string> {
+  const given = isUnset(raw) ? defaultDockerSocket(facts, network) : expandHome(raw!.trim(), facts.homeDir)
   if (!isAbsolute(given)) {
     return fail('--docker-socket', `"${raw}" is not an absolute path`, `give an absolute path, e.g. --docker-socket ${resolve(facts.cwd, given)}`)
   }
@@ -353,6 +364,21 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
     return fail('--docker-socket', `cannot create ${dirname(path) === dir ? path : dirname(path)}: ${dir} is not writable`, 'run install as root (sudo), or choose a path under a directory you can write')
   }
   return ok(path)
+}
+
+// ---- network mode ---------------------------------------------------------------------------------
+
+export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot'>): Checked<NetworkMode> {
+  if (isUnset(raw)) return ok('user')
+  const value = raw!.trim().toLowerCase()
+  if (!(NETWORK_MODES as readonly string[]).includes(value)) return fail('--network', `"${raw}" is not a network mode`, `use one of ${NETWORK_MODES.join(', ')}`)
+  if (value === 'bridged' && facts.platform !== 'linux') {
+    return fail('--network', `bridged networking is Linux only (got ${facts.platform})`, 'use --network user')
+  }
+  if (value === 'bridged' && facts.isRoot === false) {
+    return fail('--network', 'bridged networking needs root: its bridge, tap and NAT are made by a root daemon for now', 'run `sudo dlite install --network bridged`, or use --network user (no root)')
+  }
+  return ok(value as NetworkMode)
 }
 
 // ---- accelerator, OS source ----------------------------------------------------------------------
@@ -392,7 +418,10 @@ export function checkOsSource(raw: string | undefined, facts: InstallHostFacts):
 
 /** Validates all options at once, so the user sees every problem in one go. */
 export function validateInstallOptions(input: InstallInput, facts: InstallHostFacts): ValidationResult {
+  const network = checkNetwork(input.network, facts)
+  const mode = network.ok ? network.value : 'user'
   const checks = {
+    network,
     cpus: checkCpus(input.cpus, facts),
     memoryGiB: checkMemory(input.memory, facts),
     diskGiB: checkDisk(input.disk),
@@ -401,8 +430,9 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
     sshKey: checkSshKey(input.sshKey, facts),
     extraArgs: checkExtraArgs(input.extra),
     osSource: checkOsSource(input.os, facts),
-    subnet: checkSubnet(input.subnet, facts),
-    dockerSocket: checkDockerSocket(input.dockerSocket, facts),
+    // a user-mode VM has no bridge: its (kept) subnet cannot clash with a host route
+    subnet: checkSubnet(input.subnet, mode === 'user' ? {routes: []} : facts),
+    dockerSocket: checkDockerSocket(input.dockerSocket, facts, mode),
     accel: checkAccel(input.accel, facts),
   }
   const errors = Object.values(checks).flatMap((check) => (check.ok ? [] : [check.error]))
@@ -411,6 +441,7 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
   return {
     ok: true,
     options: {
+      network: value(checks.network),
       cpus: value(checks.cpus),
       memoryGiB: value(checks.memoryGiB),
       diskGiB: value(checks.diskGiB),
@@ -482,6 +513,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     cwd: process.cwd(),
     routes: overrides.routes ?? (await readHostRoutes()),
     fs: realFsProbe,
+    isRoot: process.getuid?.() === 0,
     ...overrides,
   }
 }

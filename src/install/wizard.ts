@@ -3,7 +3,7 @@
 import {input} from '@inquirer/prompts'
 
 import {
-  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkOsSource, checkShare, checkSshKey,
+  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkNetwork, checkOsSource, checkShare, checkSshKey,
   defaultCpus, DEFAULT_DISK_GIB, DEFAULT_HOSTNAME, DEFAULT_MEMORY_GIB, maxMemoryGiB,
   type Checked, type InstallHostFacts, type InstallInput,
 } from './validate.js'
@@ -17,6 +17,8 @@ export async function askInstallQuestions(given: InstallInput, facts: InstallHos
   const ask = async (message: string, fallback: string, validate: (value: string) => true | string) =>
     (await input({message, default: fallback, validate})).trim()
 
+  answers.network ??= await ask('Network: user (no root, ports on localhost) or bridged (own address, needs root)', 'user',
+    (v) => verdict(checkNetwork(v, facts)))
   answers.cpus ??= await ask(`CPUs (1-${facts.cpuCores})`, String(defaultCpus(facts)), (v) => verdict(checkCpus(v, facts)))
   answers.memory ??= await ask(`Memory in GiB (1-${maxMemoryGiB(facts)})`, String(DEFAULT_MEMORY_GIB), (v) => verdict(checkMemory(v, facts)))
   answers.disk ??= await ask('Disk in GiB (sparse: only what is used takes space)', String(DEFAULT_DISK_GIB), (v) => verdict(checkDisk(v)))

@@ -97,6 +97,9 @@ export function ensureHostKey(keysDir: string, opts: {comment?: string; overwrit
   return ensureKeyPair(keyPaths(keysDir).hostKey, {comment: opts.comment ?? 'dlite-guest', overwrite: opts.overwrite, runner: opts.runner})
 }
 
+/** The name the guest's host key is pinned under, whatever address and port reach it (ssh's HostKeyAlias). */
+export const GUEST_HOST_KEY_ALIAS = 'dlite-vm'
+
 export interface KnownHostsEntry {
   ip: string
   hostname: string
@@ -118,7 +121,8 @@ export function knownHostsText(entry: KnownHostsEntry): string {
   const [type, key] = entry.hostPublicKey.trim().split(/\s+/)
   if (!type || !key || !PUBLIC_KEY_LINE.test(`${type} ${key}`)) throw new Error('known_hosts: host key is not an ssh-ed25519 public key line')
   const names = port === 22 ? [entry.ip, `[${entry.ip}]:22`, entry.hostname] : [`[${entry.ip}]:${port}`, `[${entry.hostname}]:${port}`]
-  return `${names.join(',')} ${type} ${key}\n`
+  // The alias pins the key wherever the guest's sshd is reached (user mode: a port chosen at each start).
+  return `${[...names, GUEST_HOST_KEY_ALIAS].join(',')} ${type} ${key}\n`
 }
 
 /** Writes the pinned known_hosts atomically (temp + rename). */
@@ -143,7 +147,10 @@ export function authorizedKeysText(publicKeys: (string | null | undefined)[]): s
  * no password prompts, no writes to the user's own known_hosts.
  */
 export function sshClientArgs(paths: KeyPaths, target: {ip: string; user?: string; port?: number}): string[] {
+  const port = target.port ?? 22
   return [
+    // a forwarded port is new at every start: look the key up by the alias (installs before it used port 22)
+    ...(port === 22 ? [] : ['-o', `HostKeyAlias=${GUEST_HOST_KEY_ALIAS}`]),
     '-i', paths.clientKey,
     '-o', 'IdentitiesOnly=yes',
     '-o', `UserKnownHostsFile=${paths.knownHosts}`,
@@ -154,7 +161,7 @@ export function sshClientArgs(paths: KeyPaths, target: {ip: string; user?: strin
     '-o', 'KbdInteractiveAuthentication=no',
     '-o', 'BatchMode=yes',
     '-o', 'LogLevel=ERROR',
-    '-p', String(target.port ?? 22),
+    '-p', String(port),
     '-l', target.user ?? 'docker',
     target.ip,
   ]

@@ -11,6 +11,7 @@ export function sampleConfig(): DliteConfig {
     sshKey: null,
     extraArgs: ['--log-level', 'debug'],
     osSource: '/srv/os/manifest.json',
+    network: 'bridged',
     subnet: '192.168.64.0/24',
     dockerSocket: '/var/run/dlite/docker.sock',
     accel: 'auto',

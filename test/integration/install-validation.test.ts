@@ -54,6 +54,7 @@ describe('dlite install: bad input', function () {
     ['subnet not aligned', ['--subnet', '192.168.64.5/24'], /--subnet/],
     ['docker socket under a file', ['--docker-socket', '__NOTAKEY__/docker.sock'], /--docker-socket/],
     ['accel unknown', ['--accel', 'warp'], /accel/],
+    ['network unknown', ['--network', 'wifi'], /network/],
   ]
 
   for (const [name, flags, message] of cases) {

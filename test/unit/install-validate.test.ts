@@ -90,6 +90,7 @@ function optionsFor(input: InstallInput, f = facts()) {
 describe('install option validation', () => {
   it('fills every default from the host facts', () => {
     expect(optionsFor({})).to.deep.equal({
+      network: 'user',
       cpus: 4,
       memoryGiB: 2,
       diskGiB: 20,
@@ -99,7 +100,7 @@ describe('install option validation', () => {
       extraArgs: [],
       osSource: '/srv/os/manifest.json',
       subnet: '192.168.64.0/24',
-      dockerSocket: '/var/run/dlite/docker.sock',
+      dockerSocket: '/home/ann/.dlite/docker.sock',
       accel: 'auto',
     })
   })
@@ -295,13 +296,13 @@ describe('install option validation', () => {
     ]
     for (const [subnet, message, fix] of bad) {
       it(`rejects ${subnet}`, () => {
-        const error = expectOnlyError({subnet}, '--subnet', message)
+        const error = expectOnlyError({network: 'bridged', subnet}, '--subnet', message)
         if (fix) expect(error.fix).to.match(fix)
       })
     }
     it('rejects a subnet containing a narrower host route, and suggests a free one', () => {
       const f = facts({}, {routes: [{dst: '192.168.64.5/32', dev: 'wg0'}, {dst: '192.168.65.0/24', dev: 'br1'}]})
-      const error = expectOnlyError({}, '--subnet', /overlaps the host route 192\.168\.64\.5\/32/, f)
+      const error = expectOnlyError({network: 'bridged'}, '--subnet', /overlaps the host route 192\.168\.64\.5\/32/, f)
       expect(error.fix).to.contain('192.168.66.0/24')
     })
     it('ignores the default route', () => {
@@ -319,7 +320,7 @@ describe('install option validation', () => {
     it('rejects a directory that cannot be created: under a file, or not writable', () => {
       expectOnlyError({dockerSocket: '/home/ann/notes.txt/d/docker.sock'}, '--docker-socket', /notes\.txt is not a directory/)
       const readOnly = facts({'/var/run': {kind: 'directory', writable: false}})
-      const error = expectOnlyError({}, '--docker-socket', /\/var\/run is not writable/, readOnly)
+      const error = expectOnlyError({network: 'bridged'}, '--docker-socket', /\/var\/run is not writable/, readOnly)
       expect(error.fix).to.match(/root/)
     })
     it('accepts a socket whose directories do not exist yet under a writable one', () => {
@@ -328,6 +329,25 @@ describe('install option validation', () => {
     it('defaults into the home on macOS', () => {
       const mac = facts({}, {platform: 'darwin'})
       expect(optionsFor({accel: 'hvf'}, mac).dockerSocket).to.equal('/home/ann/.dlite/docker.sock')
+    })
+  })
+
+  describe('--network', () => {
+    it('defaults to user: the socket in the dlite home, and a subnet that a host route overlaps does not matter (no bridge)', () => {
+      const options = optionsFor({subnet: '10.0.5.0/24'}, facts({}, {dliteHome: '/home/ann/.dlite-work', isRoot: false}))
+      expect(options).to.include({network: 'user', dockerSocket: '/home/ann/.dlite-work/docker.sock', subnet: '10.0.5.0/24'})
+    })
+    it('still refuses a malformed subnet in user mode', () => {
+      expectOnlyError({subnet: '8.8.8.0/24'}, '--subnet', /not a private network/)
+    })
+    it('bridged keeps DLite\'s /var/run/dlite socket on Linux', () => {
+      expect(optionsFor({network: 'bridged'}, facts({}, {isRoot: true})).dockerSocket).to.equal('/var/run/dlite/docker.sock')
+    })
+    it('refuses an unknown mode, bridged without root (naming sudo and user), and bridged off Linux', () => {
+      expectOnlyError({network: 'wifi'}, '--network', /not a network mode/)
+      const error = expectOnlyError({network: 'bridged'}, '--network', /needs root/, facts({}, {isRoot: false}))
+      expect(error.fix).to.contain('sudo dlite install --network bridged').and.contain('--network user')
+      expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /Linux only/, facts({}, {platform: 'darwin', isRoot: true}))
     })
   })
 

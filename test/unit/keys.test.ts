@@ -64,7 +64,8 @@ describe('ssh keys', () => {
     const knownHosts = keyPaths(dir).knownHosts
     await writeKnownHosts(knownHosts, {ip: '192.168.64.2', hostname: 'local.docker', hostPublicKey: host.publicKeyText})
     const [, keyBody] = host.publicKeyText.split(' ')
-    for (const name of ['192.168.64.2', 'local.docker', '[192.168.64.2]:22']) {
+    // dlite-vm: the alias ssh looks the key up by when the guest's sshd is a forwarded port (user mode)
+    for (const name of ['192.168.64.2', 'local.docker', '[192.168.64.2]:22', 'dlite-vm']) {
       const found = execFileSync('ssh-keygen', ['-F', name, '-f', knownHosts], {encoding: 'utf8'})
       expect(found, name).to.contain(keyBody)
     }
@@ -104,5 +105,14 @@ describe('ssh keys', () => {
     expect(config).to.contain('user docker\n').and.contain('hostname 192.168.64.2\n').and.contain('port 22\n')
     expect(config).to.contain('stricthostkeychecking true\n').and.contain('identitiesonly yes\n').and.contain('passwordauthentication no\n')
     expect(config).to.contain(`userknownhostsfile ${paths.knownHosts}\n`).and.contain(`identityfile ${paths.clientKey}\n`)
+    expect(config).to.not.contain('hostkeyalias')
+  })
+
+  it('looks the pinned key up by its alias when sshd is a forwarded port', async () => {
+    await ensureClientKey(dir)
+    writeFileSync(join(dir, '..', 'empty'), '')
+    const args = sshClientArgs(keyPaths(dir), {ip: '127.0.0.1', port: 40022})
+    const config = execFileSync('ssh', ['-F', join(dir, '..', 'empty'), '-G', ...args], {encoding: 'utf8'})
+    expect(config).to.contain('hostname 127.0.0.1\n').and.contain('port 40022\n').and.contain('hostkeyalias dlite-vm\n')
   })
 })
