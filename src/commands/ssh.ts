@@ -20,7 +20,8 @@ export default class Ssh extends DliteCommand {
     const home = dliteHome()
     const status = await vmStatus(home)
     if (status?.state !== 'running') this.runtimeError('dlite is not running', 'start it with `dlite start`')
-    const args = [...sshClientArgs(keyPaths(homeLayout(home).keys), {ip: status.ip}), ...(argv as string[])]
+    const target = status.ssh ? {ip: status.ssh.host, port: status.ssh.port} : {ip: status.ip}
+    const args = [...sshClientArgs(keyPaths(homeLayout(home).keys), target), ...(argv as string[])]
     if (this.jsonEnabled()) {
       if (argv.length === 0) this.usageError('--json needs a command to run', 'dlite ssh --json -- <command>')
       const result = await run('ssh', args)

@@ -3,12 +3,12 @@ import {join} from 'node:path'
 
 import {DliteCommand} from '../base-command.js'
 import type {StageName, VmStatus} from '../daemon/control-protocol.js'
-import {mayStartDaemon, startVm} from '../lifecycle/vm-control.js'
+import {startRefusal, startVm} from '../lifecycle/vm-control.js'
 import {requireInstalled} from '../lifecycle/installed.js'
 import {dliteHome} from '../paths.js'
 import {stagePipeline} from '../tasks/stage-tasks.js'
 
-const STAGES: StageName[] = ['network', 'share', 'vm', 'boot', 'docker', 'socket', 'context', 'plugins']
+const STAGES: StageName[] = ['network', 'share', 'vm', 'boot', 'docker', 'socket', 'ports', 'context', 'plugins']
 
 export default class Start extends DliteCommand {
   static override summary = 'Start the VM; returns when docker answers through the host socket'
@@ -22,19 +22,22 @@ export default class Start extends DliteCommand {
     const home = dliteHome()
     const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
     const entry = join(this.config.root, 'bin', 'run.js')
-    if (!mayStartDaemon(home, entry)) this.runtimeError('starting the VM needs root for its bridge, tap and NAT', 'run: sudo dlite start')
+    const refusal = startRefusal(home, entry, config)
+    if (refusal) this.runtimeError(refusal.message, refusal.fix)
     const pipeline = stagePipeline(STAGES, this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple')
     const shown = pipeline.listr.run().catch(() => {})
     try {
       const result = await startVm({
-        home, entry, timeoutMs: flags.timeout * 1000, onStage: pipeline.onEvent,
+        home, entry, network: config.network, timeoutMs: flags.timeout * 1000, onStage: pipeline.onEvent,
       })
       if (result.alreadyRunning) pipeline.abort(new Error('already running'))
       await shown
       if (!this.jsonEnabled()) {
         this.log(result.alreadyRunning
           ? `dlite is already running at ${result.status.ip} (${config.hostname}).`
-          : `dlite is running: docker at unix://${config.dockerSocket} (docker context ${result.status.dockerContext}), VM at ${result.status.ip} (${config.hostname}).`)
+          : result.status.network === 'user'
+            ? `dlite is running: docker at unix://${config.dockerSocket} (docker context ${result.status.dockerContext}); published ports answer on localhost, the host is host.docker.internal in containers.`
+            : `dlite is running: docker at unix://${config.dockerSocket} (docker context ${result.status.dockerContext}), VM at ${result.status.ip} (${config.hostname}).`)
       }
       return result
     } catch (error) {

@@ -2,7 +2,7 @@
 // Shared by the server (daemon) and the client (CLI) so both sides agree on the shapes.
 export type VmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
 
-export type StageName = 'network' | 'share' | 'vm' | 'boot' | 'docker' | 'socket' | 'context' | 'plugins'
+export type StageName = 'network' | 'share' | 'vm' | 'boot' | 'docker' | 'socket' | 'ports' | 'context' | 'plugins'
 
 export interface StageEvent {
   type: 'stage'
@@ -12,13 +12,32 @@ export interface StageEvent {
   at: number
 }
 
+/** A published container port on the host's loopback, or one that could not be bound there. */
+export interface ForwardedPort {
+  proto: 'tcp' | 'udp'
+  address: string
+  hostPort: number
+  containerName: string
+  containerPort?: number
+  /** Why it could not be bound (a failed one only). */
+  reason?: string
+}
+
 export interface VmStatus {
   state: VmState
   pid: number
   qemuPid?: number
   accelerator?: string
   acceleratorReason?: string
+  network: 'user' | 'bridged'
+  /** Where the VM's published ports answer: its own address (bridged) or 127.0.0.1 (user). */
   ip: string
+  /** The guest's address inside its own network (user mode: 10.0.2.15, not reachable from the host). */
+  guestIp?: string
+  /** The guest's sshd as the host reaches it. */
+  ssh?: {host: string; port: number}
+  /** Published container ports forwarded to the host's loopback, and those that could not be bound. */
+  ports?: {forwarded: ForwardedPort[]; failed: ForwardedPort[]}
   hostname: string
   dockerSocket: string
   dockerEndpoint: string

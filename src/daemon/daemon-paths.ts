@@ -20,3 +20,24 @@ export function consoleLogPath(layout: HomeLayout): string {
 export function previousConsoleLogPath(layout: HomeLayout): string {
   return join(layout.logs, 'console.previous.log')
 }
+
+export function qmpSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'qmp.sock')
+}
+
+export function virtiofsSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'virtiofs.sock')
+}
+
+/** The guest settings bundle QEMU hands over as fw_cfg: 0600, removed at stop. */
+export function settingsBundlePath(layout: HomeLayout): string {
+  return join(layout.run, 'settings.tar')
+}
+
+export function qemuLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'qemu.log')
+}
+
+export function virtiofsdLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'virtiofsd.log')
+}

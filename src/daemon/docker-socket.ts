@@ -61,8 +61,9 @@ export async function serveDockerSocket(options: DockerSocketOptions): Promise<D
   } finally {
     process.umask(previousUmask)
   }
+  // the owner only, unless a group was given (a root daemon serving its installing user's group)
   if (options.gid !== undefined) chownSync(options.path, process.getuid?.() ?? 0, options.gid)
-  chmodSync(options.path, 0o660)
+  chmodSync(options.path, options.gid === undefined ? 0o600 : 0o660)
   return {
     server,
     async close() {

@@ -4,10 +4,9 @@
 import {readFile} from 'node:fs/promises'
 
 import type {DliteConfig} from '../config/index.js'
-import type {GuestSettings} from '../guest/settings.js'
+import type {GuestNetwork, GuestSettings} from '../guest/settings.js'
 import {readTlsFiles} from '../guest/tls.js'
 import {keyPaths} from '../keys/index.js'
-import type {Subnet} from '../network/subnet.js'
 
 /** The host's own nameservers that a guest can reach (loopback resolvers such as 127.0.0.53 cannot). */
 export function reachableNameservers(resolvConf: string): string[] {
@@ -33,20 +32,20 @@ export async function guestNameservers(
 
 export async function guestSettings(options: {
   config: DliteConfig
-  subnet: Subnet
+  /** From the network driver: address, gateway, upstream DNS, the host's address as the guest sees it. */
+  network: GuestNetwork
   tlsDir: string
   keysDir: string
   shareTransport: 'virtiofs' | '9p'
 }): Promise<GuestSettings> {
-  const {config, subnet} = options
+  const {config} = options
   const tls = await readTlsFiles(options.tlsDir)
   const keys = keyPaths(options.keysDir)
   const authorizedKeys = [(await readFile(keys.clientPublicKey, 'utf8')).trim()]
   if (config.sshKey) authorizedKeys.push((await readFile(config.sshKey, 'utf8')).trim())
-  const dns = await guestNameservers()
   return {
     hostname: config.hostname,
-    network: {address: subnet.vmIp, prefix: subnet.prefix, gateway: subnet.hostIp, dns},
+    network: options.network,
     share: {path: config.share, transport: options.shareTransport},
     dockerArgs: config.extraArgs,
     tls: {ca: tls.ca.cert, serverCert: tls.server.cert, serverKey: tls.server.key},

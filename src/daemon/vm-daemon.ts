@@ -1,44 +1,49 @@
-// The dlite daemon: owns one VM for one DLITE_HOME. It sets up the host network, starts virtiofsd and QEMU,
-// waits for the guest's dockerd over TLS, exposes the host docker socket and the docker context, fires the
-// plugins' lifecycle hooks, supervises QEMU, and answers the CLI on the control socket. `stop` (from the CLI
-// or SIGTERM) undoes all of it.
-import {spawn, type ChildProcess} from 'node:child_process'
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
+// The dlite daemon: owns one VM for one DLITE_HOME and runs as the user who owns that home. It composes the
+// parts that each do one job — the network driver (user or bridged), the share server, the VM backend (QEMU,
+// supervised), readiness, the host docker socket and docker context, published-port forwarding, the plugins'
+// hooks — in the order of the start's stages, answers the CLI on the control socket, and undoes everything on
+// `stop` (from the CLI or SIGTERM).
+import {mkdirSync, readFileSync, rmSync} from 'node:fs'
 
 import {readConfig, type DliteConfig} from '../config/index.js'
-import {contextName, ensureDockerContext, removeDockerContext} from '../docker/context.js'
+import {contextName, ensureDockerContext} from '../docker/context.js'
 import {DockerClient, type DockerEndpoint} from '../docker/client.js'
-import {isDockerArg, writeSettingsBundle} from '../guest/settings.js'
+import {writeSettingsBundle} from '../guest/settings.js'
 import {tlsPaths} from '../guest/tls.js'
-import {guestSettings} from './guest-settings.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
-import {buildQemuArgv} from '../hypervisor/qemu-argv.js'
-import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
-import {QmpClient, withTimeout} from '../hypervisor/qmp.js'
+import type {Accel} from '../hypervisor/qemu-argv.js'
 import {resolveCurrentImage} from '../image/index.js'
-import {networkNames, homeId} from '../network/names.js'
-import {parseSubnet} from '../network/subnet.js'
+import {networkNames, homeId, type NetworkNames} from '../network/names.js'
+import {parseSubnet, type Subnet} from '../network/subnet.js'
 import {defaultHome, dliteHome, homeLayout, type HomeLayout} from '../paths.js'
-import {HOOKS, type GuestConfig, type PluginRequestEvent, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
-import {which} from '../util/exec.js'
-import {ConsoleWatcher, type GuestMarker} from '../vm/console-watch.js'
-import {describeExit, Supervisor, DEFAULT_SUPERVISION} from '../vm/supervisor.js'
+import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
+import type {VmInstance} from '../vm/backend.js'
+import {QemuBackend} from '../vm/qemu-backend.js'
+import {describeExit} from '../vm/supervisor.js'
 import {serveControl, type ControlServer} from './control-server.js'
-import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type StageEvent, type StageName, type VmStatus} from './control-protocol.js'
+import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
-import {setUpHostNetwork, tearDownHostNetwork, type HostNetwork, type HostNetworkSpec} from './host-network.js'
+import {
+  consoleLogPath, controlSocketPath, pidFilePath, previousConsoleLogPath, qemuLogPath, qmpSocketPath, settingsBundlePath,
+  virtiofsdLogPath, virtiofsSocketPath,
+} from './daemon-paths.js'
+import {guestSettings} from './guest-settings.js'
+import {failedPlugins, HookDispatch, type FireHook} from './hook-dispatch.js'
+import {BridgedNetworkDriver} from './network-drivers/bridged.js'
+import {guestAddress, type NetworkDriver, type VmNetwork} from './network-drivers/driver.js'
+import {UserNetworkDriver} from './network-drivers/user.js'
 import {peerCheck} from './peer-check.js'
 import {acquirePidLock} from './pid-lock.js'
-import {consoleLogPath, controlSocketPath, pidFilePath, previousConsoleLogPath} from './daemon-paths.js'
+import {PortForwarder, hostHasIpv6Loopback} from './ports/index.js'
+import {Readiness, SilentGuestError} from './readiness.js'
+import {ShareServer} from './share-server.js'
+import {StageReporter} from './stage-reporter.js'
 
-export const DOCKER_TLS_PORT = 2376
+export type {HookResult} from './hook-dispatch.js'
+
 /** A guest that never became ready seldom powers off by itself: a failed start waits less for it. */
 const FAILED_START_STOP_TIMEOUT_MS = 30_000
-
-/** One plugin's answer to a hook: what its handler returned, or the message of what it threw. */
-export type HookResult = {plugin: string; result: unknown; error?: undefined} | {plugin: string; result?: undefined; error: string}
 
 export interface DaemonOptions {
   home?: string
@@ -48,7 +53,7 @@ export interface DaemonOptions {
   /** Seconds without any console output before the boot watchdog acts. */
   watchdogS?: number
   /** Fires a plugin hook; resolves with each plugin's defined result or error. A failing plugin is logged, not thrown. */
-  fireHook: (event: string, payload: VmLifecycleEvent | VmReadyEvent | PluginRequestEvent) => Promise<HookResult[]>
+  fireHook: FireHook
   log: (line: string) => void
 }
 
@@ -57,21 +62,24 @@ type Listener = (message: ControlResponse) => void
 export class VmDaemon {
   readonly layout: HomeLayout
   readonly config: DliteConfig
-  private readonly names
-  private readonly subnet
+  private readonly home: string
+  private readonly names: NetworkNames
+  private readonly subnet: Subnet
   private readonly status: VmStatus
-  private readonly history: StageEvent[] = []
-  private readonly watchers = new Set<Listener>()
+  private readonly stages: StageReporter
+  private readonly hooks: HookDispatch
+  private readonly driver: NetworkDriver
+  private readonly share: ShareServer
+  private readonly readiness: Readiness
+  private network?: VmNetwork
+  private vm?: VmInstance
+  private ports?: PortForwarder
   private control?: ControlServer
-  private network?: HostNetwork
-  private networkSpec?: HostNetworkSpec
-  private virtiofsd?: ChildProcess
-  private supervisor?: Supervisor
   private dockerSocket?: DockerSocket
   private releaseLock?: () => void
   private stopping?: Promise<void>
-  private accelerator: 'kvm' | 'hvf' | 'tcg' = 'tcg'
-  private readonly home: string
+  private accelerator: Accel = 'tcg'
+  private onStopped: () => void = () => {}
 
   /** Reads the home's config and makes the daemon for it. */
   static async open(options: DaemonOptions): Promise<VmDaemon> {
@@ -85,13 +93,28 @@ export class VmDaemon {
     this.config = config
     this.names = networkNames(this.home)
     this.subnet = parseSubnet(this.config.subnet)
+    this.stages = new StageReporter(options.log)
+    this.hooks = new HookDispatch(options.fireHook, options.log)
+    this.driver = config.network === 'user'
+      ? new UserNetworkDriver()
+      : new BridgedNetworkDriver({
+        names: this.names, subnet: this.subnet, hostname: config.hostname, hostsFile: options.hostsFile ?? '/etc/hosts',
+        openTap: (name) => loadNative().openTap(name).fd,
+      })
+    this.share = new ShareServer({path: config.share, socketPath: virtiofsSocketPath(this.layout), logPath: virtiofsdLogPath(this.layout)})
+    this.readiness = new Readiness({
+      consoleLog: consoleLogPath(this.layout), previousConsoleLog: previousConsoleLogPath(this.layout),
+      bootTimeoutS: options.bootTimeoutS ?? 180, watchdogS: options.watchdogS ?? 30,
+      docker: () => new DockerClient(this.tlsEndpoint(), 5000), log: options.log,
+    })
     this.status = {
       state: 'starting',
       pid: process.pid,
-      ip: this.subnet.vmIp,
+      network: config.network,
+      ip: config.network === 'user' ? '127.0.0.1' : this.subnet.vmIp,
       hostname: this.config.hostname,
       dockerSocket: this.config.dockerSocket,
-      dockerEndpoint: `tcp://${this.subnet.vmIp}:${DOCKER_TLS_PORT}`,
+      dockerEndpoint: '',
       dockerContext: contextName(this.home === defaultHome(), homeId(this.home)),
       restarts: 0,
       imageVersion: this.config.image.current,
@@ -100,39 +123,21 @@ export class VmDaemon {
 
   private get lifecycleEvent(): VmLifecycleEvent {
     return {
-      home: this.home, ip: this.subnet.vmIp, hostname: this.config.hostname, subnet: this.subnet.cidr,
-      hostIp: this.subnet.hostIp, bridge: this.names.bridge,
+      home: this.home, network: this.config.network, ip: this.status.ip, hostname: this.config.hostname,
+      subnet: this.subnet.cidr, hostIp: this.subnet.hostIp, bridge: this.names.bridge,
     }
+  }
+
+  private get readyEvent(): VmReadyEvent {
+    return {...this.lifecycleEvent, docker: {kind: 'unix', socketPath: this.config.dockerSocket}}
   }
 
   private tlsEndpoint(): DockerEndpoint {
+    if (!this.network) throw new Error('the VM network is not set up yet')
     const tls = tlsPaths(this.layout.tls)
     return {
-      kind: 'tls', host: this.subnet.vmIp, port: DOCKER_TLS_PORT,
+      kind: 'tls', host: this.network.docker.host, port: this.network.docker.port,
       ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey),
-    }
-  }
-
-  private broadcast(message: ControlResponse): void {
-    for (const listener of this.watchers) listener(message)
-  }
-
-  private stage(stage: StageName, status: StageEvent['status'], detail?: string): void {
-    const event: StageEvent = {type: 'stage', stage, status, detail, at: Date.now()}
-    this.history.push(event)
-    this.options.log(`stage ${stage} ${status}${detail ? `: ${detail}` : ''}`)
-    this.broadcast(event)
-  }
-
-  private async runStage<T>(stage: StageName, work: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
-    this.stage(stage, 'start')
-    try {
-      const value = await work()
-      this.stage(stage, 'done', detail?.(value))
-      return value
-    } catch (error) {
-      this.stage(stage, 'fail', (error as Error).message)
-      throw error
     }
   }
 
@@ -140,11 +145,12 @@ export class VmDaemon {
   async run(): Promise<void> {
     for (const dir of [this.layout.run, this.layout.logs]) mkdirSync(dir, {recursive: true, mode: 0o755})
     this.releaseLock = acquirePidLock(pidFilePath(this.layout))
-    const native = loadNative()
     const owner = this.config.owner
+    const me = process.getuid?.() ?? 0
     this.control = await serveControl(controlSocketPath(this.layout), (request, reply) => this.onRequest(request, reply), {
-      checkPeer: peerCheck(native.peerCredentials, owner ? [process.getuid?.() ?? 0, owner.uid] : [process.getuid?.() ?? 0]),
-      gid: owner?.gid,
+      checkPeer: peerCheck(loadNative().peerCredentials, owner ? [me, owner.uid] : [me]),
+      // a root daemon (bridged) lets the installing user's group in; a user's daemon keeps its socket to itself
+      gid: me === 0 ? owner?.gid : undefined,
     })
     const stopped = new Promise<void>((resolve) => {
       const onSignal = () => {
@@ -158,23 +164,19 @@ export class VmDaemon {
       await this.startVm()
       this.status.state = 'running'
       this.status.readyAt = Date.now()
-      this.broadcast({type: 'ready', status: this.snapshot()})
-      this.watchers.clear() // each watcher is done once the start is decided
+      this.stages.decide({type: 'ready', status: this.snapshot()})
     } catch (error) {
       this.status.state = 'failed'
       this.status.lastError = (error as Error).message
       this.options.log(`start failed: ${this.status.lastError}`)
-      this.broadcast({type: 'failed', error: this.status.lastError, status: this.snapshot()})
-      this.watchers.clear()
+      this.stages.decide({type: 'failed', error: this.status.lastError, status: this.snapshot()})
       await this.stop(FAILED_START_STOP_TIMEOUT_MS)
     }
     await stopped
   }
 
-  private onStopped: () => void = () => {}
-
   private snapshot(): VmStatus {
-    return {...this.status, restarts: this.supervisor?.restarts ?? 0, qemuPid: this.supervisor?.current?.pid}
+    return {...this.status, restarts: this.vm?.restarts ?? 0, qemuPid: this.vm?.pid, ports: this.ports?.status()}
   }
 
   private onRequest(request: ControlRequest, reply: Listener): void {
@@ -182,24 +184,18 @@ export class VmDaemon {
       case 'status':
         reply({type: 'status', status: this.snapshot()})
         return
-      case 'watch': {
-        for (const event of this.history) reply(event)
-        if (this.status.state === 'running') {
-          reply({type: 'ready', status: this.snapshot()})
-          return
-        }
-        if (this.status.state === 'failed') {
-          reply({type: 'failed', error: this.status.lastError ?? 'start failed', status: this.snapshot()})
-          return
-        }
-        this.watchers.add(reply)
+      case 'watch':
+        this.stages.watch(reply, this.snapshot())
         return
-      }
       case 'stop':
         void this.stop(request.timeoutMs).then(() => reply({type: 'stopped'}))
         return
       case 'plugin':
-        void this.pluginRequest(request.plugin, request.request).then(
+        if (this.status.state !== 'running') {
+          reply({type: 'error', error: `the VM is ${this.status.state}; start it with \`dlite start\``})
+          return
+        }
+        void this.hooks.pluginRequest(this.readyEvent, request.plugin, request.request).then(
           (result) => reply({type: 'plugin', result}),
           (error: Error) => reply({type: 'error', error: error.message}),
         )
@@ -209,93 +205,52 @@ export class VmDaemon {
     }
   }
 
-  private get readyEvent(): VmReadyEvent {
-    return {...this.lifecycleEvent, docker: {kind: 'unix', socketPath: this.config.dockerSocket}}
-  }
-
-  private async pluginRequest(plugin: string, request: unknown): Promise<unknown> {
-    if (this.status.state !== 'running') throw new Error(`the VM is ${this.status.state}; start it with \`dlite start\``)
-    const results = await this.options.fireHook(HOOKS.pluginRequest, {...this.readyEvent, plugin, request})
-    const answer = results.find((r) => r.plugin === plugin)
-    if (!answer) throw new Error(`plugin ${plugin} did not answer in the daemon: restart dlite after installing it (\`dlite stop && dlite start\`)`)
-    if (answer.error !== undefined) throw new Error(answer.error)
-    return answer.result
-  }
-
-  /** dockerd arguments that plugins add for the coming boot (dlite:guest-config). */
-  private async pluginDockerArgs(): Promise<string[]> {
-    const dockerArgs: string[] = []
-    for (const {plugin, result} of await this.options.fireHook(HOOKS.guestConfig, this.lifecycleEvent)) {
-      const args = (result as GuestConfig | undefined)?.dockerArgs
-      if (args === undefined) continue
-      // A plugin's bad argument must not fail the boot (the settings bundle refuses empty or spaced ones).
-      if (args.every(isDockerArg)) dockerArgs.push(...args)
-      else this.options.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
-    }
-    return dockerArgs
-  }
-
   private async startVm(): Promise<void> {
     this.status.startedAt = Date.now()
-    const native = loadNative()
-    this.networkSpec = {
-      names: this.names, subnet: this.subnet, hostname: this.config.hostname,
-      hostsFile: this.options.hostsFile ?? '/etc/hosts', openTap: (name) => native.openTap(name).fd,
-    }
-    this.network = await this.runStage('network', () => setUpHostNetwork(this.networkSpec!),
-      () => `${this.names.bridge} ${this.subnet.hostIp}/${this.subnet.prefix}, ${this.subnet.vmIp} ${this.config.hostname}`)
+    const network = await this.stages.run('network', () => this.driver.setUp(), (n) => n.summary)
+    this.network = network
+    this.status.ip = network.routableIp ?? '127.0.0.1'
+    this.status.guestIp = guestAddress(network)
+    this.status.dockerEndpoint = `tcp://${network.docker.host}:${network.docker.port}`
+    this.status.ssh = network.ssh
 
-    const share = await this.runStage('share', async () => this.startVirtiofsd(), (s) => s)
+    // virtiofsd serves one QEMU and exits with it: the backend starts it again before every launch
+    await this.stages.run('share', async () => this.share.choice.reason, (reason) => reason)
 
-    const choice = chooseAccelerator(native.probe(), this.config.accel)
-    this.accelerator = choice.accelerator
-    this.status.accelerator = choice.accelerator
-    this.status.acceleratorReason = choice.reason
+    const choice = chooseAccelerator(loadNative().probe(), this.config.accel)
+    this.setAccelerator(choice.accelerator, choice.reason)
     // The full reason is in `dlite status` and `dlite doctor`; the stage line stays short.
-    const accelNote = choice.fallback ? `${this.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : this.accelerator
-    await this.runStage('vm', () => this.startQemu(share === 'virtiofs'), () => accelNote)
-    await this.runStage('boot', () => this.bootWithFallback(share === 'virtiofs'), (s) => s)
-    await this.runStage('docker', () => this.waitForDocker(), (v) => `docker ${v}`)
-    this.dockerSocket = await this.runStage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
-    await this.runStage('context', () => this.createContext(), (s) => s)
+    const accelNote = choice.fallback ? `${choice.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : choice.accelerator
+    this.readiness.start()
+    await this.stages.run('vm', () => this.startQemu(), () => accelNote)
+    await this.stages.run('boot', () => this.bootWithFallback(), (s) => s)
+    this.status.dockerVersion = await this.stages.run('docker', () => this.readiness.waitForDocker(this.status.dockerEndpoint), (v) => `docker ${v}`)
+    this.dockerSocket = await this.stages.run('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
+    await this.stages.run('ports', () => this.forwardPorts(), (s) => s)
+    await this.stages.run('context', () => this.createContext(), (s) => s)
     // A failing plugin does not fail the start, but the user sees it in the pipeline, not only in the log.
-    await this.runStage('plugins', () => this.options.fireHook(HOOKS.vmReady, this.readyEvent), (results) => {
-      const failed = results.filter((r) => r.error !== undefined)
-      return failed.length > 0 ? `${failed.map((r) => `${r.plugin} failed: ${r.error}`).join('; ')} (dlite logs)` : undefined
-    })
+    await this.stages.run('plugins', () => this.hooks.ready(this.readyEvent), failedPlugins)
   }
 
-  private async startVirtiofsd(): Promise<string> {
-    // DLITE_SHARE_TRANSPORT=9p: the slower fallback on purpose, to compare the two (bench file-sharing)
-    if (process.env.DLITE_SHARE_TRANSPORT === '9p') return '9p (DLITE_SHARE_TRANSPORT=9p)'
-    const binary = findVirtiofsd(which)
-    if (!binary) return '9p (virtiofsd not found)'
-    const socket = join(this.layout.run, 'virtiofs.sock')
-    rmSync(socket, {force: true})
-    const log = openSync(join(this.layout.logs, 'virtiofsd.log'), 'a')
-    this.virtiofsd = spawn(binary, [`--socket-path=${socket}`, '-o', `source=${this.config.share}`, '-o', 'cache=auto'], {
-      stdio: ['ignore', log, log],
-    })
-    closeSync(log)
-    await waitFor(() => existsOrDead(socket, this.virtiofsd!), 10_000, 'virtiofsd did not open its socket')
-    return 'virtiofs'
+  private setAccelerator(accelerator: Accel, reason: string): void {
+    this.accelerator = accelerator
+    this.status.accelerator = accelerator
+    this.status.acceleratorReason = reason
   }
 
-  private consoleWatcher?: ConsoleWatcher
-  private guestReady?: () => void
-  private guestFailed?: (error: Error) => void
-
-  private async startQemu(virtiofs: boolean): Promise<void> {
+  private async startQemu(): Promise<void> {
+    const network = this.network!
     const image = resolveCurrentImage(this.layout.images, this.config.image.current)
-    const settingsPath = join(this.layout.run, 'settings.tar')
+    const settingsPath = settingsBundlePath(this.layout)
     const settings = await guestSettings({
-      config: this.config, subnet: this.subnet, tlsDir: this.layout.tls, keysDir: this.layout.keys,
-      shareTransport: virtiofs ? 'virtiofs' : '9p',
+      config: this.config, network: network.guest, tlsDir: this.layout.tls, keysDir: this.layout.keys,
+      shareTransport: this.share.choice.transport,
     })
-    settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.pluginDockerArgs())]
+    settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.hooks.dockerArgs(this.lifecycleEvent))]
     await writeSettingsBundle(settingsPath, settings)
-    const consoleLog = consoleLogPath(this.layout)
-    const {binary, args: argv} = buildQemuArgv({
+    const backend = new QemuBackend({qmpSocket: qmpSocketPath(this.layout)})
+    const vm = await backend.start({
+      name: `dlite-${this.names.homeId}`,
       accel: this.accelerator,
       cpus: this.config.cpus,
       memoryMiB: this.config.memoryGiB * 1024,
@@ -303,131 +258,67 @@ export class VmDaemon {
       initrd: image.initrd,
       cmdline: image.kernelCmdline,
       rootImage: image.root,
-      dataDisk: {path: this.layout.disk, format: 'raw', discard: true},
+      dataDisk: this.layout.disk,
       settingsFile: settingsPath,
-      net: {type: 'tap', fd: 3},
-      share: virtiofs
-        ? {type: 'virtiofs', socketPath: join(this.layout.run, 'virtiofs.sock')}
-        : {type: '9p', path: this.config.share},
-      qmpSocket: join(this.layout.run, 'qmp.sock'),
-      serialLog: consoleLog,
-      name: `dlite-${this.names.homeId}`,
-    })
-    this.consoleWatcher = new ConsoleWatcher(consoleLog, previousConsoleLogPath(this.layout), (marker) => this.onMarker(marker))
-    this.consoleWatcher.start()
-    const qemuLog = join(this.layout.logs, 'qemu.log')
-    this.supervisor = new Supervisor(async () => {
-      // virtiofsd serves one QEMU and exits with it: a restarted QEMU needs a fresh one.
-      if (virtiofs && !childAlive(this.virtiofsd)) await this.startVirtiofsd()
-      const log = openSync(qemuLog, 'a')
-      this.consoleWatcher?.startNewBoot()
-      try {
-        return spawn(binary, argv, {stdio: ['ignore', log, log, this.network!.tapFd]})
-      } finally {
-        closeSync(log)
-      }
-    }, DEFAULT_SUPERVISION)
-    this.supervisor.on('exit', (info, willRestart: boolean) => {
+      net: network.qemu,
+      inheritFds: network.inheritFds,
+      share: this.share.qemuShare,
+      consoleLog: consoleLogPath(this.layout),
+      log: qemuLogPath(this.layout),
+    }, {beforeLaunch: () => this.share.ensureRunning()})
+    this.superviseVm(vm)
+    this.vm = vm
+  }
+
+  private superviseVm(vm: VmInstance): void {
+    vm.on('launch', () => this.readiness.newBoot())
+    vm.on('exit', (info, willRestart: boolean) => {
       this.options.log(`QEMU ${describeExit(info)}${willRestart ? '; restarting' : ''}`)
       if (!willRestart) return
       this.status.state = 'starting'
       this.status.dockerVersion = undefined
+      void this.ports?.close()
+      this.ports = undefined
     })
-    this.supervisor.on('restart', (attempt: number) => {
+    vm.on('restart', (attempt: number) => {
       this.options.log(`restarting QEMU (attempt ${attempt})`)
-      void this.waitForGuest().then(() => this.waitForDocker()).then(() => {
-        this.status.state = 'running'
-        this.status.restarts = this.supervisor?.restarts ?? 0
-        this.options.log('VM back after restart')
-        return this.options.fireHook(HOOKS.vmReady, this.readyEvent)
-      }).catch((error: Error) => this.options.log(`restart did not come up: ${error.message}`))
+      void this.readiness.waitForGuest(this.accelerator)
+        .then(() => this.readiness.waitForDocker(this.status.dockerEndpoint))
+        .then(async (version) => {
+          this.status.dockerVersion = version
+          await this.forwardPorts()
+          this.status.state = 'running'
+          this.options.log('VM back after restart')
+          return this.hooks.ready(this.readyEvent)
+        }).catch((error: Error) => this.options.log(`restart did not come up: ${error.message}`))
     })
-    this.supervisor.on('gave-up', (reason: string) => {
+    vm.on('gave-up', (reason: string) => {
       this.status.state = 'failed'
       this.status.lastError = reason
       this.options.log(reason)
-      this.guestFailed?.(new Error(reason))
+      this.readiness.abandon(new Error(reason))
       void this.stop()
     })
-    this.supervisor.on('launch-error', (error: Error) => this.options.log(`could not relaunch QEMU: ${error.message}`))
-    await this.supervisor.start()
-  }
-
-  private onMarker(marker: GuestMarker): void {
-    this.options.log(`guest: DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` (${marker.uptime}s)`}`)
-    if (marker.kind === 'READY' && marker.text === 'docker') this.guestReady?.()
-    if (marker.kind === 'FAIL') this.options.log(`guest reported a failure: ${marker.text}`)
+    vm.on('launch-error', (error: Error) => this.options.log(`could not relaunch QEMU: ${error.message}`))
+    vm.on('hard-stop', (why: string) => this.options.log(`${why}; stopping QEMU hard`))
   }
 
   /**
    * A guest that stays silent under a hardware accelerator (a hypervisor that cannot run it after all) is
    * booted again under tcg rather than left hanging; under tcg a silent guest is a clear error.
    */
-  private async bootWithFallback(virtiofs: boolean): Promise<string> {
+  private async bootWithFallback(): Promise<string> {
     try {
-      return await this.waitForGuest()
+      return await this.readiness.waitForGuest(this.accelerator)
     } catch (error) {
       if (!(error instanceof SilentGuestError) || this.accelerator === 'tcg') throw error
       const failed = this.accelerator
       this.options.log(`${error.message}; booting again with tcg (software emulation)`)
-      this.supervisor!.expectExit()
-      this.supervisor!.current?.kill('SIGKILL')
-      await this.supervisor!.waitForExit()
-      this.consoleWatcher?.stop()
-      this.accelerator = 'tcg'
-      this.status.accelerator = 'tcg'
-      this.status.acceleratorReason = `the guest showed no sign of life under ${failed}, so dlite fell back to software emulation`
-      await this.startQemu(virtiofs)
-      return `${await this.waitForGuest()} (after falling back from ${failed} to tcg)`
+      await this.vm!.kill()
+      this.setAccelerator('tcg', `the guest showed no sign of life under ${failed}, so dlite fell back to software emulation`)
+      await this.startQemu()
+      return `${await this.readiness.waitForGuest(this.accelerator)} (after falling back from ${failed} to tcg)`
     }
-  }
-
-  /** What the guest said last (and its last complaint), for a boot that timed out. */
-  private lastWords(): string {
-    const show = (m: GuestMarker) => `DLITE-${m.kind} ${m.text}${m.uptime === undefined ? '' : ` ${m.uptime}`}`
-    const said = [this.consoleWatcher?.lastProblem, this.consoleWatcher?.lastMarker].filter((m, i, all): m is GuestMarker => m !== undefined && all.indexOf(m) === i)
-    return said.length === 0 ? '' : ` (last from the guest: ${said.map(show).join('; ')})`
-  }
-
-  /** Resolves when the guest says docker is ready; a silent guest trips the watchdog. */
-  private waitForGuest(): Promise<string> {
-    const timeoutS = this.options.bootTimeoutS ?? 180
-    const watchdogS = this.options.watchdogS ?? 30
-    const started = Date.now()
-    return new Promise<string>((resolve, reject) => {
-      const watchdog = setTimeout(() => {
-        if (this.consoleWatcher?.sawOutput) return
-        finish(new SilentGuestError(`the guest showed no sign of life within ${watchdogS} s (accelerator ${this.accelerator}); see ${consoleLogPath(this.layout)}`))
-      }, watchdogS * 1000)
-      const timeout = setTimeout(() => finish(new Error(`the guest did not report docker ready within ${timeoutS} s${this.lastWords()}; see ${consoleLogPath(this.layout)}`)), timeoutS * 1000)
-      const finish = (error?: Error) => {
-        clearTimeout(watchdog)
-        clearTimeout(timeout)
-        this.guestReady = undefined
-        this.guestFailed = undefined
-        if (error) reject(error)
-        else resolve(`${((Date.now() - started) / 1000).toFixed(1)} s`)
-      }
-      this.guestReady = () => finish()
-      this.guestFailed = finish
-    })
-  }
-
-  private async waitForDocker(): Promise<string> {
-    const client = new DockerClient(this.tlsEndpoint(), 5000)
-    const deadline = Date.now() + 60_000
-    let lastError = ''
-    while (Date.now() < deadline) {
-      try {
-        const version = await client.version()
-        this.status.dockerVersion = version.Version
-        return version.Version
-      } catch (error) {
-        lastError = (error as Error).message
-      }
-      await sleep(250)
-    }
-    throw new Error(`docker did not answer over TLS at ${this.status.dockerEndpoint}: ${lastError}`)
   }
 
   private async exposeDockerSocket(): Promise<DockerSocket> {
@@ -435,11 +326,27 @@ export class VmDaemon {
     if (tls.kind !== 'tls') throw new Error('unreachable')
     return serveDockerSocket({
       path: this.config.dockerSocket,
-      gid: this.config.owner?.gid, // the installing user's group may use the socket
+      // a root daemon lets the installing user's group use the socket; a user's daemon keeps it 0600
+      gid: process.getuid?.() === 0 ? this.config.owner?.gid : undefined,
       target: {host: tls.host, port: tls.port},
       tls: {ca: tls.ca, cert: tls.cert, key: tls.key},
       onError: (error) => this.options.log(`docker socket: ${error.message}`),
     })
+  }
+
+  /** Published container ports on the host's loopback, following docker's events. */
+  private async forwardPorts(): Promise<string> {
+    const vm = this.vm!
+    const ports = new PortForwarder({
+      docker: new DockerClient(this.tlsEndpoint(), 30_000),
+      transport: this.network!.portTransport((commandLine) => vm.monitor(commandLine)),
+      ipv6: await hostHasIpv6Loopback(),
+      log: this.options.log,
+    })
+    await ports.start()
+    this.ports = ports
+    const {forwarded, failed} = ports.status()
+    return `localhost${failed.length > 0 ? `; ${failed.length} could not be bound (dlite status)` : ''}${forwarded.length > 0 ? `; ${forwarded.length} forwarded` : ''}`
   }
 
   private async createContext(): Promise<string> {
@@ -457,64 +364,22 @@ export class VmDaemon {
   private async doStop(timeoutMs: number): Promise<void> {
     const wasRunning = this.status.state === 'running'
     this.status.state = 'stopping'
-    if (wasRunning) await this.options.fireHook(HOOKS.vmStopping, this.lifecycleEvent).catch((error: Error) => this.options.log(`vm-stopping hook: ${error.message}`))
+    if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
+    await this.ports?.close()
     await this.dockerSocket?.close()
-    if (this.supervisor?.current) {
-      this.supervisor.expectExit()
-      await this.powerDown(timeoutMs)
+    if (this.vm?.pid !== undefined) {
+      await this.vm.powerDown(timeoutMs)
+      this.options.log('QEMU stopped')
     }
-    this.consoleWatcher?.stop()
-    this.virtiofsd?.kill('SIGTERM')
-    if (this.networkSpec) {
-      await tearDownHostNetwork(this.networkSpec, this.network).catch((error: Error) => this.options.log(error.message))
-    }
-    await this.options.fireHook(HOOKS.vmStopped, this.lifecycleEvent).catch((error: Error) => this.options.log(`vm-stopped hook: ${error.message}`))
+    this.readiness.stop()
+    this.share.stop()
+    await this.driver.tearDown().catch((error: Error) => this.options.log(error.message))
+    await this.hooks.notify(HOOKS.vmStopped, this.lifecycleEvent)
     this.status.state = 'stopped'
-    this.broadcast({type: 'stopped'})
+    this.stages.broadcast({type: 'stopped'})
     await this.control?.close()
-    rmSync(join(this.layout.run, 'settings.tar'), {force: true})
+    rmSync(settingsBundlePath(this.layout), {force: true})
     this.releaseLock?.()
     this.onStopped()
-  }
-
-  /** ACPI power button, then a hard stop when the guest does not power off in time. */
-  private async powerDown(timeoutMs: number): Promise<void> {
-    const exited = this.supervisor!.waitForExit()
-    try {
-      const qmp = await QmpClient.connect(join(this.layout.run, 'qmp.sock'), 3000)
-      await qmp.execute('system_powerdown')
-      await withTimeout(exited, timeoutMs, 'the guest did not power off in time')
-      qmp.close()
-      this.options.log('guest powered off')
-      return
-    } catch (error) {
-      this.options.log(`${(error as Error).message}; stopping QEMU hard`)
-    }
-    this.supervisor!.current?.kill('SIGKILL')
-    await exited
-  }
-}
-
-/** The boot watchdog's verdict: not one byte on the console. */
-class SilentGuestError extends Error {}
-
-function childAlive(child: ChildProcess | undefined): boolean {
-  return child !== undefined && child.exitCode === null && child.signalCode === null
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function existsOrDead(path: string, child: ChildProcess): boolean {
-  if (child.exitCode !== null) throw new Error(`virtiofsd exited with code ${child.exitCode}`)
-  return existsSync(path)
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(message)
-    await sleep(50)
   }
 }

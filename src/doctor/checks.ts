@@ -27,6 +27,8 @@ export interface AcceleratorFacts {
 
 export interface HostFacts {
   platform: NodeJS.Platform
+  /** The home's network mode (user when not installed): only bridged needs the tap, bridge and NAT. */
+  network: 'user' | 'bridged'
   qemu: {binaryName: string; path?: string; version?: QemuVersion; versionError?: string}
   accelerator: AcceleratorFacts
   virtiofsd?: string
@@ -89,14 +91,18 @@ export function checkAccelerator(f: HostFacts): CheckResult {
 
 export function checkVirtiofsd(f: HostFacts): CheckResult {
   if (f.platform === 'darwin') return result('virtiofsd', 'virtiofsd', false, 'ok', 'not needed on macOS (9p share)')
+  if (f.network === 'user') return result('virtiofsd', 'virtiofsd', false, 'ok', 'not used: a user-mode VM shares your home over 9p, served by QEMU as you')
   return f.virtiofsd
     ? result('virtiofsd', 'virtiofsd', false, 'ok', f.virtiofsd)
     : result('virtiofsd', 'virtiofsd', false, 'warn', 'not found: the home share falls back to 9p, which is slower',
       'install virtiofsd: sudo apt-get install virtiofsd (newer distributions) or qemu-system-x86 7.x, which bundles it')
 }
 
+const USER_MODE_NETWORK = 'not needed: user-mode networking (QEMU, no root)'
+
 export function checkNetworkPermissions(f: HostFacts): CheckResult {
   const title = 'Tap and bridge'
+  if (f.network === 'user') return result('network', title, false, 'ok', USER_MODE_NETWORK)
   if (f.platform === 'darwin') return result('network', title, true, 'ok', 'vmnet (macOS) needs no tap device')
   if (!f.tunDevice) {
     return result('network', title, true, 'fail', '/dev/net/tun is missing',
@@ -111,6 +117,7 @@ export function checkNetworkPermissions(f: HostFacts): CheckResult {
 
 export function checkFirewall(f: HostFacts): CheckResult {
   const title = 'NAT (nft or iptables)'
+  if (f.network === 'user') return result('firewall', title, false, 'ok', USER_MODE_NETWORK)
   if (f.platform === 'darwin') return result('firewall', title, true, 'ok', 'vmnet does NAT on macOS')
   if (f.nft) return result('firewall', title, true, 'ok', f.nft)
   if (f.iptables) return result('firewall', title, true, 'ok', f.iptables)
@@ -118,6 +125,7 @@ export function checkFirewall(f: HostFacts): CheckResult {
 }
 
 export function checkIp(f: HostFacts): CheckResult {
+  if (f.network === 'user') return result('ip', 'ip (iproute2)', false, 'ok', USER_MODE_NETWORK)
   if (f.platform === 'darwin') return result('ip', 'ip (iproute2)', false, 'ok', 'not needed on macOS')
   return f.ip
     ? result('ip', 'ip (iproute2)', true, 'ok', f.ip)

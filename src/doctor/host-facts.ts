@@ -53,6 +53,7 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
   const verdict = await decideAccelerator()
   return {
     platform: process.platform,
+    network: await installedNetworkMode(home),
     qemu,
     accelerator: {
       accelerator: verdict.accelerator, reason: verdict.reason, addonError: verdict.addonError,
@@ -69,5 +70,14 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
     home,
     freeBytes: freeBytesFor(home),
     runningVm: await runningVmFacts(home),
+  }
+}
+
+/** The home's network mode; a home that is not installed (or unreadable) is judged as a new install: user. */
+async function installedNetworkMode(home: string): Promise<'user' | 'bridged'> {
+  try {
+    return (await readConfig(home)).network
+  } catch {
+    return 'user'
   }
 }

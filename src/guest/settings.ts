@@ -3,7 +3,7 @@
  * (`opt/org.dlite/settings`): a ustar archive that the guest's boot script
  * unpacks into /run/dlite/settings (tmpfs, 0700). Layout (see os/README.md):
  *
- *   settings.env                 KEY=value lines (HOSTNAME, IP, GATEWAY, DNS, MAC,
+ *   settings.env                 KEY=value lines (HOSTNAME, IP, GATEWAY, DNS, HOST_ADDR, MAC,
  *                                SHARE_PATH, SHARE_TAG, SHARE_TRANSPORT, DOCKER_ARGS)
  *   daemon.json                  optional dockerd config file
  *   tls/ca.pem                   CA that client certificates must chain to
@@ -24,6 +24,8 @@ export interface GuestNetwork {
   prefix: number
   gateway?: string
   dns?: string[]
+  /** The host as the guest reaches it: what host.docker.internal resolves to, and where forwarded ports come from. */
+  hostAddress?: string
   /** MAC of the NIC to configure (default: the first NIC) */
   mac?: string
 }
@@ -94,6 +96,7 @@ export function validateSettings(s: GuestSettings): void {
     if (!Number.isInteger(n.prefix) || n.prefix < 8 || n.prefix > 30) throw new SettingsError(`network.prefix ${n.prefix} must be 8..30`)
     if (n.gateway !== undefined && isIP(n.gateway) !== 4) throw new SettingsError(`network.gateway ${n.gateway} is not an IPv4 address`)
     for (const d of n.dns ?? []) if (!isIP(d)) throw new SettingsError(`network.dns entry ${d} is not an IP address`)
+    if (n.hostAddress !== undefined && isIP(n.hostAddress) !== 4) throw new SettingsError(`network.hostAddress ${n.hostAddress} is not an IPv4 address`)
     if (n.mac !== undefined && !MAC_RE.test(n.mac)) throw new SettingsError(`network.mac ${n.mac} is not a MAC address`)
   }
   if (s.share) {
@@ -121,6 +124,7 @@ export function renderSettingsEnv(s: GuestSettings): string {
     out += value('IP', `${s.network.address}/${s.network.prefix}`)
     if (s.network.gateway) out += value('GATEWAY', s.network.gateway)
     if (s.network.dns?.length) out += value('DNS', s.network.dns.join(','))
+    if (s.network.hostAddress) out += value('HOST_ADDR', s.network.hostAddress)
     if (s.network.mac) out += value('MAC', s.network.mac.toLowerCase())
   }
   if (s.share) {

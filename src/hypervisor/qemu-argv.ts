@@ -24,7 +24,8 @@ export interface DiskSpec {
 export type NetSpec =
   | {type: 'tap'; fd: number; mac?: string}
   | {type: 'tap'; ifname: string; mac?: string}
-  | {type: 'user'; mac?: string; hostfwd?: string[]}
+  /** slirp: `net` the guest network (CIDR), `host` the guest's alias for the host's loopback, `dns` slirp's resolver */
+  | {type: 'user'; mac?: string; net?: string; host?: string; dns?: string; hostfwd?: string[]}
 
 export type ShareSpec =
   | {type: 'virtiofs'; socketPath: string; tag?: string}
@@ -217,6 +218,16 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
       }
     } else {
       netdev = 'user,id=net0'
+      if (spec.net.net !== undefined) {
+        if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(spec.net.net)) throw new QemuSpecError(`user net ${spec.net.net} must be an IPv4 CIDR`)
+        netdev += `,net=${spec.net.net}`
+      }
+      for (const key of ['host', 'dns'] as const) {
+        const address = spec.net[key]
+        if (address === undefined) continue
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) throw new QemuSpecError(`user ${key} ${address} must be an IPv4 address`)
+        netdev += `,${key}=${address}`
+      }
       for (const f of spec.net.hostfwd ?? []) {
         if (!/^(tcp|udp):[0-9.]*:\d+-[0-9.]*:\d+$/.test(f)) throw new QemuSpecError(`hostfwd ${f} must look like tcp:127.0.0.1:2222-:22`)
         netdev += `,hostfwd=${f}`

@@ -1,6 +1,6 @@
 // Everything `dlite status` reports, from the config, the daemon, the disk and docker itself.
 import {isInstalled, readConfig} from '../config/index.js'
-import type {VmState} from '../daemon/control-protocol.js'
+import type {ForwardedPort, VmState} from '../daemon/control-protocol.js'
 import {diskUsage} from '../disk/index.js'
 import {isImageInstalled} from '../image/index.js'
 import {parseSubnet} from '../network/subnet.js'
@@ -17,8 +17,14 @@ export interface StatusReport {
   cpus?: number
   memoryGiB?: number
   disk?: {sizeGiB: number; apparentBytes: number; allocatedBytes: number}
+  network?: 'user' | 'bridged'
+  /** Where published ports answer: the VM's own address (bridged) or 127.0.0.1 (user). */
   ip?: string
+  /** How the host reaches the guest's docker API (TLS) and sshd. */
+  dockerEndpoint?: string
+  ssh?: {host: string; port: number}
   hostname?: string
+  /** The bridged network (absent in user mode). */
   subnet?: string
   dockerSocket?: string
   dockerVersion?: string
@@ -26,6 +32,8 @@ export interface StatusReport {
   restarts?: number
   lastError?: string
   image?: {version: string; rollbackAvailable: boolean; previous?: string}
+  /** Published container ports on the host's loopback, and those that could not be bound. */
+  ports?: {forwarded: ForwardedPort[]; failed: ForwardedPort[]}
 }
 
 export async function statusReport(home: string): Promise<StatusReport> {
@@ -45,9 +53,12 @@ export async function statusReport(home: string): Promise<StatusReport> {
     cpus: config.cpus,
     memoryGiB: config.memoryGiB,
     disk: usage && {sizeGiB: config.diskGiB, ...usage},
-    ip: parseSubnet(config.subnet).vmIp,
+    network: config.network,
+    ip: live?.ip ?? (config.network === 'user' ? '127.0.0.1' : parseSubnet(config.subnet).vmIp),
+    dockerEndpoint: live?.dockerEndpoint || undefined,
+    ssh: live?.ssh,
     hostname: config.hostname,
-    subnet: config.subnet,
+    subnet: config.network === 'bridged' ? config.subnet : undefined,
     dockerSocket: config.dockerSocket,
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
     restarts: live?.restarts,
@@ -61,5 +72,6 @@ export async function statusReport(home: string): Promise<StatusReport> {
   // The version the daemon read when docker became ready: asking docker again would cost a TLS handshake with
   // the guest on every `status` (the slowest part of it under emulation); `dlite doctor` is the live check.
   if (live?.state === 'running') report.dockerVersion = live.dockerVersion
+  if (live?.ports) report.ports = live.ports
   return report
 }

@@ -33,13 +33,13 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   const isDefault = home === defaultHome()
   result.stopped = await stopVm(home, CLEAN_STOP_TIMEOUT_MS)
 
-  const manager = homeService(home, options.entry)
+  const manager = homeService(home, options.entry, config.network)
   if (manager) {
     await manager.uninstall()
     result.service = `${manager.kind} ${manager.id} removed`
   }
-  // stop removes the hosts line; this catches a daemon that died without cleaning up.
-  await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
+  // stop removes the hosts line; this catches a daemon that died without cleaning up (a user-mode VM has none).
+  if (config.network === 'bridged') await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
   const context = await removeDockerContext(contextName(isDefault, homeId(home)), config.owner)
   result.context = context.ok ? `${contextName(isDefault, homeId(home))} removed` : `not removed: ${context.reason}`
   if (options.purge) {

@@ -6,6 +6,7 @@ import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder} from '../daemon/pid-lock.js'
 import {controlSocketPath, pidFilePath} from '../daemon/daemon-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
+import type {DliteConfig} from '../config/index.js'
 import {homeLayout} from '../paths.js'
 import {registeredService} from '../service/index.js'
 import {launchDaemon, waitForPath} from './daemon-launcher.js'
@@ -15,10 +16,19 @@ export interface StartResult {
   status: VmStatus
 }
 
-/** Linux needs root (or CAP_NET_ADMIN) for the network, unless a registered service starts the daemon. */
-export function mayStartDaemon(home: string, entry: string): boolean {
-  if (process.platform !== 'linux' || process.getuid?.() === 0 || hasNetAdmin()) return true
-  return registeredService(home, entry) !== undefined
+/** Why this user may not start the daemon here, with the fix; undefined when it may. */
+export function startRefusal(home: string, entry: string, config: Pick<DliteConfig, 'network' | 'owner'>): {message: string; fix: string} | undefined {
+  const uid = process.getuid?.()
+  if (config.network === 'user') {
+    // nothing of a user's VM runs as root: root starting another user's VM would run it as root
+    if (uid === 0 && config.owner && config.owner.uid !== 0) {
+      return {message: `the VM in ${home} belongs to uid ${config.owner.uid} and runs as that user, never as root`, fix: 'run `dlite start` as that user, without sudo'}
+    }
+    return undefined
+  }
+  // bridged, on Linux: root (or CAP_NET_ADMIN) for the bridge, tap and NAT, unless a registered service starts the daemon
+  if (process.platform !== 'linux' || uid === 0 || hasNetAdmin() || registeredService(home, entry, config.network) !== undefined) return undefined
+  return {message: 'starting a bridged VM needs root for its bridge, tap and NAT', fix: 'run: sudo dlite start (or reinstall with `--network user`, which needs no root)'}
 }
 
 export async function vmStatus(home: string): Promise<VmStatus | undefined> {
@@ -28,6 +38,7 @@ export async function vmStatus(home: string): Promise<VmStatus | undefined> {
 export async function startVm(options: {
   home: string
   entry: string
+  network: DliteConfig['network']
   timeoutMs: number
   onStage: (event: StageEvent) => void
 }): Promise<StartResult> {
@@ -39,7 +50,7 @@ export async function startVm(options: {
     // A daemon that died without cleaning up leaves its socket file; the next one must not mistake it for its own.
     if (lockHolder(pidFilePath(layout)) === undefined) rmSync(socket, {force: true})
     // A registered service (systemd, launchd) runs the daemon; otherwise start spawns it, as DLite did.
-    const service = registeredService(options.home, options.entry)
+    const service = registeredService(options.home, options.entry, options.network)
     if (service && lockHolder(pidFilePath(layout)) === undefined) {
       await service.start()
       await waitForPath(socket, undefined, 15_000)

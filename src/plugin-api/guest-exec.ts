@@ -26,12 +26,13 @@ export function quoteForGuestShell(argv: string[]): string {
   return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ')
 }
 
-export async function guestExec(vm: {home: string; ip: string}, argv: string[], options: GuestExecOptions = {}): Promise<GuestExecResult> {
+/** `vm.sshPort`: where the guest's sshd is reached when not on port 22 of `vm.ip` (a user-mode VM's forward). */
+export async function guestExec(vm: {home: string; ip: string; sshPort?: number}, argv: string[], options: GuestExecOptions = {}): Promise<GuestExecResult> {
   if (argv.length === 0) throw new Error('guestExec needs a command')
   const runner = options.runner ?? run
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   // Everything after the host is the remote command line, which the guest's shell splits again.
-  const args = ['-o', 'ConnectTimeout=5', ...sshClientArgs(keyPaths(join(vm.home, 'keys')), {ip: vm.ip}), `sudo -n -- ${quoteForGuestShell(argv)}`]
+  const args = ['-o', 'ConnectTimeout=5', ...sshClientArgs(keyPaths(join(vm.home, 'keys')), {ip: vm.ip, port: vm.sshPort}), `sudo -n -- ${quoteForGuestShell(argv)}`]
   for (;;) {
     const result = await runner('ssh', args, {input: options.input, timeoutMs: Math.max(1000, deadline - Date.now())})
     if (result.code !== SSH_FAILED || Date.now() >= deadline) return result

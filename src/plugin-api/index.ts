@@ -27,10 +27,20 @@ export const HOOKS = {
   pluginRequest: 'dlite:plugin-request',
 } as const
 
+/** How the VM is networked; only a `bridged` VM has an address of its own that the host can route to. */
+export type VmNetworkMode = 'user' | 'bridged'
+
 export interface VmLifecycleEvent {
   /** The DLITE_HOME of the VM; a plugin keeps its own state under pluginStateDir(home, name). */
   home: string
-  /** The VM's IPv4 address on the host bridge. */
+  /**
+   * `bridged`: the VM has its own address on a host bridge (ip, subnet, hostIp, bridge below). `user`: QEMU's
+   * user-mode networking; the VM is reached only through ports forwarded on 127.0.0.1 (ip is 127.0.0.1, and
+   * subnet, hostIp and bridge describe a bridge that does not exist). A plugin that needs a routable VM says
+   * so with ROUTABLE_VM_FIX.
+   */
+  network: VmNetworkMode
+  /** The VM's IPv4 address on the host bridge (bridged), or 127.0.0.1 (user). */
   ip: string
   hostname: string
   /** The VM network, CIDR. */
@@ -52,6 +62,9 @@ export interface PluginRequestEvent extends VmReadyEvent {
   /** Whatever the plugin's command sent (JSON). */
   request: unknown
 }
+
+/** The fix a plugin names when it needs a routable VM and the VM uses user-mode networking. */
+export const ROUTABLE_VM_FIX = 'reinstall with a routable network: `dlite install --force --network bridged` (needs root; the disk is recreated)'
 
 /** What a `dlite:guest-config` handler may add to the guest's settings for the coming boot. */
 export interface GuestConfig {

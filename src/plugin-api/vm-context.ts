@@ -1,5 +1,5 @@
 // What a plugin's command needs to know about the VM it acts on, and its way to reach the plugin's own code
-// in the daemon (which runs as root, next to the VM) through the daemon's control socket.
+// in the daemon (which runs as the VM's user, next to the VM) through the daemon's control socket.
 import {join} from 'node:path'
 
 import {NotInstalledError, readConfig} from '../config/index.js'
@@ -8,12 +8,14 @@ import {controlSocketPath} from '../daemon/daemon-paths.js'
 import {networkNames} from '../network/names.js'
 import {parseSubnet} from '../network/subnet.js'
 import {dliteHome, homeLayout} from '../paths.js'
-import type {VmReadyEvent} from './index.js'
+import type {VmNetworkMode, VmReadyEvent} from './index.js'
 
 export interface VmContext {
   /** The DLITE_HOME the command acts on (DLITE_HOME, else the invoking user's ~/.dlite). */
   home: string
   installed: boolean
+  /** The installed VM's network mode (also while it is stopped). */
+  network?: VmNetworkMode
   /** Set when the VM runs and docker answers: the same facts the daemon's `dlite:vm-ready` hook got. */
   vm?: VmReadyEvent
 }
@@ -28,13 +30,14 @@ export async function vmContext(options: {home?: string} = {}): Promise<VmContex
     throw error
   }
   const status = await queryStatus(controlSocketPath(homeLayout(home)))
-  if (status?.state !== 'running') return {home, installed: true}
+  if (status?.state !== 'running') return {home, installed: true, network: config.network}
   const subnet = parseSubnet(config.subnet)
   return {
     home,
     installed: true,
+    network: config.network,
     vm: {
-      home, ip: status.ip, hostname: config.hostname, subnet: subnet.cidr, hostIp: subnet.hostIp,
+      home, network: config.network, ip: status.ip, hostname: config.hostname, subnet: subnet.cidr, hostIp: subnet.hostIp,
       bridge: networkNames(home).bridge, docker: {kind: 'unix', socketPath: config.dockerSocket},
     },
   }

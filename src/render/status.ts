@@ -1,3 +1,4 @@
+import type {ForwardedPort} from '../daemon/control-protocol.js'
 import type {StatusReport} from '../lifecycle/status-report.js'
 
 const GiB = 1024 ** 3
@@ -17,14 +18,25 @@ export function renderStatus(r: StatusReport): string {
     ['cpus', String(r.cpus)],
     ['memory', `${r.memoryGiB} GiB`],
     ['disk', r.disk && `${r.disk.sizeGiB} GiB, ${(r.disk.allocatedBytes / GiB).toFixed(2)} GiB allocated`],
+    ['network', r.network && (r.network === 'user'
+      ? 'user-mode (no root): the VM has no address of its own; published ports answer on localhost'
+      : `bridged ${r.subnet ?? ''}`.trim())],
     ['ip', r.ip],
+    ['reached at', r.dockerEndpoint && `docker ${r.dockerEndpoint} (TLS)${r.ssh ? `, ssh ${r.ssh.host}:${r.ssh.port}` : ''}`],
     ['hostname', r.hostname],
     ['docker', r.dockerVersion],
     ['socket', r.dockerSocket],
     ['uptime', r.uptimeSeconds === undefined ? undefined : duration(r.uptimeSeconds)],
     ['restarts', r.restarts ? String(r.restarts) : undefined],
+    ['ports', r.ports && portsLine(r.ports.forwarded)],
+    ['not bound', r.ports && r.ports.failed.length > 0 ? r.ports.failed.map((p) => `${p.address}:${p.hostPort}/${p.proto} (${p.containerName}: ${p.reason})`).join('; ') : undefined],
     ['os image', r.image && `${r.image.version}${r.image.rollbackAvailable ? ` (rollback to ${r.image.previous} available)` : ''}`],
     ['home', r.home],
   ]
   return rows.filter(([, v]) => v !== undefined).map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n')
+}
+
+function portsLine(forwarded: ForwardedPort[]): string {
+  if (forwarded.length === 0) return 'none published'
+  return forwarded.map((p) => `${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.hostPort}/${p.proto} -> ${p.containerName}:${p.containerPort ?? p.hostPort}`).join(', ')
 }

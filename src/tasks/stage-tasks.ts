@@ -5,12 +5,13 @@ import {Listr, type ListrTask} from 'listr2'
 import type {StageEvent, StageName} from '../daemon/control-protocol.js'
 
 export const STAGE_TITLES: Record<StageName, string> = {
-  network: 'Set up the host network (bridge, tap, NAT, hosts entry)',
+  network: 'Set up the VM network',
   share: 'Share the home directory',
   vm: 'Start the VM (QEMU)',
   boot: 'Boot the guest OS',
   docker: 'Wait for docker over TLS',
   socket: 'Expose the host docker socket',
+  ports: 'Forward published ports to localhost',
   context: 'Create the docker context',
   plugins: 'Run plugin hooks',
 }

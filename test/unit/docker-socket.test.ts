@@ -57,10 +57,15 @@ describe('host docker socket proxy', function () {
     })
   }
 
-  it('is 0660, never world-accessible', async () => {
+  it("is the owner's alone (0600) unless a group is given, and never world-accessible", async () => {
     const path = join(dir, 'mode.sock')
     proxy = await open(path)
+    expect(statSync(path).mode & 0o777).to.equal(0o600)
+    await proxy.close()
+    const gid = process.getgid!()
+    proxy = await serveDockerSocket({path, gid, target: {host: '127.0.0.1', port}, tls: {ca: bundle.ca.cert, cert: bundle.client.cert, key: bundle.client.key}})
     expect(statSync(path).mode & 0o777).to.equal(0o660)
+    expect(statSync(path).gid).to.equal(gid)
   })
 
   it('passes bytes both ways over TLS and survives a half-close', async () => {

@@ -7,6 +7,7 @@ const GiB = 1024 ** 3
 function healthyHost(): HostFacts {
   return {
     platform: 'linux',
+    network: 'bridged',
     qemu: {binaryName: 'qemu-system-x86_64', path: '/usr/bin/qemu-system-x86_64', version: {major: 7, minor: 2, patch: 19, text: '7.2.19'}},
     accelerator: {accelerator: 'kvm', reason: 'KVM API 12 via kvm_intel'},
     virtiofsd: '/usr/lib/qemu/virtiofsd',
@@ -104,5 +105,20 @@ describe('doctor checks', () => {
     expect(byId(silent, 'vm').detail).to.contain('ECONNREFUSED')
     expect(byId(silent, 'vm').fix).to.contain('dlite logs')
     expect(diagnose(silent).ok).to.equal(true)
+  })
+
+  it('a user-mode home needs no tap, bridge, NAT or root: a plain user without CAP_NET_ADMIN is ok', () => {
+    const facts = {...healthyHost(), network: 'user' as const, netAdmin: false, tunDevice: false, nft: undefined, ip: undefined}
+    const report = diagnose(facts)
+    expect(report.ok).to.equal(true)
+    for (const id of ['network', 'firewall', 'ip']) {
+      expect(byId(facts, id).status, id).to.equal('ok')
+      expect(byId(facts, id).detail, id).to.contain('user-mode')
+    }
+    expect(byId(facts, 'virtiofsd').detail).to.contain('9p')
+    // the same host judged for a bridged home fails, naming root
+    const bridged = diagnose({...facts, network: 'bridged'})
+    expect(bridged.ok).to.equal(false)
+    expect(bridged.checks.find((c) => c.id === 'network')!.fix).to.contain('sudo')
   })
 })

@@ -14,7 +14,7 @@ const HOSTKEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRI
 
 const full: GuestSettings = {
   hostname: 'local.docker',
-  network: {address: '192.168.64.2', prefix: 24, gateway: '192.168.64.1', dns: ['192.168.64.1', '1.1.1.1'], mac: '52:54:00:AB:CD:EF'},
+  network: {address: '192.168.64.2', prefix: 24, gateway: '192.168.64.1', dns: ['192.168.64.1', '1.1.1.1'], hostAddress: '192.168.64.1', mac: '52:54:00:AB:CD:EF'},
   share: {path: '/home/alice', transport: 'virtiofs'},
   dockerArgs: ['--debug', '--max-concurrent-downloads=6'],
   daemonJson: {features: {buildkit: true}},
@@ -62,6 +62,7 @@ describe('guest settings bundle', () => {
       'IP=192.168.64.2/24',
       'GATEWAY=192.168.64.1',
       'DNS=192.168.64.1,1.1.1.1',
+      'HOST_ADDR=192.168.64.1',
       'MAC=52:54:00:ab:cd:ef',
       'SHARE_PATH=/home/alice',
       'SHARE_TAG=share',
@@ -95,6 +96,7 @@ describe('guest settings bundle', () => {
       [{network: {address: '300.1.1.1', prefix: 24}}, /network.address/],
       [{network: {address: '10.0.0.2', prefix: 31}}, /prefix/],
       [{network: {address: '10.0.0.2', prefix: 24, gateway: 'x'}}, /gateway/],
+      [{network: {address: '10.0.0.2', prefix: 24, hostAddress: '10.0.0.1\nDNS=1.1.1.1'}}, /hostAddress/],
       [{share: {path: 'relative'}}, /share.path/],
       [{dockerArgs: ['--label a=b c']}, /white space/],
       [{daemonJson: {hosts: ['tcp://0.0.0.0:2375']}}, /hosts/],

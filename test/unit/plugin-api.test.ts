@@ -95,18 +95,23 @@ describe('plugin API', () => {
 
     it('is installed but has no VM while no daemon answers', async () => {
       createConfig(home, sampleConfig())
-      expect(await vmContext({home})).to.deep.equal({home, installed: true})
+      expect(await vmContext({home})).to.deep.equal({home, installed: true, network: 'bridged'})
+    })
+
+    it('says a stopped VM uses user-mode networking, so a plugin can refuse before it starts', async () => {
+      createConfig(home, {...sampleConfig(), network: 'user'})
+      expect(await vmContext({home})).to.deep.equal({home, installed: true, network: 'user'})
     })
 
     it('describes a running VM as the vm-ready hook does', async () => {
       createConfig(home, {...sampleConfig(), subnet: '10.99.0.0/24', dockerSocket: join(dir, 'docker.sock')})
       await serveDaemon(() => ({type: 'status', status: {
-        state: 'running', pid: 1, ip: '10.99.0.2', hostname: 'local.docker', dockerSocket: join(dir, 'docker.sock'),
+        state: 'running', pid: 1, network: 'bridged', ip: '10.99.0.2', hostname: 'local.docker', dockerSocket: join(dir, 'docker.sock'),
         dockerEndpoint: 'tcp://10.99.0.2:2376', dockerContext: 'dlite-x', restarts: 0,
       }}))
       const context = await vmContext({home})
       expect(context.vm).to.deep.equal({
-        home, ip: '10.99.0.2', hostname: 'local.docker', subnet: '10.99.0.0/24', hostIp: '10.99.0.1',
+        home, network: 'bridged', ip: '10.99.0.2', hostname: 'local.docker', subnet: '10.99.0.0/24', hostIp: '10.99.0.1',
         bridge: networkNames(home).bridge, docker: {kind: 'unix', socketPath: join(dir, 'docker.sock')},
       })
     })

@@ -91,6 +91,14 @@ describe('buildQemuArgv', () => {
     expect(() => buildQemuArgv({...base, net: {type: 'user', hostfwd: ['tcp:1,2']}})).to.throw(QemuSpecError, /hostfwd/)
   })
 
+  it('sets the user network, the host alias and the resolver, and refuses anything that could smuggle options', () => {
+    const {args} = buildQemuArgv({...base, net: {type: 'user', net: '10.0.2.0/24', host: '10.0.2.2', dns: '10.0.2.3', hostfwd: ['tcp:127.0.0.1:40001-10.0.2.15:2376']}})
+    expect(opt(args, '-netdev')).to.equal('user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:40001-10.0.2.15:2376')
+    expect(() => buildQemuArgv({...base, net: {type: 'user', net: '10.0.2.0/24,smb=/'}})).to.throw(QemuSpecError, /CIDR/)
+    expect(() => buildQemuArgv({...base, net: {type: 'user', host: '10.0.2.2,restrict=on'}})).to.throw(QemuSpecError, /host/)
+    expect(() => buildQemuArgv({...base, net: {type: 'user', dns: 'x'}})).to.throw(QemuSpecError, /dns/)
+  })
+
   it('shares a directory over virtiofs with shared guest memory', () => {
     const {args} = buildQemuArgv({...base, share: {type: 'virtiofs', socketPath: '/run/vfs.sock'}})
     expect(all(args, '-object')).to.include('memory-backend-memfd,id=mem,size=2048M,share=on')

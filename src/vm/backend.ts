@@ -1,0 +1,65 @@
+// The daemon's seam to whatever runs the VM (QEMU today), in the spirit of lima's pkg/driver: the daemon says
+// what the VM is (a MachineSpec) and the backend knows how it runs. What a backend supports is data, so the
+// daemon and doctor can choose without knowing the backend.
+import type {EventEmitter} from 'node:events'
+
+import type {NetworkMode} from '../config/index.js'
+import type {Accel, NetSpec} from '../hypervisor/qemu-argv.js'
+
+export type ShareTransport = 'virtiofs' | '9p'
+
+export interface BackendCapabilities {
+  accelerators: readonly Accel[]
+  shareTransports: readonly ShareTransport[]
+  networkModes: readonly NetworkMode[]
+}
+
+/** What the VM is, independent of how it runs. */
+export interface MachineSpec {
+  name: string
+  accel: Accel
+  cpus: number
+  memoryMiB: number
+  kernel: string
+  initrd?: string
+  cmdline?: string
+  rootImage?: string
+  dataDisk: string
+  /** The guest settings bundle (fw_cfg); a path, never its contents. */
+  settingsFile: string
+  net: NetSpec
+  /** Descriptors the VM process inherits as fd 3, 4, ... (a tap). */
+  inheritFds: number[]
+  share: {type: 'virtiofs'; socketPath: string} | {type: '9p'; path: string}
+  /** Guest serial console log. */
+  consoleLog: string
+  /** The backend's own log (QEMU's stderr). */
+  log: string
+}
+
+/**
+ * A running VM. Events: `exit` (info, willRestart), `restart` (attempt), `gave-up` (reason), `launch-error`
+ * (error), `launch` (before each launch, including restarts), `hard-stop` (why the guest was not waited for).
+ */
+export interface VmInstance extends EventEmitter {
+  readonly pid: number | undefined
+  readonly restarts: number
+  /** Asks the guest to power off (ACPI), and stops it hard when it has not after timeoutMs. */
+  powerDown(timeoutMs: number): Promise<void>
+  /** Stops it now, without the guest's say (a hung boot). */
+  kill(): Promise<void>
+  waitForExit(): Promise<void>
+  /** A monitor command (QEMU's HMP); returns what it printed (empty on success for most commands). */
+  monitor(commandLine: string): Promise<string>
+}
+
+export interface StartOptions {
+  /** Runs before every launch, restarts included (a share server that exits with its VM). */
+  beforeLaunch?: () => Promise<void>
+}
+
+export interface VmBackend {
+  readonly name: string
+  readonly capabilities: BackendCapabilities
+  start(spec: MachineSpec, options?: StartOptions): Promise<VmInstance>
+}

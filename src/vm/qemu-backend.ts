@@ -1,0 +1,120 @@
+// The QEMU backend: argv from hypervisor/qemu-argv.ts, the process under a Supervisor (restarts with back-off),
+// one QMP connection per running QEMU for power-down and monitor commands.
+import {spawn} from 'node:child_process'
+import {EventEmitter} from 'node:events'
+import {closeSync, openSync} from 'node:fs'
+
+import {buildQemuArgv} from '../hypervisor/qemu-argv.js'
+import {QmpClient, withTimeout} from '../hypervisor/qmp.js'
+import type {MachineSpec, StartOptions, VmBackend, VmInstance} from './backend.js'
+import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervisor.js'
+
+export class QemuBackend implements VmBackend {
+  readonly name = 'qemu'
+  readonly capabilities = {
+    accelerators: ['kvm', 'hvf', 'tcg'],
+    shareTransports: ['virtiofs', '9p'],
+    networkModes: ['user', 'bridged'],
+  } as const
+
+  constructor(private readonly options: {qmpSocket: string; supervision?: SupervisorOptions}) {}
+
+  async start(spec: MachineSpec, startOptions: StartOptions = {}): Promise<VmInstance> {
+    const instance = new QemuInstance(spec, {...this.options, ...startOptions})
+    await instance.launch()
+    return instance
+  }
+}
+
+class QemuInstance extends EventEmitter implements VmInstance {
+  private readonly supervisor: Supervisor
+  private qmp?: Promise<QmpClient>
+
+  constructor(spec: MachineSpec, private readonly options: StartOptions & {qmpSocket: string; supervision?: SupervisorOptions}) {
+    super()
+    const {binary, args} = buildQemuArgv({
+      accel: spec.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB,
+      kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline, rootImage: spec.rootImage,
+      dataDisk: {path: spec.dataDisk, format: 'raw', discard: true},
+      settingsFile: spec.settingsFile, net: spec.net, share: spec.share,
+      qmpSocket: options.qmpSocket, serialLog: spec.consoleLog, name: spec.name,
+    })
+    this.supervisor = new Supervisor(async () => {
+      await options.beforeLaunch?.()
+      this.emit('launch')
+      this.dropQmp()
+      const log = openSync(spec.log, 'a')
+      try {
+        return spawn(binary, args, {stdio: ['ignore', log, log, ...spec.inheritFds]})
+      } finally {
+        closeSync(log)
+      }
+    }, options.supervision ?? DEFAULT_SUPERVISION)
+    for (const event of ['exit', 'restart', 'gave-up', 'launch-error']) {
+      this.supervisor.on(event, (...args: unknown[]) => this.emit(event, ...args))
+    }
+  }
+
+  async launch(): Promise<void> {
+    await this.supervisor.start()
+  }
+
+  get pid(): number | undefined {
+    return this.supervisor.current?.pid
+  }
+
+  get restarts(): number {
+    return this.supervisor.restarts
+  }
+
+  waitForExit(): Promise<void> {
+    return this.supervisor.waitForExit()
+  }
+
+  private connectQmp(): Promise<QmpClient> {
+    this.qmp ??= QmpClient.connect(this.options.qmpSocket, 3000).catch((error: Error) => {
+      this.qmp = undefined
+      throw error
+    })
+    return this.qmp
+  }
+
+  private dropQmp(): void {
+    void this.qmp?.then((client) => client.close(), () => {})
+    this.qmp = undefined
+  }
+
+  async monitor(commandLine: string): Promise<string> {
+    const qmp = await this.connectQmp()
+    try {
+      return String(await qmp.execute('human-monitor-command', {'command-line': commandLine}) ?? '')
+    } catch (error) {
+      this.dropQmp() // a broken connection is made again on the next call
+      throw error
+    }
+  }
+
+  async powerDown(timeoutMs: number): Promise<void> {
+    this.supervisor.expectExit()
+    const exited = this.supervisor.waitForExit()
+    try {
+      const qmp = await this.connectQmp()
+      await qmp.execute('system_powerdown')
+      await withTimeout(exited, timeoutMs, 'the guest did not power off in time')
+      this.dropQmp()
+      return
+    } catch (error) {
+      this.emit('hard-stop', (error as Error).message)
+    }
+    this.dropQmp()
+    this.supervisor.current?.kill('SIGKILL')
+    await exited
+  }
+
+  async kill(): Promise<void> {
+    this.supervisor.expectExit()
+    this.dropQmp()
+    this.supervisor.current?.kill('SIGKILL')
+    await this.supervisor.waitForExit()
+  }
+}

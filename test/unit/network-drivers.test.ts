@@ -1,0 +1,51 @@
+// The daemon's network seam: what each driver hands the daemon, as data. The user-mode driver needs nothing
+// but free loopback ports; the bridged driver's host side (bridge, tap, NAT) is covered by the e2e tests.
+import {expect} from 'chai'
+import {createServer} from 'node:net'
+
+import {chooseShareTransport} from '../../src/daemon/share-server.js'
+import {UserNetworkDriver, USER_GUEST_IP, USER_HOST_ALIAS} from '../../src/daemon/network-drivers/user.js'
+import {guestAddress} from '../../src/daemon/network-drivers/driver.js'
+import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
+
+describe('network drivers', () => {
+  it('user: forwards dockerd and sshd from two different free 127.0.0.1 ports, and tells the guest where the host is', async () => {
+    const network = await new UserNetworkDriver().setUp()
+    expect(network.mode).to.equal('user')
+    expect(network.docker.host).to.equal('127.0.0.1')
+    expect(network.ssh.host).to.equal('127.0.0.1')
+    expect(network.docker.port).to.not.equal(network.ssh.port)
+    expect(network.routableIp).to.equal(undefined)
+    expect(guestAddress(network)).to.equal(USER_GUEST_IP)
+    expect(network.guest).to.deep.include({address: USER_GUEST_IP, gateway: USER_HOST_ALIAS, hostAddress: USER_HOST_ALIAS})
+    expect(network.inheritFds).to.deep.equal([])
+    // both ports really are free: something can listen on each right now
+    for (const port of [network.docker.port, network.ssh.port]) {
+      await new Promise<void>((resolve, reject) => {
+        const server = createServer().once('error', reject).listen(port, '127.0.0.1', () => server.close(() => resolve()))
+      })
+    }
+    const {args} = buildQemuArgv({accel: 'tcg', cpus: 1, memoryMiB: 256, kernel: '/k', net: network.qemu})
+    const netdev = args[args.indexOf('-netdev') + 1]
+    expect(netdev).to.equal(`user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,` +
+      `hostfwd=tcp:127.0.0.1:${network.docker.port}-10.0.2.15:2376,hostfwd=tcp:127.0.0.1:${network.ssh.port}-10.0.2.15:22`)
+    // never on all interfaces
+    expect(netdev).to.not.match(/hostfwd=tcp::|0\.0\.0\.0/)
+  })
+
+  it('two user-mode VMs started side by side get different ports', async () => {
+    const [a, b] = await Promise.all([new UserNetworkDriver().setUp(), new UserNetworkDriver().setUp()])
+    expect(new Set([a.docker.port, a.ssh.port, b.docker.port, b.ssh.port]).size).to.equal(4)
+  })
+})
+
+describe('share transport', () => {
+  it('a daemon running as the user shares over 9p (the C virtiofsd would serve the guest as root)', () => {
+    expect(chooseShareTransport({runningAsRoot: false, virtiofsd: '/usr/lib/qemu/virtiofsd'})).to.deep.equal({transport: '9p', reason: '9p, served by QEMU as you'})
+  })
+  it('a root daemon uses virtiofs when virtiofsd exists, 9p otherwise or when forced', () => {
+    expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/usr/lib/qemu/virtiofsd'}).transport).to.equal('virtiofs')
+    expect(chooseShareTransport({runningAsRoot: true}).reason).to.match(/not found/)
+    expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/x', forced: '9p'}).transport).to.equal('9p')
+  })
+})
