@@ -15,7 +15,14 @@ export interface ServiceSpec {
   stopTimeoutSec?: number
   /** launchd only: where the daemon's stdout/stderr go (systemd has the journal). */
   logFile?: string
+  /**
+   * `user` (a user-mode VM): the user's own service manager runs the daemon as that user — a systemd user unit,
+   * a LaunchAgent. `system` (a bridged VM, root): a system unit, a LaunchDaemon. Default system.
+   */
+  scope?: ServiceScope
 }
+
+export type ServiceScope = 'system' | 'user'
 
 export interface ServiceNames {
   /** e.g. `dlite` or `dlite-1a2b3c` */
@@ -64,12 +71,13 @@ function environment(spec: ServiceSpec): [string, string][] {
 export function systemdUnitText(spec: ServiceSpec): string {
   assertSpec(spec)
   const description = `dlite VM daemon (DLITE_HOME=${spec.home})`.replace(/%/g, '%%')
+  const user = spec.scope === 'user'
   const lines = [
     '# Written by `dlite install`; removed by `dlite uninstall`. Edits are lost on reinstall.',
     '[Unit]',
     `Description=${description}`,
-    'After=network-online.target',
-    'Wants=network-online.target',
+    // a user's manager has no network-online.target; user-mode networking needs no host network set-up
+    ...(user ? [] : ['After=network-online.target', 'Wants=network-online.target']),
     // The daemon restarts QEMU itself; systemd only catches the daemon dying, and not in a loop.
     'StartLimitIntervalSec=60',
     'StartLimitBurst=3',
@@ -85,7 +93,7 @@ export function systemdUnitText(spec: ServiceSpec): string {
     `TimeoutStopSec=${spec.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC}`,
     '',
     '[Install]',
-    'WantedBy=multi-user.target',
+    user ? 'WantedBy=default.target' : 'WantedBy=multi-user.target',
     '',
   ]
   return lines.join('\n')

@@ -3,15 +3,20 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
+import type {NetworkMode} from '../config/index.js'
 import {homeId} from '../network/names.js'
 import {defaultHome, homeLayout, pluginDataDir} from '../paths.js'
 import {detectServiceManager, serviceManager, type ServiceManager} from './manager.js'
 import {serviceNames} from './definitions.js'
 
-/** The service for `home`, or undefined when no service manager runs here (start spawns the daemon). */
-export function homeService(home: string, entry: string): ServiceManager | undefined {
+/**
+ * The service for `home`, or undefined when no service manager runs here (start spawns the daemon). A
+ * user-mode VM's service is the user's own (systemd --user, a LaunchAgent); a bridged VM's is the system's.
+ */
+export function homeService(home: string, entry: string, network: NetworkMode): ServiceManager | undefined {
   const names = serviceNames(homeId(home), home === defaultHome())
   return serviceManager(detectServiceManager(), {
+    scope: network === 'user' ? 'user' : 'system',
     home,
     command: [process.execPath, entry, 'daemon'],
     name: names.name,
@@ -21,7 +26,7 @@ export function homeService(home: string, entry: string): ServiceManager | undef
 }
 
 /** The home's service if its definition has been written (by install). */
-export function registeredService(home: string, entry: string): ServiceManager | undefined {
-  const service = homeService(home, entry)
+export function registeredService(home: string, entry: string, network: NetworkMode): ServiceManager | undefined {
+  const service = homeService(home, entry, network)
   return service && existsSync(service.path) ? service : undefined
 }

@@ -4,6 +4,7 @@
 import {randomBytes} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {run, type Runner} from '../util/exec.js'
@@ -54,12 +55,31 @@ export interface ServiceManager {
 
 export interface ServiceManagerOptions {
   runner?: Runner
-  /** Where definitions go: /etc/systemd/system or /Library/LaunchDaemons by default. */
+  /**
+   * Where definitions go. Default: /etc/systemd/system or /Library/LaunchDaemons (system scope);
+   * ~/.config/systemd/user or ~/Library/LaunchAgents (user scope).
+   */
   dir?: string
+  /** The user's home and uid, for user scope (defaults: this process's). */
+  user?: {home: string; uid: number}
 }
 
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system'
 export const LAUNCHD_DAEMON_DIR = '/Library/LaunchDaemons'
+
+/** Where each manager keeps its definitions, and how its commands address them, for one scope. */
+function scopeOf(spec: ServiceSpec, opts: ServiceManagerOptions) {
+  const user = spec.scope === 'user'
+  const home = opts.user?.home ?? homedir()
+  const uid = opts.user?.uid ?? process.getuid?.() ?? 0
+  return {
+    systemdDir: opts.dir ?? (user ? join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'systemd', 'user') : SYSTEMD_UNIT_DIR),
+    systemctl: user ? ['--user'] : [],
+    launchdDir: opts.dir ?? (user ? join(home, 'Library', 'LaunchAgents') : LAUNCHD_DAEMON_DIR),
+    // a LaunchAgent lives in the user's GUI session domain, a LaunchDaemon in the system domain
+    launchdDomain: user ? `gui/${uid}` : 'system',
+  }
+}
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = `${path}.dlite-${randomBytes(4).toString('hex')}`
@@ -83,48 +103,50 @@ async function must(runner: Runner, cmd: string, args: string[]): Promise<string
 /** The manager for `kind`, or undefined for 'none' (the caller spawns `dlite daemon` itself). */
 export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, names: ServiceNames, opts: ServiceManagerOptions = {}): ServiceManager | undefined {
   const runner = opts.runner ?? run
+  const scope = scopeOf(spec, opts)
   if (kind === 'systemd') {
     const unit = names.systemdUnit
-    const path = join(opts.dir ?? SYSTEMD_UNIT_DIR, unit)
+    const path = join(scope.systemdDir, unit)
     const text = systemdUnitText({...spec, name: names.name})
+    const systemctl = (args: string[]) => [...scope.systemctl, ...args]
     return {
       kind,
       id: unit,
       path,
       async install() {
-        await mkdir(opts.dir ?? SYSTEMD_UNIT_DIR, {recursive: true})
+        await mkdir(scope.systemdDir, {recursive: true})
         await writeAtomically(path, text)
-        await must(runner, 'systemctl', ['daemon-reload'])
+        await must(runner, 'systemctl', systemctl(['daemon-reload']))
       },
       async uninstall() {
-        await runner('systemctl', ['stop', unit], {timeoutMs: 180_000}) // not loaded or not running: fine
+        await runner('systemctl', systemctl(['stop', unit]), {timeoutMs: 180_000}) // not loaded or not running: fine
         await rm(path, {force: true})
-        await must(runner, 'systemctl', ['daemon-reload'])
-        await runner('systemctl', ['reset-failed', unit], {timeoutMs: 30_000})
+        await must(runner, 'systemctl', systemctl(['daemon-reload']))
+        await runner('systemctl', systemctl(['reset-failed', unit]), {timeoutMs: 30_000})
       },
-      start: async () => void (await must(runner, 'systemctl', ['start', unit])),
-      stop: async () => void (await must(runner, 'systemctl', ['stop', unit])),
+      start: async () => void (await must(runner, 'systemctl', systemctl(['start', unit]))),
+      stop: async () => void (await must(runner, 'systemctl', systemctl(['stop', unit]))),
       async isActive() {
-        const result = await runner('systemctl', ['is-active', '--quiet', unit], {timeoutMs: 30_000})
+        const result = await runner('systemctl', systemctl(['is-active', '--quiet', unit]), {timeoutMs: 30_000})
         return result.code === 0
       },
     }
   }
   if (kind === 'launchd') {
     const label = names.launchdLabel
-    const target = `system/${label}`
-    const path = join(opts.dir ?? LAUNCHD_DAEMON_DIR, `${label}.plist`)
+    const target = `${scope.launchdDomain}/${label}`
+    const path = join(scope.launchdDir, `${label}.plist`)
     const text = launchdPlistText({...spec, name: names.name}, label)
     return {
       kind,
       id: label,
       path,
       async install() {
-        await mkdir(opts.dir ?? LAUNCHD_DAEMON_DIR, {recursive: true})
+        await mkdir(scope.launchdDir, {recursive: true})
         await writeAtomically(path, text)
         // Reload so a changed plist takes effect; bootout fails harmlessly when it was not loaded.
         await runner('launchctl', ['bootout', target], {timeoutMs: 120_000})
-        await must(runner, 'launchctl', ['bootstrap', 'system', path])
+        await must(runner, 'launchctl', ['bootstrap', scope.launchdDomain, path])
       },
       async uninstall() {
         await runner('launchctl', ['bootout', target], {timeoutMs: 180_000})

@@ -178,6 +178,36 @@ describe('service manager', () => {
     ])
   })
 
+  it("user scope (a user-mode VM): the user's own systemd (--user, ~/.config/systemd/user, default.target) and LaunchAgent (gui/<uid>)", async () => {
+    // systemd and launchd are not on these machines: the runner records what would be asked of them
+    const {calls, runner} = fakeRunner(() => ({}))
+    const userSpec = {...spec(), scope: 'user' as const}
+    const user = {home: join(dir, 'alice'), uid: 1234}
+    const previous = process.env.XDG_CONFIG_HOME
+    delete process.env.XDG_CONFIG_HOME
+    try {
+      const systemd = serviceManager('systemd', userSpec, serviceNames('x', true), {runner, user})!
+      expect(systemd.path).to.equal(join(dir, 'alice', '.config', 'systemd', 'user', 'dlite.service'))
+      await systemd.install()
+      const unit = readFileSync(systemd.path, 'utf8')
+      expect(unit).to.contain('WantedBy=default.target').and.not.contain('multi-user.target').and.not.contain('network-online')
+      await systemd.start()
+      const launchd = serviceManager('launchd', userSpec, serviceNames('x', true), {runner, user})!
+      expect(launchd.path).to.equal(join(dir, 'alice', 'Library', 'LaunchAgents', 'io.dlite.daemon.plist'))
+      await launchd.install()
+      await launchd.start()
+    } finally {
+      if (previous !== undefined) process.env.XDG_CONFIG_HOME = previous
+    }
+    expect(calls.map((c) => `${c.cmd} ${c.args.join(' ')}`)).to.deep.equal([
+      'systemctl --user daemon-reload',
+      'systemctl --user start dlite.service',
+      'launchctl bootout gui/1234/io.dlite.daemon',
+      `launchctl bootstrap gui/1234 ${join(dir, 'alice', 'Library', 'LaunchAgents', 'io.dlite.daemon.plist')}`,
+      'launchctl kickstart gui/1234/io.dlite.daemon',
+    ])
+  })
+
   it('none: there is no manager, the caller spawns the daemon', () => {
     expect(serviceManager('none', spec(), serviceNames('x', true))).to.equal(undefined)
   })
