@@ -41,6 +41,7 @@ export function dnsArgument(hostIp: string): string {
 
 /** dlite:guest-config: containers use the responder when dlite-dns is enabled with container DNS. */
 export function guestConfig(event: VmLifecycleEvent, dlite: Pick<Dlite, 'pluginStateDir'>): GuestConfig | undefined {
+  if (event.network === 'user') return undefined // no bridge address to send containers to
   const settings = readSettings(dnsStateDir(dlite, event.home))
   state.bootDns = settings.enabled && settings.containerDns ? dnsArgument(event.hostIp) : undefined
   return state.bootDns ? {dockerArgs: [state.bootDns]} : undefined
@@ -55,6 +56,10 @@ async function stopService(): Promise<void> {
 /** Reads the settings and makes the daemon match them: serving and resolver configured, or neither. */
 export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus> {
   return serially(async () => {
+    if (event.network === 'user') {
+      log('dlite-dns: not serving: the VM uses user-mode networking (`dlite dns enable` says how to change that)')
+      return status(readSettings(dnsStateDir(dlite, event.home)), event)
+    }
     const dir = dnsStateDir(dlite, event.home)
     const settings = readSettings(dir)
     await stopService()

@@ -43,6 +43,10 @@ export abstract class DnsCommand extends Command {
   protected async vm(dlite: Dlite): Promise<VmContext> {
     const context = await dlite.vmContext()
     if (!context.installed) this.runtimeError(`dlite is not installed in ${context.home}`, 'install it with `dlite install` (or set DLITE_HOME)')
+    // *.docker names point at container IPs and the resolver at the bridge: both need a VM the host can route to
+    if (context.network === 'user') {
+      this.runtimeError(`dlite-dns needs a VM with its own address on this host, and the VM in ${context.home} uses user-mode networking (reached only through ports on 127.0.0.1)`, dlite.ROUTABLE_VM_FIX)
+    }
     return context
   }
 

@@ -58,6 +58,9 @@ function listr<Ctx extends object>(tasks: ConstructorParameters<typeof Listr<Ctx
 async function findVm(dlite: Dlite): Promise<VmFound> {
   const context = await dlite.vmContext()
   if (!context.installed) throw new RoutingError(`dlite is not installed in ${context.home}`, 'run `dlite install` first')
+  if (context.network === 'user') {
+    throw new RoutingError(`dlite-routing needs a VM with its own address on this host, and the VM in ${context.home} uses user-mode networking (reached only through ports on 127.0.0.1)`, dlite.ROUTABLE_VM_FIX)
+  }
   return {home: context.home, stateDir: dlite.pluginStateDir(context.home, PLUGIN_NAME), ...(context.vm ? {vm: {ip: context.vm.ip}} : {})}
 }
 

@@ -5,6 +5,7 @@ import {routingSession} from '../daemon-routing.js'
 import type {DliteHook} from './hook.js'
 
 const hook: DliteHook<VmReadyEvent> = async function (event) {
+  if (event.network === 'user') return // nothing to route to: `dlite routing enable` says so
   await (await routingSession(event.config)).vmReady(event)
 }
 

@@ -5,6 +5,7 @@ import {routingSession} from '../daemon-routing.js'
 import type {DliteHook} from './hook.js'
 
 const hook: DliteHook<VmLifecycleEvent> = async function (event) {
+  if (event.network === 'user') return
   await (await routingSession(event.config)).vmStopping(event)
 }
 
