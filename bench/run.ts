@@ -2,7 +2,7 @@
 // runs, repeating them, and printing medians and ratios next to the target. Everything that boots a VM
 // runs inside a private network namespace (DESIGN.md §5).
 //   npm run bench                 every benchmark
-//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing)
+//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing, port-forward)
 // Each result is kept in bench/results/<name>.json; the README table there is rebuilt from all of them.
 import {execFileSync} from 'node:child_process'
 import {cpus, totalmem} from 'node:os'
@@ -15,6 +15,7 @@ import {dockerApi} from './docker-api.js'
 import {fileSharing} from './file-sharing.js'
 import {imageSize} from './image-size.js'
 import {memory} from './memory.js'
+import {portForward} from './port-forward.js'
 import {startToReady} from './start-to-ready.js'
 import type {BenchResult} from './result.js'
 import {REPO} from '../test/helpers/dlite-cli.js'
@@ -27,6 +28,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   memory,
   'disk-reclaim': diskReclaim,
   'file-sharing': fileSharing,
+  'port-forward': portForward,
 }
 
 const machine = {

@@ -20,8 +20,11 @@ export interface SandboxVm {
   close(): Promise<void>
 }
 
-/** `env` goes to every dlite command (and so to the daemon that `start` spawns). */
-export async function sandboxVm(options: {start: boolean; env?: Record<string, string>}): Promise<SandboxVm> {
+/**
+ * `env` goes to every dlite command (and so to the daemon that `start` spawns). `network` defaults to bridged:
+ * most benchmarks compare against the VM's own address.
+ */
+export async function sandboxVm(options: {start: boolean; env?: Record<string, string>; network?: 'user' | 'bridged'}): Promise<SandboxVm> {
   const ns = await createNetns('dlite-bench')
   const dir = mkdtempSync(join(tmpdir(), 'dlite-bench-'))
   const home = join(dir, 'home')
@@ -34,7 +37,7 @@ export async function sandboxVm(options: {start: boolean; env?: Record<string, s
     rmSync(dir, {recursive: true, force: true})
   }
   try {
-    const installed = await cli(['install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10',
+    const installed = await cli(['install', '--yes', '--network', options.network ?? 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10',
       '--share', dir, '--docker-socket', socket, '--ssh-key', 'none'])
     if (installed.code !== 0) throw new Error(`install failed: ${installed.stderr}`)
     if (options.start) {
