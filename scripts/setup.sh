@@ -19,12 +19,12 @@ done
 step() { printf '\n==> %s\n' "$*"; }
 
 # System packages: what dlite runs (QEMU, networking, ssh), what the guest OS build needs (mmdebstrap,
-# compressors, filesystem tools), what builds the native addon (python3, make, g++) and what the tests need (busybox-static for a local image, tmux, file).
+# compressors, filesystem tools), what builds the native addon (python3, make, g++) and what the tests need (busybox-static for a local image, tmux, file, procps; g++ also brings the C compiler and static libc the tests build a UDP echo server with).
 packages=(
   qemu-system-x86 qemu-utils
   iproute2 nftables iptables openssh-client openssl
   mmdebstrap debian-archive-keyring zstd xz-utils cpio e2fsprogs squashfs-tools erofs-utils
-  busybox-static file tmux ca-certificates
+  busybox-static file tmux ca-certificates procps
   python3 make g++
 )
 missing=()

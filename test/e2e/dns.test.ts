@@ -132,7 +132,7 @@ describe('dlite-dns (e2e, plugin installed from its tarball, real VM under QEMU)
   })
 
   it('installs and starts the VM', async () => {
-    const install = await cli(['install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '8', '--subnet', SUBNET,
+    const install = await cli(['install', '--yes', '--network', 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '8', '--subnet', SUBNET,
       '--share', dir, '--docker-socket', socket, '--ssh-key', 'none'])
     expect(install.code, install.stderr).to.equal(0)
     const start = await cli(['start', '--timeout', '400'], {timeoutMs: 420_000})

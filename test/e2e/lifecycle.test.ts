@@ -46,7 +46,7 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
 
   it('installs with --yes and the locally built image, with a sparse disk', async () => {
     const {code, body, stderr} = await cli.json<{imageVersion: string; diskAllocatedBytes: number}>([
-      'install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10', '--subnet', SUBNET,
+      'install', '--yes', '--network', 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10', '--subnet', SUBNET,
       '--share', join(dir, 'share'), '--docker-socket', socket, '--ssh-key', 'none',
     ])
     expect(code, stderr).to.equal(0)

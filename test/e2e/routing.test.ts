@@ -105,7 +105,7 @@ describe('dlite routing (e2e, real VM under QEMU)', function () {
 
   it('installs; before the VM runs, status says routing is off', async () => {
     const install = await cli.json([
-      'install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10', '--subnet', SUBNET,
+      'install', '--yes', '--network', 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10', '--subnet', SUBNET,
       '--share', join(dir, 'share'), '--docker-socket', socket, '--ssh-key', 'none',
     ])
     expect(install.code, install.stderr).to.equal(0)

@@ -38,7 +38,7 @@ describe('two dlite homes side by side (e2e, two VMs)', function () {
 
   it('installs and starts both', async () => {
     for (const [i, home] of homes.entries()) {
-      const installed = await clis[i](['install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '1', '-m', '1', '-d', '8',
+      const installed = await clis[i](['install', '--yes', '--network', 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '1', '-m', '1', '-d', '8',
         '-n', home.hostname, '--subnet', home.subnet, '--share', dir, '--docker-socket', socket(home.name), '--ssh-key', 'none'])
       expect(installed.code, installed.stderr).to.equal(0)
     }

@@ -53,7 +53,7 @@ describe('dlite update (e2e, real VM under QEMU)', function () {
 
     ns = await createNetns('dlite-upd')
     cli = dliteCli({DLITE_HOME: home, DOCKER_CONFIG: join(dir, 'docker-config')}, ns)
-    const installed = await cli(['install', '--yes', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10',
+    const installed = await cli(['install', '--yes', '--network', 'bridged', '--os', BUILT_OS_MANIFEST, '-c', '2', '-m', '2', '-d', '10',
       '--share', dir, '--docker-socket', socket, '--ssh-key', 'none'])
     expect(installed.code, installed.stderr).to.equal(0)
     const started = await cli(['start', '--timeout', '400'], {timeoutMs: 420_000})

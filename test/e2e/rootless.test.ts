@@ -1,0 +1,252 @@
+// dlite as an ordinary user, the way a new user meets it (issue: "dlite runs as you"): a user the test creates
+// installs and starts a VM in user-mode networking inside a private namespace — no sudo, no capability — and
+// every process of that VM runs as that user. Their own docker CLI works; published ports answer on
+// 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only bindings, taken ports reported, listeners gone with
+// the container); containers reach a host server at host.docker.internal; files containers write into the
+// shared home are the user's, and a setuid-root file cannot be made there.
+import {expect} from 'chai'
+import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {busyboxImageTarball} from '../helpers/busybox-image.js'
+import {printLogsOnFailure} from '../helpers/dlite-cli.js'
+import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
+import {createTestUser, type TestUser} from '../helpers/test-user.js'
+import {udpEchoBinary} from '../helpers/udp-echo.js'
+
+/** Everything a process's /proc/PID/status says about who it is: real, effective, saved and fs uid. */
+function uidsOf(pid: number): number[] {
+  const line = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]
+  return line.trim().split(/\s+/).map(Number)
+}
+
+/** Every process whose command line mentions `needle`, with its uids. */
+function processesMentioning(needle: string): {pid: number; uids: number[]; cmd: string}[] {
+  const found: {pid: number; uids: number[]; cmd: string}[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
+      if (cmd.includes(needle) && !cmd.includes('mocha')) found.push({pid: Number(entry), uids: uidsOf(Number(entry)), cmd})
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QEMU)', function () {
+  this.timeout(15 * 60_000)
+  let ns: Netns
+  let user: TestUser
+  let dlite: (args: string[], opts?: {timeoutMs?: number}) => Promise<RunResult>
+  let docker: (args: string[], opts?: {timeoutMs?: number}) => Promise<RunResult>
+  let home: string
+  let socket: string
+  let hostServer: ReturnType<Netns['spawn']> | undefined
+  let squatter: ReturnType<Netns['spawn']> | undefined
+
+  /** A node one-liner run as the user inside the namespace (the host side of a check). */
+  const nodeAsUser = (script: string) => user.run(ns, process.execPath, ['-e', script], {timeoutMs: 15_000})
+  const httpGet = (url: string) => nodeAsUser(`
+    require('http').get(${JSON.stringify(url)}, (res) => { let b = ''; res.on('data', (d) => b += d); res.on('end', () => console.log(res.statusCode, b.trim())) })
+      .on('error', (e) => { console.log('ERR', e.code || e.message); process.exit(1) })`)
+  const udpAsk = (host: string, port: number, text: string) => nodeAsUser(`
+    const s = require('dgram').createSocket(${JSON.stringify(host.includes(':') ? 'udp6' : 'udp4')});
+    const t = setTimeout(() => { console.log('TIMEOUT'); process.exit(1) }, 3000);
+    s.on('message', (m) => { console.log(m.toString()); clearTimeout(t); s.close() });
+    s.send(${JSON.stringify(text)}, ${port}, ${JSON.stringify(host)})`)
+  /** Polls `check` until it passes or `attempts` run out; returns the last result and how long it took. */
+  async function eventually(check: () => Promise<RunResult>, pass: (r: RunResult) => boolean, attempts = 40): Promise<{result: RunResult; ms: number}> {
+    const started = Date.now()
+    let result = await check()
+    for (let i = 1; i < attempts && !pass(result); i++) {
+      await sleep(250)
+      result = await check()
+    }
+    return {result, ms: Date.now() - started}
+  }
+
+  before(async () => {
+    ns = await createNetns('dlite-rl')
+    user = createTestUser()
+    home = join(user.home, '.dlite')
+    socket = join(home, 'docker.sock')
+    const cli = join(user.repo, 'bin', 'run.js')
+    dlite = (args, opts = {}) => user.run(ns, process.execPath, [cli, ...args], {timeoutMs: opts.timeoutMs ?? 120_000})
+    docker = (args, opts = {}) => user.run(ns, 'docker', ['-H', `unix://${socket}`, ...args], {timeoutMs: opts.timeoutMs ?? 180_000})
+    writeFileSync(join(user.home, 'hello.txt'), 'from the host\n')
+  })
+
+  after(async () => {
+    hostServer?.kill()
+    squatter?.kill()
+    if (dlite) await dlite(['stop', '--timeout', '5']).catch(() => {})
+    await ns?.remove()
+    user?.remove()
+  })
+
+  afterEach(printLogsOnFailure(() => home))
+
+  it('installs as the user with no flags but the image: user-mode networking, everything in the home owned by the user', async () => {
+    const manifest = join(user.repo, 'os', 'dist', 'manifest.json')
+    const installed = await dlite(['install', '--yes', '--os', manifest, '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '--json'])
+    expect(installed.code, installed.stderr).to.equal(0)
+    const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
+    expect(config).to.include({network: 'user', share: user.home, dockerSocket: socket})
+    for (const name of ['config.json', 'disk.img', 'keys', 'tls', 'images']) expect(statSync(join(home, name)).uid, name).to.equal(user.uid)
+  })
+
+  it('starts with no sudo; the daemon, QEMU and the share server run as the user, none as root', async () => {
+    const started = await dlite(['start', '--timeout', '400', '--json'], {timeoutMs: 420_000})
+    expect(started.code, started.stderr).to.equal(0)
+    const {status} = JSON.parse(started.stdout)
+    expect(status).to.include({state: 'running', network: 'user', ip: '127.0.0.1'})
+    expect(status.dockerEndpoint).to.match(/^tcp:\/\/127\.0\.0\.1:\d+$/)
+    for (const pid of [status.pid, status.qemuPid]) expect(uidsOf(pid), `pid ${pid}`).to.deep.equal([user.uid, user.uid, user.uid, user.uid])
+    const mine = processesMentioning(home)
+    expect(mine.some((p) => p.cmd.includes('qemu-system'))).to.equal(true)
+    for (const p of mine) expect(p.uids, p.cmd).to.deep.equal([user.uid, user.uid, user.uid, user.uid])
+    // the docker socket and the control socket are the user's alone
+    for (const path of [socket, join(home, 'run', 'control.sock')]) {
+      const stats = statSync(path)
+      expect(stats.uid, path).to.equal(user.uid)
+      expect(stats.mode & 0o777, path).to.equal(0o600)
+    }
+  })
+
+  it("the user's docker CLI works: version, import, run, build", async () => {
+    const version = await docker(['version', '--format', '{{.Server.Version}}'])
+    expect(version.code, version.stderr).to.equal(0)
+    expect(version.stdout.trim()).to.match(/^26\./)
+    const tarball = await busyboxImageTarball(user.home)
+    expect((await docker(['import', tarball, 'busybox:local'])).code).to.equal(0)
+    const hello = await docker(['run', '--rm', 'busybox:local', '/bin/echo', 'hello from a container'])
+    expect(hello.stdout.trim(), hello.stderr).to.equal('hello from a container')
+    const context = join(user.home, 'build')
+    await user.run(ns, 'mkdir', ['-p', context])
+    await user.run(ns, 'sh', ['-c', `printf 'FROM busybox:local\\nRUN echo built > /built.txt\\n' > ${context}/Dockerfile`])
+    const built = await docker(['build', '-q', '-t', 'built:local', context], {timeoutMs: 300_000})
+    expect(built.code, built.stderr).to.equal(0)
+    const ran = await docker(['run', '--rm', 'built:local', '/bin/cat', '/built.txt'])
+    expect(ran.stdout.trim()).to.equal('built')
+  })
+
+  it('dlite ssh reaches the guest through its forwarded port with the pinned key', async () => {
+    const uname = await dlite(['ssh', '--', 'uname', '-r'])
+    expect(uname.code, uname.stderr).to.equal(0)
+    expect(uname.stdout.trim()).to.match(/^6\.12\./)
+  })
+
+  it("the home is shared at the same path, and what containers write there is the user's; no setuid-root file can be made", async () => {
+    const share = user.home
+    const read = await docker(['run', '--rm', '-v', `${share}:${share}`, 'busybox:local', '/bin/cat', join(share, 'hello.txt')])
+    expect(read.stdout, read.stderr).to.equal('from the host\n')
+    // the attack: root in a container plants a root-owned setuid shell in the user's home
+    // named busybox-*: busybox then takes its applet from the first argument
+    const planted = join(share, 'busybox-suid')
+    const attack = await docker(['run', '--rm', '-v', `${share}:${share}`, 'busybox:local', '/bin/sh', '-c',
+      `cp /bin/busybox ${planted}; chown 0:0 ${planted}; chmod 4755 ${planted}; echo written > ${share}/by-container.txt`])
+    expect(attack.code, attack.stderr).to.equal(0)
+    for (const path of [planted, join(share, 'by-container.txt')]) {
+      const stats = statSync(path)
+      expect(stats.uid, path).to.equal(user.uid)
+      expect(stats.gid, path).to.equal(user.gid)
+    }
+    expect(readFileSync(join(share, 'by-container.txt'), 'utf8')).to.equal('written\n')
+    // whatever mode bits it kept, the planted file runs with the user's identity, never root's
+    expect(statSync(planted).uid).to.not.equal(0)
+    const who = await user.run(ns, planted, ['id', '-u'])
+    expect(who.stdout.trim(), who.stderr).to.equal(String(user.uid))
+  })
+
+  it('a published port answers on 127.0.0.1 and [::1] right after docker run, and goes when the container stops', async () => {
+    const run = await docker(['run', '-d', '--name', 'web', '-p', '8080:80', 'busybox:local', '/bin/sh', '-c',
+      'mkdir -p /www && echo served-by-dlite > /www/index.html && exec /bin/httpd -f -p 80 -h /www'])
+    expect(run.code, run.stderr).to.equal(0)
+    const v4 = await eventually(() => httpGet('http://127.0.0.1:8080/'), (r) => r.stdout.startsWith('200'))
+    expect(v4.result.stdout.trim()).to.equal('200 served-by-dlite')
+    process.stderr.write(`    (127.0.0.1:8080 answered ${v4.ms} ms after docker run returned)\n`)
+    const v6 = await eventually(() => httpGet('http://[::1]:8080/'), (r) => r.stdout.startsWith('200'))
+    expect(v6.result.stdout.trim()).to.equal('200 served-by-dlite')
+    const {stdout} = await dlite(['status', '--json'])
+    const ports = JSON.parse(stdout).ports
+    expect(ports.forwarded).to.deep.include({proto: 'tcp', address: '127.0.0.1', hostPort: 8080, containerName: 'web', containerPort: 80})
+    expect((await docker(['stop', '-t', '1', 'web'])).code).to.equal(0)
+    const gone = await eventually(() => httpGet('http://127.0.0.1:8080/'), (r) => r.stdout.startsWith('ERR'))
+    expect(gone.result.stdout).to.match(/ERR (ECONNREFUSED|ECONNRESET)/)
+    await docker(['rm', '-f', 'web'])
+  })
+
+  it('honours -p 127.0.0.1:X:Y (IPv4 loopback only) and port ranges', async () => {
+    const run = await docker(['run', '-d', '--name', 'local-only', '-p', '127.0.0.1:8081:80', '-p', '8090-8091:9090-9091', 'busybox:local', '/bin/sh', '-c',
+      'mkdir -p /www && echo loopback-only > /www/index.html && (/bin/httpd -p 9090 -h /www; /bin/httpd -p 9091 -h /www) && exec /bin/httpd -f -p 80 -h /www'])
+    expect(run.code, run.stderr).to.equal(0)
+    const v4 = await eventually(() => httpGet('http://127.0.0.1:8081/'), (r) => r.stdout.startsWith('200'))
+    expect(v4.result.stdout.trim()).to.equal('200 loopback-only')
+    expect((await httpGet('http://[::1]:8081/')).stdout).to.match(/^ERR/)
+    for (const port of [8090, 8091]) {
+      const ranged = await eventually(() => httpGet(`http://127.0.0.1:${port}/`), (r) => r.stdout.startsWith('200'))
+      expect(ranged.result.stdout.trim(), String(port)).to.equal('200 loopback-only')
+    }
+    await docker(['rm', '-f', 'local-only'])
+  })
+
+  it('forwards UDP', async () => {
+    udpEchoBinary(user.home)
+    const run = await docker(['run', '-d', '--name', 'udp', '-p', '5300:5300/udp', '-v', `${user.home}:/share:ro`, 'busybox:local', '/share/udp-echo', '5300'])
+    expect(run.code, run.stderr).to.equal(0)
+    const answer = await eventually(() => udpAsk('127.0.0.1', 5300, 'ping-over-udp'), (r) => r.stdout.trim() === 'ping-over-udp')
+    expect(answer.result.stdout.trim()).to.equal('ping-over-udp')
+    await docker(['rm', '-f', 'udp'])
+  })
+
+  it('a host port that is already taken is reported, and fails neither the container nor the daemon', async () => {
+    // a client that hangs up at once must not crash it (an unhandled ECONNRESET would)
+    squatter = ns.spawn(process.execPath, ['-e', "require('net').createServer((s) => s.on('error', () => {}).end('squatter\\n')).listen(8085, '127.0.0.1')"], {stdio: 'ignore'})
+    const up = await eventually(() => nodeAsUser("require('net').connect(8085, '127.0.0.1').on('connect', () => { console.log('up'); process.exit(0) }).on('error', () => process.exit(1))"), (r) => r.code === 0)
+    expect(up.result.code, 'the squatter listens').to.equal(0)
+    const run = await docker(['run', '-d', '--name', 'clash', '-p', '8085:80', 'busybox:local', '/bin/httpd', '-f', '-p', '80'])
+    expect(run.code, run.stderr).to.equal(0)
+    const status = await eventually(() => dlite(['status', '--json']), (r) => (JSON.parse(r.stdout).ports?.failed ?? []).length > 0)
+    const failed = JSON.parse(status.result.stdout).ports.failed
+    expect(failed[0]).to.include({proto: 'tcp', hostPort: 8085, containerName: 'clash'})
+    expect(failed[0].reason).to.match(/in use|could not/i)
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.match(/8085/)
+    expect((await docker(['inspect', '-f', '{{.State.Running}}', 'clash'])).stdout.trim()).to.equal('true')
+    expect((await docker(['version'])).code).to.equal(0)
+    await docker(['rm', '-f', 'clash'])
+    squatter.kill()
+  })
+
+  it('containers reach a host server at host.docker.internal, on the default bridge and on a user-defined network', async () => {
+    hostServer = ns.spawn(process.execPath, ['-e', "require('http').createServer((q, r) => r.end('hello from the host')).listen(18080, '127.0.0.1')"], {stdio: 'ignore'})
+    await eventually(() => httpGet('http://127.0.0.1:18080/'), (r) => r.stdout.startsWith('200'))
+    expect((await docker(['network', 'create', 'appnet'])).code).to.equal(0)
+    for (const network of ['bridge', 'appnet']) {
+      const got = await docker(['run', '--rm', '--network', network, 'busybox:local', '/bin/wget', '-q', '-O', '-', 'http://host.docker.internal:18080/'])
+      expect(got.stdout, `${network}: ${got.stderr}`).to.equal('hello from the host')
+    }
+    await docker(['network', 'rm', 'appnet'])
+  })
+
+  it('the routing plugin refuses a user-mode VM with exit 1 and names the fix', async () => {
+    const refused = await dlite(['routing', 'enable'])
+    expect(refused.code).to.equal(1)
+    expect(refused.stderr).to.match(/user-mode networking/).and.match(/--network bridged/)
+  })
+
+  it('status and ip say how the VM is reached; stop and uninstall --purge leave no process behind', async () => {
+    const ip = await dlite(['ip'])
+    expect(ip.stdout.trim()).to.equal('127.0.0.1')
+    const status = await dlite(['status'])
+    expect(status.stdout).to.match(/network\s+user-mode/).and.match(/reached at\s+docker tcp:\/\/127\.0\.0\.1:\d+ \(TLS\), ssh 127\.0\.0\.1:\d+/)
+    expect((await dlite(['stop'], {timeoutMs: 120_000})).code).to.equal(0)
+    const removed = await dlite(['uninstall', '--purge', '--yes'])
+    expect(removed.code, removed.stderr).to.equal(0)
+    for (let i = 0; i < 50 && processesMentioning(home).length > 0; i++) await sleep(100)
+    expect(processesMentioning(home)).to.deep.equal([])
+  })
+})

@@ -1,0 +1,80 @@
+// A throw-away unprivileged user for the end-to-end tests of what must work without root (DESIGN.md §8), and a
+// way to run commands as that user inside a test namespace. The repository is bind-mounted where the user can
+// reach it when its own path is not (CI may clone under /root).
+import {execFileSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {REPO} from './dlite-cli.js'
+import {type Netns, type RunOptions, type RunResult} from './netns.js'
+
+export interface TestUser {
+  name: string
+  uid: number
+  gid: number
+  home: string
+  /** The repository as this user sees it (itself, or a bind mount of it). */
+  repo: string
+  /** Runs `cmd` as the user inside `ns`, with a clean environment: HOME, PATH, and `env`. */
+  run(ns: Netns, cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>
+  remove(): void
+}
+
+function canReach(uid: number, gid: number, path: string): boolean {
+  try {
+    execFileSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'test', '-r', path], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function createTestUser(prefix = 'dlt'): TestUser {
+  if (process.getuid?.() !== 0) throw new Error('creating a test user needs root (useradd)')
+  const name = `${prefix}${randomBytes(3).toString('hex')}`
+  const base = mkdtempSync(join(tmpdir(), `dlite-${name}-`))
+  chmodSync(base, 0o755)
+  const home = join(base, 'home')
+  execFileSync('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', name], {stdio: 'pipe'})
+  const uid = Number(execFileSync('id', ['-u', name], {encoding: 'utf8'}).trim())
+  const gid = Number(execFileSync('id', ['-g', name], {encoding: 'utf8'}).trim())
+  let repo = REPO
+  let mounted: string | undefined
+  if (!canReach(uid, gid, join(REPO, 'bin', 'run.js'))) {
+    mounted = join(base, 'repo')
+    mkdirSync(mounted)
+    execFileSync('mount', ['--bind', REPO, mounted])
+    repo = mounted
+  }
+  const remove = () => {
+    try {
+      execFileSync('pkill', ['-KILL', '-u', name], {stdio: 'ignore'})
+    } catch {
+      // no process left
+    }
+    if (mounted) {
+      try {
+        execFileSync('umount', ['-l', mounted], {stdio: 'ignore'})
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      execFileSync('userdel', [name], {stdio: 'ignore'})
+    } catch {
+      // already gone
+    }
+    rmSync(base, {recursive: true, force: true})
+  }
+  return {
+    name, uid, gid, home, repo, remove,
+    run(ns, cmd, args, opts = {}) {
+      const env = {HOME: home, USER: name, LOGNAME: name, PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...opts.env}
+      const pairs = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
+      return ns.run('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', ...pairs, cmd, ...args],
+        {...opts, env: process.env, cwd: opts.cwd ?? home})
+    },
+  }
+}
