@@ -230,6 +230,9 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
       expect(got.stdout, `${network}: ${got.stderr}`).to.equal('hello from the host')
     }
     await docker(['network', 'rm', 'appnet'])
+    // the guest's own resolver, never docker's fallback to public servers
+    const resolv = await docker(['run', '--rm', 'busybox:local', '/bin/cat', '/etc/resolv.conf'])
+    expect(resolv.stdout).to.match(/^nameserver 10\.0\.2\.15$/m).and.not.match(/8\.8\.8\.8|8\.8\.4\.4/)
   })
 
   it('the routing plugin refuses a user-mode VM with exit 1 and names the fix', async () => {
