@@ -16,20 +16,12 @@ import {
 import {createConfig, rollbackImage, selectImage, updateConfig} from '../../src/config/store.js'
 import {homeId} from '../../src/network/names.js'
 import {sampleConfig} from '../helpers/config-fixture.js'
+import {rejection} from '../helpers/rejection.js'
 
 /**
  * The error a promise rejects with; fails the test when it resolves. Errors from conf's path are compared
  * by `code`: under mocha + tsx, the lazily imported store.ts gets its own copy of the error classes.
  */
-async function rejection(promise: Promise<unknown>): Promise<Error & {code?: string}> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a rejection, but it resolved')
-}
-
 describe('config store', () => {
   let home: string
   beforeEach(() => {

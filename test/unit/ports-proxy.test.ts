@@ -7,6 +7,7 @@ import {connect, createServer, type Server, type Socket} from 'node:net'
 import {freeLoopbackPort, hostHasIpv6Loopback} from '../../src/daemon/ports/loopback.js'
 import {ProxyTransport} from '../../src/daemon/ports/proxy-transport.js'
 import type {ForwardHandle} from '../../src/daemon/ports/transports.js'
+import {rejection} from '../helpers/rejection.js'
 
 /** Echoes every byte and ends its side only after the client ended its own (like a server answering after EOF). */
 async function tcpEchoServer(): Promise<{server: Server; port: number}> {
@@ -47,15 +48,6 @@ function listenable(port: number, host = '127.0.0.1'): Promise<boolean> {
     server.once('error', () => resolve(false))
     server.listen({port, host, exclusive: true}, () => server.close(() => resolve(true)))
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a rejection')
 }
 
 /** Replies with what it got and remembers which source ports it heard from. */

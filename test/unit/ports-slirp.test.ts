@@ -12,15 +12,7 @@ import {ProxyTransport} from '../../src/daemon/ports/proxy-transport.js'
 import {hmpOverQmp, SlirpTransport} from '../../src/daemon/ports/slirp-transport.js'
 import type {ForwardHandle, ForwardSpec, ForwardTransport} from '../../src/daemon/ports/transports.js'
 import {UserModeTransport} from '../../src/daemon/ports/user-mode-transport.js'
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a rejection')
-}
+import {rejection} from '../helpers/rejection.js'
 
 /** What QEMU 7.2 answers (measured): nothing for a good hostfwd_add, this for a good hostfwd_remove. */
 const qemuAnswer = (line: string) => (line.startsWith('hostfwd_remove') ? `host forwarding rule for ${line.split(' ')[2]} removed\r\n` : '')
