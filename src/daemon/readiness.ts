@@ -23,11 +23,14 @@ export class Readiness {
   private watcher?: ConsoleWatcher
   private guestReady?: () => void
   private guestFailed?: (error: Error) => void
+  /** Set by stop(): no wait may go on after it (a stopped daemon must not mistake the next VM's dockerd for its own). */
+  private stopped = false
 
   constructor(private readonly options: ReadinessOptions) {}
 
   /** Follows the console from now on; call once per daemon. */
   start(): void {
+    this.stopped = false
     this.watcher ??= new ConsoleWatcher(this.options.consoleLog, this.options.previousConsoleLog, (marker) => this.onMarker(marker))
     this.watcher.start()
   }
@@ -37,7 +40,10 @@ export class Readiness {
     this.watcher?.startNewBoot()
   }
 
+  /** Ends every wait in progress (it rejects) and the console watch. */
   stop(): void {
+    this.stopped = true
+    this.abandon(new Error('the VM was stopped before it was ready'))
     this.watcher?.stop()
   }
 
@@ -64,6 +70,7 @@ export class Readiness {
     const {bootTimeoutS, watchdogS, consoleLog} = this.options
     const started = Date.now()
     let done = false
+    if (this.stopped) return Promise.reject(new Error('the VM was stopped before it was ready'))
     return new Promise<string>((resolve, reject) => {
       const watchdog = setTimeout(() => {
         if (this.watcher?.sawOutput) return
@@ -94,8 +101,8 @@ export class Readiness {
   /** Polls dockerd once a second until it answers (true) or `over()` says the wait ended (false). */
   private async pollDocker(over: () => boolean): Promise<boolean> {
     const client = this.options.docker()
-    while (!over()) {
-      if (await client.ping()) return !over()
+    while (!over() && !this.stopped) {
+      if (await client.ping()) return !over() && !this.stopped
       await sleep(1000)
     }
     return false
@@ -106,14 +113,16 @@ export class Readiness {
     const client = this.options.docker()
     const deadline = Date.now() + 60_000
     let lastError = ''
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.stopped) {
       try {
-        return (await client.version()).Version
+        const {Version} = await client.version()
+        if (!this.stopped) return Version
       } catch (error) {
         lastError = (error as Error).message
       }
       await sleep(250)
     }
+    if (this.stopped) throw new Error('the VM was stopped before it was ready')
     throw new Error(`docker did not answer over TLS at ${describe}: ${lastError}`)
   }
 }

@@ -22,7 +22,7 @@ import type {VmInstance} from '../vm/backend.js'
 import {QemuBackend} from '../vm/qemu-backend.js'
 import {describeExit} from '../vm/supervisor.js'
 import {serveControl, type ControlServer} from './control-server.js'
-import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type VmStatus} from './control-protocol.js'
+import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type StageName, type VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {
   consoleLogPath, controlSocketPath, pidFilePath, previousConsoleLogPath, qemuLogPath, qmpSocketPath, settingsBundlePath,
@@ -166,11 +166,20 @@ export class VmDaemon {
       this.status.readyAt = Date.now()
       this.stages.decide({type: 'ready', status: this.snapshot()})
     } catch (error) {
-      this.status.state = 'failed'
-      this.status.lastError = (error as Error).message
-      this.options.log(`start failed: ${this.status.lastError}`)
-      this.stages.decide({type: 'failed', error: this.status.lastError, status: this.snapshot()})
-      await this.stop(FAILED_START_STOP_TIMEOUT_MS)
+      if (this.stopping) {
+        // stopped while starting: the start is abandoned, not failed
+        this.options.log(`start abandoned: ${(error as Error).message}`)
+        // what a stage made after the stop had already closed things
+        await this.ports?.close()
+        await this.dockerSocket?.close()
+        this.stages.decide({type: 'failed', error: 'the VM was stopped before it was ready', status: this.snapshot()})
+      } else {
+        this.status.state = 'failed'
+        this.status.lastError = (error as Error).message
+        this.options.log(`start failed: ${this.status.lastError}`)
+        this.stages.decide({type: 'failed', error: this.status.lastError, status: this.snapshot()})
+        await this.stop(FAILED_START_STOP_TIMEOUT_MS)
+      }
     }
     await stopped
   }
@@ -205,9 +214,15 @@ export class VmDaemon {
     }
   }
 
+  /** A stage of the start, unless a stop came first: then the start ends before it. */
+  private stage<T>(name: StageName, work: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
+    if (this.stopping) return Promise.reject(new Error('the VM was stopped before it was ready'))
+    return this.stages.run(name, work, detail)
+  }
+
   private async startVm(): Promise<void> {
     this.status.startedAt = Date.now()
-    const network = await this.stages.run('network', () => this.driver.setUp(), (n) => n.summary)
+    const network = await this.stage('network', () => this.driver.setUp(), (n) => n.summary)
     this.network = network
     this.status.ip = network.routableIp ?? '127.0.0.1'
     this.status.guestIp = guestAddress(network)
@@ -215,21 +230,21 @@ export class VmDaemon {
     this.status.ssh = network.ssh
 
     // virtiofsd serves one QEMU and exits with it: the backend starts it again before every launch
-    await this.stages.run('share', async () => this.share.choice.reason, (reason) => reason)
+    await this.stage('share', async () => this.share.choice.reason, (reason) => reason)
 
     const choice = chooseAccelerator(loadNative().probe(), this.config.accel)
     this.setAccelerator(choice.accelerator, choice.reason)
     // The full reason is in `dlite status` and `dlite doctor`; the stage line stays short.
     const accelNote = choice.fallback ? `${choice.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : choice.accelerator
     this.readiness.start()
-    await this.stages.run('vm', () => this.startQemu(), () => accelNote)
-    await this.stages.run('boot', () => this.bootWithFallback(), (s) => s)
-    this.status.dockerVersion = await this.stages.run('docker', () => this.readiness.waitForDocker(this.status.dockerEndpoint), (v) => `docker ${v}`)
-    this.dockerSocket = await this.stages.run('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
-    await this.stages.run('ports', () => this.forwardPorts(), (s) => s)
-    await this.stages.run('context', () => this.createContext(), (s) => s)
+    await this.stage('vm', () => this.startQemu(), () => accelNote)
+    await this.stage('boot', () => this.bootWithFallback(), (s) => s)
+    this.status.dockerVersion = await this.stage('docker', () => this.readiness.waitForDocker(this.status.dockerEndpoint), (v) => `docker ${v}`)
+    this.dockerSocket = await this.stage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
+    await this.stage('ports', () => this.forwardPorts(), (s) => s)
+    await this.stage('context', () => this.createContext(), (s) => s)
     // A failing plugin does not fail the start, but the user sees it in the pipeline, not only in the log.
-    await this.stages.run('plugins', () => this.hooks.ready(this.readyEvent), failedPlugins)
+    await this.stage('plugins', () => this.hooks.ready(this.readyEvent), failedPlugins)
   }
 
   private setAccelerator(accelerator: Accel, reason: string): void {
@@ -364,6 +379,8 @@ export class VmDaemon {
   private async doStop(timeoutMs: number): Promise<void> {
     const wasRunning = this.status.state === 'running'
     this.status.state = 'stopping'
+    // a start in progress ends here: its waits reject, and no later stage runs (startVm checks this.stopping)
+    this.readiness.stop()
     if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
     await this.ports?.close()
     await this.dockerSocket?.close()
@@ -371,7 +388,6 @@ export class VmDaemon {
       await this.vm.powerDown(timeoutMs)
       this.options.log('QEMU stopped')
     }
-    this.readiness.stop()
     this.share.stop()
     await this.driver.tearDown().catch((error: Error) => this.options.log(error.message))
     await this.hooks.notify(HOOKS.vmStopped, this.lifecycleEvent)
