@@ -13,6 +13,7 @@ import {tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
 import type {Accel} from '../hypervisor/qemu-argv.js'
+import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {networkNames, homeId, type NetworkNames} from '../network/names.js'
 import {parseSubnet, type Subnet} from '../network/subnet.js'
@@ -169,9 +170,12 @@ export class VmDaemon {
       if (this.stopping) {
         // stopped while starting: the start is abandoned, not failed
         this.options.log(`start abandoned: ${(error as Error).message}`)
-        // what a stage made after the stop had already closed things
-        await this.ports?.close()
+        // what a stage finished making after the stop had already cleaned up
+        await this.closePorts()
         await this.dockerSocket?.close()
+        await this.vm?.kill()
+        this.share.stop()
+        await this.driver.tearDown().catch((e: Error) => this.options.log(e.message))
         this.stages.decide({type: 'failed', error: 'the VM was stopped before it was ready', status: this.snapshot()})
       } else {
         this.status.state = 'failed'
@@ -280,20 +284,24 @@ export class VmDaemon {
       share: this.share.qemuShare,
       consoleLog: consoleLogPath(this.layout),
       log: qemuLogPath(this.layout),
-    }, {beforeLaunch: () => this.share.ensureRunning()})
+    }, {
+      // every launch, the first and each restart: a fresh virtiofsd (it exits with its QEMU), a fresh console log
+      beforeLaunch: async () => {
+        await this.share.ensureRunning()
+        this.readiness.newBoot()
+      },
+    })
     this.superviseVm(vm)
     this.vm = vm
   }
 
   private superviseVm(vm: VmInstance): void {
-    vm.on('launch', () => this.readiness.newBoot())
     vm.on('exit', (info, willRestart: boolean) => {
       this.options.log(`QEMU ${describeExit(info)}${willRestart ? '; restarting' : ''}`)
       if (!willRestart) return
       this.status.state = 'starting'
       this.status.dockerVersion = undefined
-      void this.ports?.close()
-      this.ports = undefined
+      void this.closePorts()
     })
     vm.on('restart', (attempt: number) => {
       this.options.log(`restarting QEMU (attempt ${attempt})`)
@@ -364,6 +372,14 @@ export class VmDaemon {
     return `localhost${failed.length > 0 ? `; ${failed.length} could not be bound (dlite status)` : ''}${forwarded.length > 0 ? `; ${forwarded.length} forwarded` : ''}`
   }
 
+  /** Closes the port forwards, bounded: a QEMU that no longer answers must not hold up a stop. */
+  private async closePorts(): Promise<void> {
+    const ports = this.ports
+    this.ports = undefined
+    await withTimeout(ports?.close() ?? Promise.resolve(), 10_000, 'closing the port forwards took over 10 s')
+      .catch((error: Error) => this.options.log(`ports: ${error.message}`))
+  }
+
   private async createContext(): Promise<string> {
     const result = await ensureDockerContext(this.status.dockerContext, this.config.dockerSocket, `dlite VM (${this.home})`, this.config.owner)
     if (!result.ok) return `skipped: ${result.reason}`
@@ -382,7 +398,7 @@ export class VmDaemon {
     // a start in progress ends here: its waits reject, and no later stage runs (startVm checks this.stopping)
     this.readiness.stop()
     if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
-    await this.ports?.close()
+    await this.closePorts()
     await this.dockerSocket?.close()
     if (this.vm?.pid !== undefined) {
       await this.vm.powerDown(timeoutMs)

@@ -11,12 +11,18 @@ export class QmpClient {
   private buffer = ''
   private pending: Array<{resolve: (value: unknown) => void; reject: (error: Error) => void}> = []
   private readonly eventListeners: Array<(event: QmpEvent) => void> = []
+  /** Set once the socket closed or failed: every command after it fails at once instead of waiting forever. */
+  private closedBy?: Error
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8')
     socket.on('data', (chunk: string) => this.onData(chunk))
-    socket.on('close', () => this.failAll(new Error('QMP connection closed')))
-    socket.on('error', (error) => this.failAll(error))
+    socket.on('close', () => this.failAll(new QmpTransportError('QMP connection closed')))
+    socket.on('error', (error) => this.failAll(new QmpTransportError(`QMP connection failed: ${error.message}`)))
+  }
+
+  get closed(): boolean {
+    return this.closedBy !== undefined
   }
 
   /** Connects, waits for the greeting and leaves capabilities negotiation mode. */
@@ -45,10 +51,16 @@ export class QmpClient {
     this.eventListeners.push(listener)
   }
 
-  execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
+  /** Runs one command; a QEMU that does not answer within timeoutMs fails it (and the connection, whose order is then lost). */
+  execute(command: string, args?: Record<string, unknown>, timeoutMs = 15_000): Promise<unknown> {
+    if (this.closedBy) return Promise.reject(this.closedBy)
+    const answer = new Promise((resolve, reject) => {
       this.pending.push({resolve, reject})
       this.socket.write(JSON.stringify(args ? {execute: command, arguments: args} : {execute: command}) + '\n')
+    })
+    return withTimeout(answer, timeoutMs, `QMP ${command}: no answer within ${timeoutMs / 1000} s`).catch((error: Error) => {
+      if (!(error instanceof QmpTransportError) && /no answer within/.test(error.message)) this.socket.destroy(new QmpTransportError(error.message))
+      throw error
     })
   }
 
@@ -85,9 +97,13 @@ export class QmpClient {
   }
 
   private failAll(error: Error): void {
+    this.closedBy ??= error
     for (const waiter of this.pending.splice(0)) waiter.reject(error)
   }
 }
+
+/** The connection itself failed (closed, refused, timed out), as opposed to QEMU refusing one command. */
+export class QmpTransportError extends Error {}
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout

@@ -5,7 +5,7 @@ import {EventEmitter} from 'node:events'
 import {closeSync, openSync} from 'node:fs'
 
 import {buildQemuArgv} from '../hypervisor/qemu-argv.js'
-import {QmpClient, withTimeout} from '../hypervisor/qmp.js'
+import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
 import type {MachineSpec, StartOptions, VmBackend, VmInstance} from './backend.js'
 import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervisor.js'
 
@@ -53,6 +53,8 @@ class QemuInstance extends EventEmitter implements VmInstance {
     for (const event of ['exit', 'restart', 'gave-up', 'launch-error']) {
       this.supervisor.on(event, (...args: unknown[]) => this.emit(event, ...args))
     }
+    // the monitor went with the process: a command for the next one must not wait on the old connection
+    this.supervisor.on('exit', () => this.dropQmp())
   }
 
   async launch(): Promise<void> {
@@ -72,6 +74,9 @@ class QemuInstance extends EventEmitter implements VmInstance {
   }
 
   private connectQmp(): Promise<QmpClient> {
+    if (this.supervisor.current?.exitCode !== null || this.supervisor.current?.signalCode !== null) {
+      return Promise.reject(new QmpTransportError('QEMU is not running'))
+    }
     this.qmp ??= QmpClient.connect(this.options.qmpSocket, 3000).catch((error: Error) => {
       this.qmp = undefined
       throw error
@@ -89,7 +94,8 @@ class QemuInstance extends EventEmitter implements VmInstance {
     try {
       return String(await qmp.execute('human-monitor-command', {'command-line': commandLine}) ?? '')
     } catch (error) {
-      this.dropQmp() // a broken connection is made again on the next call
+      // a broken connection is made again on the next call; a command QEMU refused leaves it usable
+      if (error instanceof QmpTransportError) this.dropQmp()
       throw error
     }
   }

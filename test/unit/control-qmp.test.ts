@@ -7,7 +7,8 @@ import {join} from 'node:path'
 import {converse, DaemonUnreachable, queryStatus} from '../../src/daemon/control-client.js'
 import type {ControlResponse, VmStatus} from '../../src/daemon/control-protocol.js'
 import {serveControl, type ControlServer} from '../../src/daemon/control-server.js'
-import {QmpClient} from '../../src/hypervisor/qmp.js'
+import {QmpClient, QmpTransportError} from '../../src/hypervisor/qmp.js'
+import {rejection} from '../helpers/rejection.js'
 
 const status: VmStatus = {
   state: 'running', pid: 1, ip: '192.168.64.2', hostname: 'local.docker', dockerSocket: '/x.sock',
@@ -98,6 +99,36 @@ describe('QMP client', () => {
       expect(message).to.equal('QMP CommandNotFound: The command bogus has not been found')
       expect(events).to.deep.equal(['RESUME'])
       qmp.close()
+    } finally {
+      fake.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('fails at once after QEMU went away, and a command QEMU never answers times out, instead of waiting forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-qmp-'))
+    const path = join(dir, 'qmp.sock')
+    const peers: import('node:net').Socket[] = []
+    const fake = createServer((socket) => {
+      peers.push(socket)
+      socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n')
+      // answers qmp_capabilities, then never again
+      socket.once('data', () => socket.write('{"return": {}}\r\n'))
+    })
+    await new Promise<void>((resolve) => fake.listen(path, resolve))
+    try {
+      const silent = await QmpClient.connect(path)
+      const timedOut = await rejection(silent.execute('system_powerdown', undefined, 200))
+      expect(timedOut.message).to.match(/no answer within 0\.2 s/)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(silent.closed, 'a connection whose answers are out of order is given up').to.equal(true)
+      const gone = await QmpClient.connect(path)
+      for (const peer of peers) peer.destroy()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      // closed, not "no answer": it failed without waiting for the command's timeout
+      const error = await rejection(gone.execute('human-monitor-command', {'command-line': 'hostfwd_remove net0 tcp:127.0.0.1:8080'}))
+      expect(error).to.be.instanceOf(QmpTransportError)
+      expect(error.message).to.equal('QMP connection closed')
     } finally {
       fake.close()
       rmSync(dir, {recursive: true, force: true})

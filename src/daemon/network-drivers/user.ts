@@ -16,7 +16,10 @@ export class UserNetworkDriver implements NetworkDriver {
 
   async setUp(): Promise<VmNetwork> {
     const docker = {host: '127.0.0.1', port: await freeLoopbackPort('tcp')}
-    const ssh = {host: '127.0.0.1', port: await freeLoopbackPort('tcp')}
+    // two probes in a row can be handed the same port; QEMU would refuse the second forward
+    let sshPort = await freeLoopbackPort('tcp')
+    while (sshPort === docker.port) sshPort = await freeLoopbackPort('tcp')
+    const ssh = {host: '127.0.0.1', port: sshPort}
     return {
       mode: this.mode,
       qemu: {
