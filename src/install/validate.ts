@@ -62,6 +62,8 @@ export interface InstallHostFacts {
   dliteHome?: string
   /** Whether install runs as root: bridged mode needs root for now. */
   isRoot?: boolean
+  /** Root through sudo for another user: a user-mode VM must be made by that user, never by root in their home. */
+  underSudo?: boolean
   /** Used when --os is not given (e.g. a checkout's os/dist/manifest.json); without it --os is required. */
   defaultOsSource?: string
 }
@@ -368,9 +370,12 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
 
 // ---- network mode ---------------------------------------------------------------------------------
 
-export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot'>): Checked<NetworkMode> {
-  if (isUnset(raw)) return ok('user')
-  const value = raw!.trim().toLowerCase()
+export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo'>): Checked<NetworkMode> {
+  const value = isUnset(raw) ? 'user' : raw!.trim().toLowerCase()
+  if (value === 'user' && facts.underSudo) {
+    return fail('--network', 'a user-mode VM runs as you, and sudo would make its home and keys root\'s', 'run `dlite install` without sudo, or use --network bridged')
+  }
+  if (value === 'user') return ok('user')
   if (!(NETWORK_MODES as readonly string[]).includes(value)) return fail('--network', `"${raw}" is not a network mode`, `use one of ${NETWORK_MODES.join(', ')}`)
   if (value === 'bridged' && facts.platform !== 'linux') {
     return fail('--network', `bridged networking is Linux only (got ${facts.platform})`, 'use --network user')
@@ -514,6 +519,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     routes: overrides.routes ?? (await readHostRoutes()),
     fs: realFsProbe,
     isRoot: process.getuid?.() === 0,
+    underSudo: process.getuid?.() === 0 && Boolean(process.env.SUDO_UID) && process.env.SUDO_UID !== '0',
     ...overrides,
   }
 }

@@ -343,6 +343,11 @@ describe('install option validation', () => {
     it('bridged keeps DLite\'s /var/run/dlite socket on Linux', () => {
       expect(optionsFor({network: 'bridged'}, facts({}, {isRoot: true})).dockerSocket).to.equal('/var/run/dlite/docker.sock')
     })
+    it('refuses a user-mode install under sudo (root would own the home), naming both ways out', () => {
+      const error = expectOnlyError({}, '--network', /runs as you/, facts({}, {isRoot: true, underSudo: true}))
+      expect(error.fix).to.contain('without sudo').and.contain('--network bridged')
+      expect(optionsFor({network: 'bridged'}, facts({}, {isRoot: true, underSudo: true})).network).to.equal('bridged')
+    })
     it('refuses an unknown mode, bridged without root (naming sudo and user), and bridged off Linux', () => {
       expectOnlyError({network: 'wifi'}, '--network', /not a network mode/)
       const error = expectOnlyError({network: 'bridged'}, '--network', /needs root/, facts({}, {isRoot: false}))
