@@ -200,12 +200,14 @@ start_sshd() { /usr/sbin/sshd -E /var/log/sshd.log && ready ssh; }
 # answer too, so traffic from the host's address that docker's own DNAT did not take goes to 127.0.0.1.
 # Appended after dockerd made its PREROUTING jump, so docker's rules see the packet first. Packets that
 # arrive on the NIC already addressed to 127/8 are dropped before NAT (route_localnet would take them).
+# Only traffic from the host's address to the guest's own address: not to docker's bridges, not from
+# containers (they arrive on docker0). -w: wait for dockerd's xtables lock rather than fail.
 host_to_loopback() {
-  [ -n "$HOST_ADDR" ] && [ -n "$iface" ] || return 0
-  iptables -t raw -A PREROUTING -i "$iface" -d 127.0.0.0/8 -j DROP &&
+  [ -n "$HOST_ADDR" ] && [ -n "$iface" ] && [ -n "$guest_ip" ] || return 0
+  iptables -w -t raw -A PREROUTING -i "$iface" -d 127.0.0.0/8 -j DROP &&
     echo 1 > "/proc/sys/net/ipv4/conf/$iface/route_localnet" &&
-    iptables -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -p tcp -m addrtype --dst-type LOCAL -j DNAT --to-destination 127.0.0.1 &&
-    iptables -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -p udp -m addrtype --dst-type LOCAL -j DNAT --to-destination 127.0.0.1 ||
+    iptables -w -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -d "$guest_ip" -p tcp -j DNAT --to-destination 127.0.0.1 &&
+    iptables -w -t nat -A PREROUTING -i "$iface" -s "$HOST_ADDR" -d "$guest_ip" -p udp -j DNAT --to-destination 127.0.0.1 ||
     warn "ports: host traffic to ports bound to the guest's loopback is not redirected"
 }
 
@@ -214,8 +216,8 @@ host_to_loopback() {
   i=0
   while [ $i -lt 1800 ]; do
     if grep -q 'API listen on /var/run/docker.sock' /var/log/dockerd.log 2>/dev/null; then
+      host_to_loopback   # before "ready": the host starts forwarding published ports as soon as it hears it
       ready docker
-      host_to_loopback
       start_sshd   # after docker: sshd's start-up would compete with dockerd's for the vCPUs
       exit 0
     fi
