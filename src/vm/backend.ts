@@ -4,7 +4,7 @@
 import type {EventEmitter} from 'node:events'
 
 import type {NetworkMode} from '../config/index.js'
-import type {Accel, NetSpec} from '../hypervisor/qemu-argv.js'
+import type {Accel, NetSpec, VmSpec} from '../hypervisor/qemu-argv.js'
 
 export type ShareTransport = 'virtiofs' | '9p'
 
@@ -14,16 +14,12 @@ export interface BackendCapabilities {
   networkModes: readonly NetworkMode[]
 }
 
-/** What the VM is, independent of how it runs. */
-export interface MachineSpec {
+/**
+ * What the VM is, independent of how it runs: the machine part of the typed VM description (hypervisor/
+ * qemu-argv.ts), plus what the daemon provides around it.
+ */
+export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel' | 'initrd' | 'cmdline' | 'rootImage'> & {
   name: string
-  accel: Accel
-  cpus: number
-  memoryMiB: number
-  kernel: string
-  initrd?: string
-  cmdline?: string
-  rootImage?: string
   dataDisk: string
   /** The guest settings bundle (fw_cfg); a path, never its contents. */
   settingsFile: string

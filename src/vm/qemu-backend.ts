@@ -4,10 +4,16 @@ import {spawn} from 'node:child_process'
 import {EventEmitter} from 'node:events'
 import {closeSync, openSync} from 'node:fs'
 
-import {buildQemuArgv} from '../hypervisor/qemu-argv.js'
+import {buildQemuArgv, type QemuCommand} from '../hypervisor/qemu-argv.js'
 import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
 import type {MachineSpec, StartOptions, VmBackend, VmInstance} from './backend.js'
 import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervisor.js'
+
+/** QEMU's command line for a machine: the sparse data disk with discard, the console log, one QMP socket. */
+export function qemuCommand(spec: MachineSpec, qmpSocket: string): QemuCommand {
+  const {dataDisk, consoleLog, inheritFds: _fds, log: _log, ...machine} = spec
+  return buildQemuArgv({...machine, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog})
+}
 
 export class QemuBackend implements VmBackend {
   readonly name = 'qemu'
@@ -32,13 +38,7 @@ class QemuInstance extends EventEmitter implements VmInstance {
 
   constructor(spec: MachineSpec, private readonly options: StartOptions & {qmpSocket: string; supervision?: SupervisorOptions}) {
     super()
-    const {binary, args} = buildQemuArgv({
-      accel: spec.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB,
-      kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline, rootImage: spec.rootImage,
-      dataDisk: {path: spec.dataDisk, format: 'raw', discard: true},
-      settingsFile: spec.settingsFile, net: spec.net, share: spec.share,
-      qmpSocket: options.qmpSocket, serialLog: spec.consoleLog, name: spec.name,
-    })
+    const {binary, args} = qemuCommand(spec, options.qmpSocket)
     this.supervisor = new Supervisor(async () => {
       await options.beforeLaunch?.()
       this.emit('launch')

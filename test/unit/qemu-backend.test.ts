@@ -1,0 +1,35 @@
+// The QEMU backend's half of the VM seam: a MachineSpec (what the daemon says the VM is) becomes the QEMU
+// command line, with nothing of the host's own (fds, logs) leaking into it and no secret on it.
+import {expect} from 'chai'
+
+import type {MachineSpec} from '../../src/vm/backend.js'
+import {QemuBackend, qemuCommand} from '../../src/vm/qemu-backend.js'
+
+const machine: MachineSpec = {
+  name: 'dlite-abc123', accel: 'tcg', cpus: 2, memoryMiB: 2048,
+  kernel: '/h/images/1/vmlinuz', initrd: '/h/images/1/initrd.img', cmdline: 'console=ttyS0', rootImage: '/h/images/1/root.img',
+  dataDisk: '/h/disk.img', settingsFile: '/h/run/settings.tar',
+  net: {type: 'user', net: '10.0.2.0/24', host: '10.0.2.2', dns: '10.0.2.3', hostfwd: ['tcp:127.0.0.1:40001-10.0.2.15:2376']},
+  inheritFds: [], share: {type: '9p', path: '/home/ann'}, consoleLog: '/h/logs/console.log', log: '/h/logs/qemu.log',
+}
+
+describe('QEMU backend', () => {
+  it('turns a machine into QEMU argv: data disk with discard, settings by path, console log, QMP, the network and share it was given', () => {
+    const {binary, args} = qemuCommand(machine, '/h/run/qmp.sock')
+    const line = args.join(' ')
+    expect(binary).to.equal('qemu-system-x86_64')
+    expect(line).to.contain('file=/h/disk.img,if=none,id=data,format=raw').and.contain('discard=unmap')
+    expect(line).to.contain('-fw_cfg name=opt/org.dlite/settings,file=/h/run/settings.tar')
+    expect(line).to.contain('-chardev file,id=ser0,path=/h/logs/console.log')
+    expect(line).to.contain('-chardev socket,id=qmp0,path=/h/run/qmp.sock,server=on,wait=off')
+    expect(line).to.contain('-netdev user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:40001-10.0.2.15:2376')
+    expect(line).to.contain('-fsdev local,id=fs0,path=/home/ann,security_model=none')
+    expect(line).to.contain('-name dlite-abc123,process=dlite-abc123')
+    expect(line).to.not.contain('qemu.log')
+  })
+
+  it('says what it supports as data', () => {
+    const backend = new QemuBackend({qmpSocket: '/h/run/qmp.sock'})
+    expect(backend.capabilities).to.deep.equal({accelerators: ['kvm', 'hvf', 'tcg'], shareTransports: ['virtiofs', '9p'], networkModes: ['user', 'bridged']})
+  })
+})
