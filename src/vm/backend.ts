@@ -35,7 +35,7 @@ export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel'
 
 /**
  * A running VM. Events: `exit` (info, willRestart), `restart` (attempt), `gave-up` (reason), `launch-error`
- * (error), `launch` (before each launch, including restarts), `hard-stop` (why the guest was not waited for).
+ * (error), `hard-stop` (why the guest was not waited for). Work before each launch goes in StartOptions.beforeLaunch.
  */
 export interface VmInstance extends EventEmitter {
   readonly pid: number | undefined

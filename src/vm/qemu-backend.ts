@@ -41,7 +41,6 @@ class QemuInstance extends EventEmitter implements VmInstance {
     const {binary, args} = qemuCommand(spec, options.qmpSocket)
     this.supervisor = new Supervisor(async () => {
       await options.beforeLaunch?.()
-      this.emit('launch')
       this.dropQmp()
       const log = openSync(spec.log, 'a')
       try {

@@ -6,7 +6,6 @@ import {bindingsOf, forwardKey, type ContainerInspect, type LoopbackAddress, typ
 import {describeForward} from './loopback.js'
 import type {ForwardHandle, ForwardTransport} from './transports.js'
 
-export {hostHasIpv6Loopback} from './loopback.js'
 
 export interface PortForwarderOptions {
   docker: Pick<DockerClient, 'request' | 'events'>
