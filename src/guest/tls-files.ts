@@ -5,9 +5,10 @@
  *   cert.pem key.pem             the client certificate the host uses
  *   server-cert.pem server-key.pem   dockerd's certificate (copied into the settings bundle)
  */
-import {mkdir, open, readFile, rename, unlink} from 'node:fs/promises'
+import {mkdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 
+import {writeFileAtomic} from '../util/atomic-write.js'
 import type {TlsBundle} from './tls.js'
 
 export interface TlsPaths {
@@ -32,34 +33,16 @@ export function tlsPaths(dir: string): TlsPaths {
   }
 }
 
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`
-  const fh = await open(tmp, 'w', mode)
-  try {
-    await fh.writeFile(data)
-    await fh.chmod(mode)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await rename(tmp, file)
-  } catch (error) {
-    await unlink(tmp).catch(() => {})
-    throw error
-  }
-}
-
 /** Write a bundle into `dir` (created 0700); keys 0600, certificates 0644. */
 export async function writeTlsFiles(dir: string, bundle: TlsBundle): Promise<TlsPaths> {
   const p = tlsPaths(dir)
   await mkdir(dir, {recursive: true, mode: 0o700})
-  await writeAtomic(p.ca, bundle.ca.cert, 0o644)
-  await writeAtomic(p.caKey, bundle.ca.key, 0o600)
-  await writeAtomic(p.clientCert, bundle.client.cert, 0o644)
-  await writeAtomic(p.clientKey, bundle.client.key, 0o600)
-  await writeAtomic(p.serverCert, bundle.server.cert, 0o644)
-  await writeAtomic(p.serverKey, bundle.server.key, 0o600)
+  await writeFileAtomic(p.ca, bundle.ca.cert, 0o644)
+  await writeFileAtomic(p.caKey, bundle.ca.key, 0o600)
+  await writeFileAtomic(p.clientCert, bundle.client.cert, 0o644)
+  await writeFileAtomic(p.clientKey, bundle.client.key, 0o600)
+  await writeFileAtomic(p.serverCert, bundle.server.cert, 0o644)
+  await writeFileAtomic(p.serverKey, bundle.server.key, 0o600)
   return p
 }
 

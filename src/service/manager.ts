@@ -1,12 +1,12 @@
 // Registering `dlite daemon` with the host's service manager, and driving it. systemd when PID 1 is
 // systemd, launchd on macOS; otherwise (containers, these build machines) there is none and the caller
 // spawns the daemon itself. Every systemctl/launchctl call goes through an injected Runner.
-import {randomBytes} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
-import {mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {mkdir, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
+import {writeFileAtomic} from '../util/atomic-write.js'
 import {run, type Runner} from '../util/exec.js'
 import {launchdPlistText, systemdUnitText, type ServiceNames, type ServiceSpec} from './definitions.js'
 
@@ -81,17 +81,6 @@ function scopeOf(spec: ServiceSpec, opts: ServiceManagerOptions) {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.dlite-${randomBytes(4).toString('hex')}`
-  await writeFile(temp, text, {mode: 0o644})
-  try {
-    await rename(temp, path)
-  } catch (error) {
-    await rm(temp, {force: true})
-    throw error
-  }
-}
-
 async function must(runner: Runner, cmd: string, args: string[]): Promise<string> {
   const result = await runner(cmd, args, {timeoutMs: 120_000})
   if (result.code !== 0) {
@@ -115,7 +104,7 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       path,
       async install() {
         await mkdir(scope.systemdDir, {recursive: true})
-        await writeAtomically(path, text)
+        await writeFileAtomic(path, text)
         await must(runner, 'systemctl', systemctl(['daemon-reload']))
       },
       async uninstall() {
@@ -143,7 +132,7 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       path,
       async install() {
         await mkdir(scope.launchdDir, {recursive: true})
-        await writeAtomically(path, text)
+        await writeFileAtomic(path, text)
         // Reload so a changed plist takes effect; bootout fails harmlessly when it was not loaded.
         await runner('launchctl', ['bootout', target], {timeoutMs: 120_000})
         await must(runner, 'launchctl', ['bootstrap', scope.launchdDomain, path])
