@@ -78,6 +78,7 @@ cp "$root/usr/bin/busybox" "$ird/bin/busybox"
 ln -s busybox "$ird/bin/sh"
 # everything the boot needs before docker: the root disk, the data disk (ext4), settings
 # (qemu_fw_cfg), the NIC, entropy and the power button; insmod from RAM is the cheapest
+# (virtio_console, the readiness and control ports, is built into Debian's kernel)
 for m in virtio_blk squashfs overlay crc16 mbcache jbd2 ext4 qemu_fw_cfg failover net_failover virtio_net \
     virtio_rng evdev button; do
   path=$(awk -F':' -v m="$m" '{ n=split($1,a,"/"); b=a[n]; sub(/\.ko.*/,"",b); gsub(/-/,"_",b); if (b==m) { print $1; exit } }' "$mdir/modules.dep")
@@ -136,7 +137,7 @@ chroot "$root" usermod -p '*' docker
 # the overlay files (inittab, init scripts, sshd_config, sudoers, acpi action)
 cp -a "$osdir/rootfs/." "$root/"
 chmod 0440 "$root/etc/sudoers.d/dlite"
-chmod 0755 "$root"/usr/lib/dlite/rc.* "$root"/usr/lib/dlite/udhcpc.script "$root/etc/acpi/PWRF/00000080"
+chmod 0755 "$root"/usr/lib/dlite/rc.* "$root"/usr/lib/dlite/udhcpc.script "$root"/usr/lib/dlite/clock-agent "$root/etc/acpi/PWRF/00000080"
 rm -f "$root"/etc/ssh/ssh_host_* "$root/etc/machine-id" "$root/etc/hostname"
 mkdir -p "$root/mnt/data" "$root/mnt/root-ro" "$root/mnt/root-rw" "$root/etc/docker" "$root/var/lib/docker" "$root/var/lib/containerd" "$root/run" "$root/var/log"
 ln -sf /proc/self/mounts "$root/etc/mtab"

@@ -1,6 +1,7 @@
 // The daemon's control socket speaks newline-delimited JSON: one request, then one or more responses.
 // Shared by the server (daemon) and the client (CLI) so both sides agree on the shapes.
-export type VmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
+/** `paused`: QEMU paused the guest (a host disk full); `orphaned`: a VM process runs without its daemon (status only). */
+export type VmState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed' | 'orphaned'
 
 export type StageName = 'network' | 'share' | 'vm' | 'boot' | 'docker' | 'socket' | 'ports' | 'context' | 'plugins'
 

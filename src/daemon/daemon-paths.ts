@@ -41,3 +41,23 @@ export function qemuLogPath(layout: HomeLayout): string {
 export function virtiofsdLogPath(layout: HomeLayout): string {
   return join(layout.logs, 'virtiofsd.log')
 }
+
+/** The running VM process (pid, start time, disk): how a VM left without its daemon is found. */
+export function vmRecordPath(layout: HomeLayout): string {
+  return join(layout.run, 'vm.json')
+}
+
+/** The guest's readiness port (virtio-serial `org.dlite.ready`): its markers, with no kernel messages among them. */
+export function readinessLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'ready.log')
+}
+
+/** The readiness log of the boot before. */
+export function previousReadinessLogPath(layout: HomeLayout): string {
+  return join(layout.logs, 'ready.previous.log')
+}
+
+/** The host-to-guest port (virtio-serial `org.dlite.control`): the host's clock, for the guest to follow. */
+export function guestControlSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'guest-control.sock')
+}

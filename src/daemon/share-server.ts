@@ -5,6 +5,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {closeSync, existsSync, openSync, rmSync} from 'node:fs'
 
+import {dieWithParent} from '../host/parent-death.js'
 import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
 import {which} from '../util/exec.js'
 import type {ShareTransport} from '../vm/backend.js'
@@ -28,7 +29,10 @@ export class ShareServer {
   readonly choice: ShareChoice
   private readonly binary?: string
 
-  constructor(private readonly options: {path: string; socketPath: string; logPath: string}) {
+  private stopping = false
+
+  /** `onExit`: virtiofsd ended without being asked to (killed, crashed); it serves one QEMU and exits with it, too. */
+  constructor(private readonly options: {path: string; socketPath: string; logPath: string; onExit?: (how: string) => void}) {
     this.binary = findVirtiofsd(which)
     this.choice = chooseShareTransport({runningAsRoot: process.getuid?.() === 0, forced: process.env.DLITE_SHARE_TRANSPORT, virtiofsd: this.binary})
   }
@@ -43,11 +47,15 @@ export class ShareServer {
     if (this.choice.transport !== 'virtiofs' || alive(this.virtiofsd)) return
     rmSync(this.options.socketPath, {force: true})
     const log = openSync(this.options.logPath, 'a')
-    const child = spawn(this.binary!, [`--socket-path=${this.options.socketPath}`, '-o', `source=${this.options.path}`, '-o', 'cache=auto'], {
-      stdio: ['ignore', log, log],
-    })
+    // it dies with the daemon, as QEMU does (host/parent-death.ts)
+    const {binary, args} = dieWithParent({binary: this.binary!, args: [`--socket-path=${this.options.socketPath}`, '-o', `source=${this.options.path}`, '-o', 'cache=auto']})
+    const child = spawn(binary, args, {stdio: ['ignore', log, log]})
     closeSync(log)
     this.virtiofsd = child
+    this.stopping = false
+    child.once('exit', (code, signal) => {
+      if (!this.stopping && this.virtiofsd === child) this.options.onExit?.(signal ? `killed by ${signal}` : `exited with code ${code}`)
+    })
     const deadline = Date.now() + 10_000
     while (!existsSync(this.options.socketPath)) {
       if (child.exitCode !== null) throw new Error(`virtiofsd exited with code ${child.exitCode}`)
@@ -57,6 +65,7 @@ export class ShareServer {
   }
 
   stop(): void {
+    this.stopping = true
     this.virtiofsd?.kill('SIGTERM')
   }
 }

@@ -22,18 +22,21 @@ import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/ind
 import type {VmInstance} from '../vm/backend.js'
 import {QemuBackend} from '../vm/qemu-backend.js'
 import {describeExit} from '../vm/supervisor.js'
+import {clearVmRecord, liveRecordedVm, stopLeftoverVm, writeVmRecord} from '../vm/vm-record.js'
 import {serveControl, type ControlServer} from './control-server.js'
 import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type StageName, type VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {
-  consoleLogPath, controlSocketPath, pidFilePath, previousConsoleLogPath, qemuLogPath, qmpSocketPath, settingsBundlePath,
-  virtiofsdLogPath, virtiofsSocketPath,
+  consoleLogPath, controlSocketPath, guestControlSocketPath, pidFilePath, previousConsoleLogPath, previousReadinessLogPath,
+  qemuLogPath, qmpSocketPath, readinessLogPath, settingsBundlePath, virtiofsdLogPath, virtiofsSocketPath, vmRecordPath,
 } from './daemon-paths.js'
+import {GuestClock} from './guest-clock.js'
 import {guestSettings} from './guest-settings.js'
 import {failedPlugins, HookDispatch, type FireHook} from './hook-dispatch.js'
 import {BridgedNetworkDriver} from './network-drivers/bridged.js'
 import {guestAddress, type NetworkDriver, type VmNetwork} from './network-drivers/driver.js'
 import {UserNetworkDriver} from './network-drivers/user.js'
+import {PausedGuestWatch} from './paused-guest-watch.js'
 import {peerCheck} from './peer-check.js'
 import {acquirePidLock} from './pid-lock.js'
 import {PortForwarder, hostHasIpv6Loopback} from './ports/index.js'
@@ -72,6 +75,8 @@ export class VmDaemon {
   private readonly driver: NetworkDriver
   private readonly share: ShareServer
   private readonly readiness: Readiness
+  private readonly clock: GuestClock
+  private readonly pausedWatch: PausedGuestWatch
   private network?: VmNetwork
   private vm?: VmInstance
   private ports?: PortForwarder
@@ -81,6 +86,8 @@ export class VmDaemon {
   private stopping?: Promise<void>
   private accelerator: Accel = 'tcg'
   private onStopped: () => void = () => {}
+  /** The share server died under a running QEMU (the share is gone until the next launch). */
+  private shareLost = false
 
   /** Reads the home's config and makes the daemon for it. */
   static async open(options: DaemonOptions): Promise<VmDaemon> {
@@ -102,11 +109,27 @@ export class VmDaemon {
         names: this.names, subnet: this.subnet, hostname: config.hostname, hostsFile: options.hostsFile ?? '/etc/hosts',
         openTap: (name) => loadNative().openTap(name).fd,
       })
-    this.share = new ShareServer({path: config.share, socketPath: virtiofsSocketPath(this.layout), logPath: virtiofsdLogPath(this.layout)})
+    this.share = new ShareServer({
+      path: config.share, socketPath: virtiofsSocketPath(this.layout), logPath: virtiofsdLogPath(this.layout),
+      onExit: (how) => this.onShareServerExit(how),
+    })
+    this.clock = new GuestClock({socketPath: guestControlSocketPath(this.layout), log: options.log})
     this.readiness = new Readiness({
       consoleLog: consoleLogPath(this.layout), previousConsoleLog: previousConsoleLogPath(this.layout),
+      portLog: readinessLogPath(this.layout), previousPortLog: previousReadinessLogPath(this.layout),
       bootTimeoutS: options.bootTimeoutS ?? 180, watchdogS: options.watchdogS ?? 30,
       docker: () => new DockerClient(this.tlsEndpoint(), 5000), log: options.log,
+      onMarker: (marker) => {
+        if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
+      },
+    })
+    this.pausedWatch = new PausedGuestWatch({
+      vm: () => this.vm, disk: this.layout.disk, log: options.log,
+      onChange: (why) => {
+        if (this.status.state !== 'running' && this.status.state !== 'paused') return
+        this.status.state = why ? 'paused' : 'running'
+        this.status.lastError = why
+      },
     })
     this.status = {
       state: 'starting',
@@ -165,6 +188,8 @@ export class VmDaemon {
       await this.startVm()
       this.status.state = 'running'
       this.status.readyAt = Date.now()
+      this.clock.start()
+      this.pausedWatch.start()
       this.stages.decide({type: 'ready', status: this.snapshot()})
     } catch (error) {
       if (this.stopping) {
@@ -226,7 +251,11 @@ export class VmDaemon {
 
   private async startVm(): Promise<void> {
     this.status.startedAt = Date.now()
-    const network = await this.stage('network', () => this.driver.setUp(), (n) => n.summary)
+    const network = await this.stage('network', async () => {
+      // a VM an earlier daemon left running would hold the disk (and, bridged, the tap): it goes first
+      await this.stopLeftoverVm()
+      return this.driver.setUp()
+    }, (n) => n.summary)
     this.network = network
     this.status.ip = network.routableIp ?? '127.0.0.1'
     this.status.guestIp = guestAddress(network)
@@ -249,6 +278,30 @@ export class VmDaemon {
     await this.stage('context', () => this.createContext(), (s) => s)
     // A failing plugin does not fail the start, but the user sees it in the pipeline, not only in the log.
     await this.stage('plugins', () => this.hooks.ready(this.readyEvent), failedPlugins)
+  }
+
+  /**
+   * virtiofsd also exits with its QEMU (a restart brings a new one). One that ends while its QEMU runs takes the
+   * share with it: QEMU 7.2 cannot reconnect a vhost-user-fs device, so the user is told how to get it back.
+   */
+  private onShareServerExit(how: string): void {
+    const pid = this.vm?.pid
+    setTimeout(() => {
+      if (pid === undefined || this.vm?.pid !== pid || this.stopping) return
+      const why = `the share server (virtiofsd) ${how}: ${this.config.share} is not shared until the VM restarts (dlite stop && dlite start)`
+      this.options.log(why)
+      this.status.lastError = why
+      this.shareLost = true
+    }, 1000)
+  }
+
+  /** A VM whose daemon died and that did not die with it (no parent-death signal on this host): stopped. */
+  private async stopLeftoverVm(): Promise<void> {
+    const path = vmRecordPath(this.layout)
+    const leftover = liveRecordedVm(path)
+    if (!leftover) return
+    this.options.log(`QEMU pid ${leftover.pid}, left running by daemon pid ${leftover.daemonPid}, still holds this VM: stopping it`)
+    if (!(await stopLeftoverVm(path))) throw new Error(`QEMU pid ${leftover.pid}, left by an earlier dlite daemon, would not stop; kill it (kill -9 ${leftover.pid}) and start again`)
   }
 
   private setAccelerator(accelerator: Accel, reason: string): void {
@@ -279,6 +332,8 @@ export class VmDaemon {
       rootImage: image.root,
       dataDisk: this.layout.disk,
       settingsFile: settingsPath,
+      readinessLog: readinessLogPath(this.layout),
+      guestControlSocket: guestControlSocketPath(this.layout),
       net: network.qemu,
       inheritFds: network.inheritFds,
       share: this.share.qemuShare,
@@ -296,7 +351,19 @@ export class VmDaemon {
   }
 
   private superviseVm(vm: VmInstance): void {
+    let pid: number | undefined
+    const onSpawn = (spawned: number | undefined) => {
+      pid = spawned
+      if (pid === undefined) return
+      void writeVmRecord(vmRecordPath(this.layout), pid, this.layout.disk).catch((error: Error) => this.options.log(`cannot record the VM process: ${error.message}`))
+      void this.clock.connect()
+    }
+    // the first launch happened before these listeners: each restart's comes as an event
+    onSpawn(vm.pid)
+    vm.on('spawn', onSpawn)
     vm.on('exit', (info, willRestart: boolean) => {
+      if (pid !== undefined) clearVmRecord(vmRecordPath(this.layout), pid)
+      this.clock.disconnect()
       this.options.log(`QEMU ${describeExit(info)}${willRestart ? '; restarting' : ''}`)
       if (!willRestart) return
       this.status.state = 'starting'
@@ -311,6 +378,8 @@ export class VmDaemon {
           this.status.dockerVersion = version
           await this.forwardPorts()
           this.status.state = 'running'
+          this.status.lastError = undefined // what went wrong went with the old QEMU (its share server among it)
+          this.shareLost = false
           this.options.log('VM back after restart')
           return this.hooks.ready(this.readyEvent)
         }).catch((error: Error) => this.options.log(`restart did not come up: ${error.message}`))
@@ -393,10 +462,16 @@ export class VmDaemon {
   }
 
   private async doStop(timeoutMs: number): Promise<void> {
-    const wasRunning = this.status.state === 'running'
+    const wasRunning = this.status.state === 'running' || this.status.state === 'paused'
+    // a guest QEMU paused (host disk full) cannot power itself off: waiting for it would only delay the stop
+    if (this.status.state === 'paused') timeoutMs = Math.min(timeoutMs, 1000)
+    // the guest's shutdown hangs unmounting a share whose server is gone, after docker and the data disk are done
+    if (this.shareLost) timeoutMs = Math.min(timeoutMs, 30_000)
     this.status.state = 'stopping'
     // a start in progress ends here: its waits reject, and no later stage runs (startVm checks this.stopping)
     this.readiness.stop()
+    this.pausedWatch.stop()
+    this.clock.stop()
     if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
     await this.closePorts()
     await this.dockerSocket?.close()

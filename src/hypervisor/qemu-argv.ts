@@ -66,6 +66,8 @@ export interface VmSpec {
   /** guest serial console (ttyS0) is written to this file */
   serialLog?: string
   readiness?: ReadinessSpec
+  /** QEMU listens on this unix socket for the host-to-guest port org.dlite.control (server, no wait) */
+  guestControlSocket?: string
   pidFile?: string
   /** process / guest name shown in ps and QMP */
   name?: string
@@ -89,6 +91,7 @@ export interface QemuCommand {
 
 export const SETTINGS_FW_CFG_NAME = 'opt/org.dlite/settings'
 export const READINESS_PORT_NAME = 'org.dlite.ready'
+export const GUEST_CONTROL_PORT_NAME = 'org.dlite.control'
 export const ROOT_DISK_SERIAL = 'dlite-root'
 export const DATA_DISK_SERIAL = 'dlite-data'
 export const DEFAULT_SHARE_TAG = 'share'
@@ -264,11 +267,17 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   } else {
     args.push('-serial', 'none')
   }
+  // virtio-serial ports: lines of their own, with no kernel messages among them (unlike the serial console)
+  if (spec.readiness || spec.guestControlSocket) args.push('-device', virtio('virtio-serial'))
   if (spec.readiness) {
     const p = requirePath('readiness path', spec.readiness.path)
-    args.push('-device', virtio('virtio-serial'))
     args.push('-chardev', spec.readiness.type === 'file' ? `file,id=ready0,path=${p}` : `socket,id=ready0,path=${p},server=on,wait=off`)
     args.push('-device', `virtserialport,chardev=ready0,name=${READINESS_PORT_NAME}`)
+  }
+  if (spec.guestControlSocket) {
+    const p = requirePath('guestControlSocket', spec.guestControlSocket)
+    args.push('-chardev', `socket,id=control0,path=${p},server=on,wait=off`)
+    args.push('-device', `virtserialport,chardev=control0,name=${GUEST_CONTROL_PORT_NAME}`)
   }
   if (spec.rng ?? true) {
     args.push('-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng0`)

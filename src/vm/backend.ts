@@ -29,13 +29,18 @@ export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel'
   share: {type: 'virtiofs'; socketPath: string} | {type: '9p'; path: string}
   /** Guest serial console log. */
   consoleLog: string
+  /** Where the guest's readiness port (its DLITE-* markers, on a channel of their own) is written. */
+  readinessLog: string
+  /** The host end of the host-to-guest control port (the host's clock). */
+  guestControlSocket: string
   /** The backend's own log (QEMU's stderr). */
   log: string
 }
 
 /**
- * A running VM. Events: `exit` (info, willRestart), `restart` (attempt), `gave-up` (reason), `launch-error`
- * (error), `hard-stop` (why the guest was not waited for). Work before each launch goes in StartOptions.beforeLaunch.
+ * A running VM. Events: `spawn` (pid, each launch), `exit` (info, willRestart, pid), `restart` (attempt), `gave-up`
+ * (reason), `launch-error` (error), `hard-stop` (why the guest was not waited for). Work before each launch goes in
+ * StartOptions.beforeLaunch.
  */
 export interface VmInstance extends EventEmitter {
   readonly pid: number | undefined
@@ -47,6 +52,16 @@ export interface VmInstance extends EventEmitter {
   waitForExit(): Promise<void>
   /** A monitor command (QEMU's HMP); returns what it printed (empty on success for most commands). */
   monitor(commandLine: string): Promise<string>
+  /** Whether the guest runs, or why it is paused (`io-error`: a disk write failed, e.g. the host disk is full). */
+  runState(): Promise<VmRunState>
+  /** Lets a paused guest go on (after the cause of an io-error is gone). */
+  resume(): Promise<void>
+}
+
+export interface VmRunState {
+  running: boolean
+  /** The hypervisor's word for it: running, paused, io-error, ... */
+  status: string
 }
 
 export interface StartOptions {

@@ -1,18 +1,19 @@
-// Follows the guest's serial console log and reports the guest's DLITE-* lines (stage markers, readiness,
-// warnings, failures; see os/README.md). Polling a file is cheap and works for every QEMU chardev backend.
+// Follows a log the guest writes — its serial console, or its readiness port — and reports the guest's DLITE-*
+// lines (stage markers, readiness, warnings, failures; see os/README.md). Polling a file is cheap and works for
+// every QEMU chardev backend.
 import {renameSync} from 'node:fs'
 
 import {fileSize, readAppended} from '../util/file-tail.js'
 
 export interface GuestMarker {
-  kind: 'STAGE' | 'READY' | 'WARN' | 'FAIL' | 'FSCK'
+  kind: 'STAGE' | 'READY' | 'WARN' | 'FAIL' | 'FSCK' | 'CLOCK'
   text: string
   /** Guest uptime in seconds, where the marker carries it. */
   uptime?: number
 }
 
 export function parseMarker(line: string): GuestMarker | undefined {
-  const match = /DLITE-(STAGE|READY|WARN|FAIL|FSCK) ?(.*)$/.exec(line.trim())
+  const match = /DLITE-(STAGE|READY|WARN|FAIL|FSCK|CLOCK) ?(.*)$/.exec(line.trim())
   if (!match) return undefined
   const kind = match[1] as GuestMarker['kind']
   const rest = match[2].trim()
@@ -24,7 +25,7 @@ export function parseMarker(line: string): GuestMarker | undefined {
   return {kind, text: rest}
 }
 
-export class ConsoleWatcher {
+export class MarkerWatcher {
   private offset: number
   private partial = ''
   private timer?: NodeJS.Timeout

@@ -1,18 +1,22 @@
 // The QEMU backend: argv from hypervisor/qemu-argv.ts, the process under a Supervisor (restarts with back-off),
 // one QMP connection per running QEMU for power-down and monitor commands.
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 import {EventEmitter} from 'node:events'
 import {closeSync, openSync} from 'node:fs'
 
+import {dieWithParent} from '../host/parent-death.js'
 import {buildQemuArgv, type QemuCommand} from '../hypervisor/qemu-argv.js'
 import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
-import type {MachineSpec, StartOptions, VmBackend, VmInstance} from './backend.js'
+import type {MachineSpec, StartOptions, VmBackend, VmInstance, VmRunState} from './backend.js'
 import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervisor.js'
 
 /** QEMU's command line for a machine: the sparse data disk with discard, the console log, one QMP socket. */
 export function qemuCommand(spec: MachineSpec, qmpSocket: string): QemuCommand {
-  const {dataDisk, consoleLog, inheritFds: _fds, log: _log, ...machine} = spec
-  return buildQemuArgv({...machine, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog})
+  const {dataDisk, consoleLog, readinessLog, guestControlSocket, inheritFds: _fds, log: _log, ...machine} = spec
+  return buildQemuArgv({
+    ...machine, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog,
+    readiness: {type: 'file', path: readinessLog}, guestControlSocket,
+  })
 }
 
 export class QemuBackend implements VmBackend {
@@ -38,7 +42,8 @@ class QemuInstance extends EventEmitter implements VmInstance {
 
   constructor(spec: MachineSpec, private readonly options: StartOptions & {qmpSocket: string; supervision?: SupervisorOptions}) {
     super()
-    const {binary, args} = qemuCommand(spec, options.qmpSocket)
+    // QEMU dies with the daemon (a daemon killed by SIGKILL must not leave its VM running unseen)
+    const {binary, args} = dieWithParent(qemuCommand(spec, options.qmpSocket))
     this.supervisor = new Supervisor(async () => {
       await options.beforeLaunch?.()
       this.dropQmp()
@@ -49,6 +54,7 @@ class QemuInstance extends EventEmitter implements VmInstance {
         closeSync(log)
       }
     }, options.supervision ?? DEFAULT_SUPERVISION)
+    this.supervisor.on('spawn', (child: ChildProcess) => this.emit('spawn', child.pid))
     for (const event of ['exit', 'restart', 'gave-up', 'launch-error']) {
       this.supervisor.on(event, (...args: unknown[]) => this.emit(event, ...args))
     }
@@ -89,11 +95,24 @@ class QemuInstance extends EventEmitter implements VmInstance {
   }
 
   async monitor(commandLine: string): Promise<string> {
+    return String(await this.qmpCommand('human-monitor-command', {'command-line': commandLine}) ?? '')
+  }
+
+  async runState(): Promise<VmRunState> {
+    const state = await this.qmpCommand('query-status') as {running: boolean; status: string}
+    return {running: state.running, status: state.status}
+  }
+
+  async resume(): Promise<void> {
+    await this.qmpCommand('cont')
+  }
+
+  /** One QMP command; a broken connection is made again on the next call, a command QEMU refused leaves it usable. */
+  private async qmpCommand(command: string, args?: Record<string, unknown>): Promise<unknown> {
     const qmp = await this.connectQmp()
     try {
-      return String(await qmp.execute('human-monitor-command', {'command-line': commandLine}) ?? '')
+      return await qmp.execute(command, args)
     } catch (error) {
-      // a broken connection is made again on the next call; a command QEMU refused leaves it usable
       if (error instanceof QmpTransportError) this.dropQmp()
       throw error
     }

@@ -3,7 +3,7 @@ import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFile
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ConsoleWatcher, parseMarker, type GuestMarker} from '../../src/vm/console-watch.js'
+import {MarkerWatcher, parseMarker, type GuestMarker} from '../../src/vm/marker-watch.js'
 
 describe('guest console markers', () => {
   it('parses stage and ready lines with uptime, and the other kinds', () => {
@@ -20,7 +20,7 @@ describe('guest console markers', () => {
     try {
       writeFileSync(log, 'DLITE-STAGE old 0.1\n')
       const seen: GuestMarker[] = []
-      const watcher = new ConsoleWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
+      const watcher = new MarkerWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
       watcher.poll()
       expect(watcher.sawOutput).to.equal(false)
       appendFileSync(log, 'boot noise\nDLITE-STAGE init 1.0\nDLITE-REA')
@@ -40,7 +40,7 @@ describe('guest console markers', () => {
     try {
       writeFileSync(log, 'DLITE-STAGE init 1.0\nDLITE-READY docker 30.0\nDLITE-STAGE shutdown 90.0\n')
       const seen: GuestMarker[] = []
-      const watcher = new ConsoleWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
+      const watcher = new MarkerWatcher(log, join(dir, 'console.previous.log'), (m) => seen.push(m))
       watcher.startNewBoot()
       expect(readFileSync(join(dir, 'console.previous.log'), 'utf8')).to.contain('DLITE-READY docker 30.0')
       expect(existsSync(log)).to.equal(false)

@@ -11,10 +11,11 @@ const machine: MachineSpec = {
   dataDisk: '/h/disk.img', settingsFile: '/h/run/settings.tar',
   net: {type: 'user', net: '10.0.2.0/24', host: '10.0.2.2', dns: '10.0.2.3', hostfwd: ['tcp:127.0.0.1:40001-10.0.2.15:2376']},
   inheritFds: [], share: {type: '9p', path: '/home/ann'}, consoleLog: '/h/logs/console.log', log: '/h/logs/qemu.log',
+  readinessLog: '/h/logs/ready.log', guestControlSocket: '/h/run/guest-control.sock',
 }
 
 describe('QEMU backend', () => {
-  it('turns a machine into QEMU argv: data disk with discard, settings by path, console log, QMP, the network and share it was given', () => {
+  it('turns a machine into QEMU argv: data disk with discard, settings by path, console log, QMP, the readiness and control ports, the network and share it was given', () => {
     const {binary, args} = qemuCommand(machine, '/h/run/qmp.sock')
     const line = args.join(' ')
     expect(binary).to.equal('qemu-system-x86_64')
@@ -22,6 +23,9 @@ describe('QEMU backend', () => {
     expect(line).to.contain('-fw_cfg name=opt/org.dlite/settings,file=/h/run/settings.tar')
     expect(line).to.contain('-chardev file,id=ser0,path=/h/logs/console.log')
     expect(line).to.contain('-chardev socket,id=qmp0,path=/h/run/qmp.sock,server=on,wait=off')
+    // the guest's own channels: markers out to a file, the host's clock in through a socket
+    expect(line).to.contain('-chardev file,id=ready0,path=/h/logs/ready.log -device virtserialport,chardev=ready0,name=org.dlite.ready')
+    expect(line).to.contain('-chardev socket,id=control0,path=/h/run/guest-control.sock,server=on,wait=off -device virtserialport,chardev=control0,name=org.dlite.control')
     expect(line).to.contain('-netdev user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:40001-10.0.2.15:2376')
     expect(line).to.contain('-fsdev local,id=fs0,path=/home/ann,security_model=none')
     expect(line).to.contain('-name dlite-abc123,process=dlite-abc123')

@@ -1,5 +1,5 @@
-// Readiness: the guest's console marker or dockerd over TLS, whichever comes first, and a stop that ends
-// every wait. dockerd is not on this machine outside a VM: a stand-in answers ping (the e2e tests boot real
+// Readiness: the guest's marker on its readiness port or its console, or dockerd over TLS, whichever comes
+// first, and a stop that ends every wait. dockerd is not on this machine outside a VM: a stand-in answers ping (the e2e tests boot real
 // guests).
 import {expect} from 'chai'
 import {appendFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -15,12 +15,18 @@ describe('readiness', function () {
   let dir: string
   let dockerUp: boolean
   let readiness: Readiness | undefined
+  let logged: string[]
+  let markers: string[]
   const docker = () => ({ping: async () => dockerUp, version: async () => ({Version: '26.1.5', ApiVersion: '1.45'})}) as unknown as DockerClient
 
   function make(): Readiness {
     const consoleLog = join(dir, 'console.log')
     writeFileSync(consoleLog, '')
-    readiness = new Readiness({consoleLog, previousConsoleLog: join(dir, 'console.previous.log'), bootTimeoutS: 30, watchdogS: 30, docker, log: () => {}})
+    writeFileSync(join(dir, 'ready.log'), '')
+    readiness = new Readiness({
+      consoleLog, previousConsoleLog: join(dir, 'console.previous.log'), portLog: join(dir, 'ready.log'), previousPortLog: join(dir, 'ready.previous.log'),
+      bootTimeoutS: 30, watchdogS: 30, docker, log: (line) => logged.push(line), onMarker: (m) => markers.push(`${m.kind} ${m.text}`),
+    })
     readiness.start()
     return readiness
   }
@@ -28,6 +34,8 @@ describe('readiness', function () {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'dlite-readiness-'))
     dockerUp = false
+    logged = []
+    markers = []
   })
   afterEach(() => {
     readiness?.stop()
@@ -47,6 +55,35 @@ describe('readiness', function () {
     appendFileSync(join(dir, 'console.log'), 'DLITE-STAGE init 1.0\nDLITE-REA\u0000DY dock[  20.1] er\n')
     dockerUp = true
     expect(await wait).to.match(/docker answered first/)
+  })
+
+  it('the readiness port decides when the console line is garbled, and docker never answers', async () => {
+    const r = make()
+    const wait = r.waitForGuest('tcg')
+    appendFileSync(join(dir, 'console.log'), 'DLITE-REA[   20.1] br0: port 1(veth0) entered blocking state\nDY docker 20.1\n')
+    appendFileSync(join(dir, 'ready.log'), 'DLITE-STAGE init 1.0\nDLITE-READY docker 20.1\n')
+    expect(await wait).to.match(/^\d+\.\d s$/)
+    expect(r.channelOf('READY', 'docker')).to.equal('port')
+  })
+
+  it('a restart during the first boot: the start\'s wait and the restart\'s both end at the marker (the missed-marker failure)', async () => {
+    const r = make()
+    const startWait = r.waitForGuest('tcg')
+    const restartWait = r.waitForGuest('tcg') // QEMU exited during the boot and was launched again
+    appendFileSync(join(dir, 'ready.log'), 'DLITE-READY docker 21.0\n')
+    const outcome = await Promise.race([Promise.all([startWait, restartWait]).then(() => 'both'), new Promise((resolve) => setTimeout(() => resolve('start wait orphaned'), 3000))])
+    expect(outcome).to.equal('both')
+  })
+
+  it('a marker both channels bring is acted on and logged once', async () => {
+    const r = make()
+    const wait = r.waitForGuest('tcg')
+    appendFileSync(join(dir, 'ready.log'), 'DLITE-READY clock 3.0\nDLITE-READY docker 20.1\n')
+    await wait
+    appendFileSync(join(dir, 'console.log'), 'DLITE-READY clock 3.0\nDLITE-READY docker 20.1\n')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(markers).to.deep.equal(['READY clock', 'READY docker'])
+    expect(logged.filter((l) => l.includes('DLITE-READY docker'))).to.have.length(1)
   })
 
   it('a stop ends the wait, and a dockerd that answers afterwards (the next VM at the same address) is not taken for ready', async () => {

@@ -3,21 +3,31 @@
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/dlite/bin
 export PATH
 
-# The readiness port: a virtio-serial port named org.dlite.ready (optional).
+# dlite_port NAME: the device of the virtio-serial port NAME, when QEMU gave the guest one:
+# org.dlite.ready (guest -> host: the DLITE-* markers), org.dlite.control (host -> guest: the host's clock).
 dlite_port() {
   for n in /sys/class/virtio-ports/*/name; do
     [ -r "$n" ] || continue
-    if [ "$(cat "$n")" = org.dlite.ready ]; then
+    if [ "$(cat "$n")" = "$1" ]; then
       d=${n%/name}; echo "/dev/${d##*/}"; return 0
     fi
   done
   return 1
 }
 
-# emit LINE: to the serial console and to the readiness port
+# emit LINE: to the serial console and to the readiness port. The port is a channel of its own (on the
+# console, kernel messages can land in the middle of a line). It admits one writer at a time, so a port
+# that is busy (another emit) is tried again for up to a second.
 emit() {
   echo "$1" > /dev/console
-  [ -n "${DLITE_PORT:-}" ] && [ -c "$DLITE_PORT" ] && { echo "$1" > "$DLITE_PORT" & } 2>/dev/null
+  if [ -n "${DLITE_PORT:-}" ] && [ -c "$DLITE_PORT" ]; then
+    local tries=0
+    until { echo "$1" > "$DLITE_PORT"; } 2>/dev/null; do
+      tries=$((tries + 1))
+      [ $tries -ge 50 ] && break
+      usleep 20000
+    done
+  fi
   return 0
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }

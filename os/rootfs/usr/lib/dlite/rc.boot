@@ -22,9 +22,11 @@ stage init
 # the balloon whose free page reporting gives memory the guest freed back to the host
 modprobe -a overlay bridge br_netfilter veth ip_tables iptable_filter iptable_nat xt_conntrack \
   xt_MASQUERADE xt_addrtype iptable_raw nf_nat virtio_balloon 2>/dev/null &
-DLITE_PORT=$(dlite_port || true)
+DLITE_PORT=$(dlite_port org.dlite.ready || true)
 export DLITE_PORT
 stage modules
+# the guest's clock follows the host's (a host that slept, a clock the host set); see clock-agent
+/usr/lib/dlite/clock-agent </dev/null >/dev/null 2>&1 &
 
 # ---------------------------------------------------------------- settings
 S=/run/dlite/settings

@@ -1,0 +1,120 @@
+// Keeps the guest's clock on the host's. The host writes its time on the guest's control port (virtio-serial
+// org.dlite.control) as `clock SECONDS.MILLIS`; the guest's clock agent steps its own clock when it is off by
+// more than half a second (os/rootfs/usr/lib/dlite/clock-agent). The host writes when the agent says it
+// listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, and at
+// once when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood
+// still meanwhile) or a clock set by hand or by NTP.
+import {connect, type Socket} from 'node:net'
+
+export interface GuestClockOptions {
+  socketPath: string
+  log: (line: string) => void
+  /** Host wall clock, ms since the epoch. */
+  now?: () => number
+  /** Host monotonic clock, ms (stands still while the host sleeps). */
+  monotonic?: () => number
+  tickMs?: number
+  pushEveryMs?: number
+  /** A wall-clock step larger than this between two ticks is a jump. */
+  jumpMs?: number
+}
+
+export class GuestClock {
+  private socket?: Socket
+  private listening = false
+  private timer?: NodeJS.Timeout
+  private last?: {wall: number; mono: number}
+  private lastPush = 0
+  private readonly now: () => number
+  private readonly monotonic: () => number
+
+  constructor(private readonly options: GuestClockOptions) {
+    this.now = options.now ?? Date.now
+    this.monotonic = options.monotonic ?? (() => performance.now())
+  }
+
+  /** A new VM process: connect to its end of the control port (QEMU makes the socket as it starts). */
+  async connect(deadlineMs = 30_000): Promise<void> {
+    this.disconnect()
+    const deadline = Date.now() + deadlineMs
+    for (;;) {
+      try {
+        this.socket = await openSocket(this.options.socketPath)
+        this.socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
+        this.socket.on('close', () => {
+          this.socket = undefined
+          this.listening = false
+        })
+        // the guest writes nothing here; drain anyway so nothing piles up
+        this.socket.resume()
+        return
+      } catch (error) {
+        if (Date.now() > deadline) {
+          this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
+          return
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  disconnect(): void {
+    this.socket?.destroy()
+    this.socket = undefined
+    this.listening = false
+  }
+
+  /** The guest's clock agent reads the port from now on: give it the time at once. */
+  guestListening(): void {
+    this.listening = true
+    this.push('the guest started listening')
+  }
+
+  start(): void {
+    const tickMs = this.options.tickMs ?? 2000
+    this.timer ??= setInterval(() => this.tick(), tickMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    this.disconnect()
+  }
+
+  /** Called every tick: a wall-clock jump is answered at once, and the time goes out every pushEveryMs anyway. */
+  tick(): void {
+    const wall = this.now()
+    const mono = this.monotonic()
+    const last = this.last
+    this.last = {wall, mono}
+    if (last) {
+      const drift = (wall - last.wall) - (mono - last.mono)
+      if (Math.abs(drift) > (this.options.jumpMs ?? 1000)) {
+        this.push(`the host clock jumped by ${(drift / 1000).toFixed(1)} s`)
+        return
+      }
+    }
+    if (mono - this.lastPush >= (this.options.pushEveryMs ?? 30_000)) this.push()
+  }
+
+  /** Writes the host's time to the guest; false when nobody listens yet. */
+  push(reason?: string): boolean {
+    this.lastPush = this.monotonic()
+    if (!this.socket || !this.listening) return false
+    if (reason) this.options.log(`guest clock: set from the host (${reason})`)
+    this.socket.write(`clock ${(this.now() / 1000).toFixed(3)}\n`)
+    return true
+  }
+}
+
+function openSocket(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path)
+    socket.once('connect', () => {
+      socket.off('error', reject)
+      resolve(socket)
+    })
+    socket.once('error', reject)
+  })
+}
