@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {DliteCommand} from '../base-command.js'
 import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
-import {stopVm} from '../lifecycle/vm-control.js'
+import {isInstalled, readConfig} from '../config/index.js'
+import {stopVm, type StopResult} from '../lifecycle/vm-control.js'
 import {dliteHome} from '../paths.js'
 
 export default class Stop extends DliteCommand {
@@ -12,10 +13,14 @@ export default class Stop extends DliteCommand {
     timeout: Flags.integer({description: 'seconds to wait for a clean power-off before stopping hard', default: CLEAN_STOP_TIMEOUT_MS / 1000, min: 1}),
   }
 
-  async run(): Promise<{wasRunning: boolean}> {
+  async run(): Promise<StopResult> {
     const {flags} = await this.parse(Stop)
-    const wasRunning = await stopVm(dliteHome(), flags.timeout * 1000)
-    if (!this.jsonEnabled()) this.log(wasRunning ? 'dlite stopped.' : 'dlite is not running.')
-    return {wasRunning}
+    const home = dliteHome()
+    const result = isInstalled(home) ? await stopVm(home, await readConfig(home), flags.timeout * 1000) : {wasRunning: false, cleanedUp: []}
+    if (!this.jsonEnabled()) {
+      if (result.cleanedUp.length > 0) this.log(`Removed what a dlite daemon that died left behind: ${result.cleanedUp.join(', ')}.`)
+      this.log(result.wasRunning ? 'dlite stopped.' : 'dlite is not running.')
+    }
+    return result
   }
 }

@@ -3,8 +3,12 @@ import {isInstalled, readConfig} from '../config/index.js'
 import type {ForwardedPort, VmState} from '../daemon/control-protocol.js'
 import {diskUsage} from '../disk/index.js'
 import {isImageInstalled} from '../image/index.js'
+import {contextName} from '../docker/context.js'
+import {hostsLine} from '../network/hosts-file.js'
+import {homeId, networkNames} from '../network/names.js'
 import {parseSubnet} from '../network/subnet.js'
-import {homeLayout} from '../paths.js'
+import {defaultHome, homeLayout} from '../paths.js'
+import {describeLeftovers, findLeftovers} from './leftovers.js'
 import {vmStatus} from './vm-control.js'
 
 export interface StatusReport {
@@ -27,6 +31,12 @@ export interface StatusReport {
   /** The bridged network (absent in user mode). */
   subnet?: string
   dockerSocket?: string
+  /** The docker context dlite keeps pointing at dockerSocket. */
+  dockerContext?: string
+  /** Everything a running VM made on the host, by kind. */
+  madeOnHost?: string[]
+  /** What a daemon that died left behind (`dlite stop` removes it). */
+  leftBehind?: string[]
   dockerVersion?: string
   uptimeSeconds?: number
   restarts?: number
@@ -41,13 +51,14 @@ export async function statusReport(home: string): Promise<StatusReport> {
   const config = await readConfig(home)
   const layout = homeLayout(home)
   const live = await vmStatus(home)
+  const left = live ? undefined : await findLeftovers(home, config)
   const usage = await diskUsage(layout.disk).catch(() => undefined)
   const previous = config.image.previous
   const report: StatusReport = {
     home,
-    state: live?.state ?? 'stopped',
+    state: live?.state ?? (left?.vm ? 'orphaned' : 'stopped'),
     pid: live?.pid,
-    qemuPid: live?.qemuPid,
+    qemuPid: live?.qemuPid ?? left?.vm?.pid,
     accelerator: live?.accelerator,
     acceleratorReason: live?.acceleratorReason,
     cpus: config.cpus,
@@ -60,9 +71,10 @@ export async function statusReport(home: string): Promise<StatusReport> {
     hostname: config.hostname,
     subnet: config.network === 'bridged' ? config.subnet : undefined,
     dockerSocket: config.dockerSocket,
+    dockerContext: live?.dockerContext ?? contextName(home === defaultHome(), homeId(home)),
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
     restarts: live?.restarts,
-    lastError: live?.lastError,
+    lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),
     image: {
       version: config.image.current,
       rollbackAvailable: previous !== undefined && isImageInstalled(layout.images, previous),
@@ -73,5 +85,20 @@ export async function statusReport(home: string): Promise<StatusReport> {
   // the guest on every `status` (the slowest part of it under emulation); `dlite doctor` is the live check.
   if (live?.state === 'running') report.dockerVersion = live.dockerVersion
   if (live?.ports) report.ports = live.ports
+  if (live && live.state !== 'stopped') report.madeOnHost = madeOnHost(home, config, live.dockerContext)
+  const leftBehind = left ? describeLeftovers(left) : []
+  if (leftBehind.length > 0) report.leftBehind = leftBehind
   return report
+}
+
+function madeOnHost(home: string, config: Awaited<ReturnType<typeof readConfig>>, context: string): string[] {
+  const layout = homeLayout(home)
+  const made = [`docker socket ${config.dockerSocket}`, `docker context ${context}`, `control socket ${layout.run}/control.sock`]
+  if (config.network === 'bridged') {
+    const names = networkNames(home)
+    const subnet = parseSubnet(config.subnet)
+    made.push(`bridge ${names.bridge} (${subnet.hostIp}/${subnet.prefix})`, `tap ${names.tap}`, `NAT for ${subnet.cidr}`,
+      `hosts line "${hostsLine({ip: subnet.vmIp, hostname: config.hostname, homeId: names.homeId})}"`)
+  }
+  return made
 }

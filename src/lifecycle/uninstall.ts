@@ -31,7 +31,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   }
   const config = await readConfig(home)
   const isDefault = home === defaultHome()
-  result.stopped = await stopVm(home, CLEAN_STOP_TIMEOUT_MS)
+  result.stopped = (await stopVm(home, config, CLEAN_STOP_TIMEOUT_MS, options.hostsFile)).wasRunning
 
   const manager = homeService(home, options.entry, config.network)
   if (manager) {

@@ -30,12 +30,13 @@ interface RestartOptions {
 }
 
 async function restartVm(options: RestartOptions): Promise<void> {
-  await stopVm(options.home, CLEAN_STOP_TIMEOUT_MS)
+  const config = await readConfig(options.home)
+  await stopVm(options.home, config, CLEAN_STOP_TIMEOUT_MS)
   try {
-    await startVm({...options, network: (await readConfig(options.home)).network, onStage: () => {}})
+    await startVm({...options, network: config.network, onStage: () => {}})
   } catch (error) {
     // A start that timed out may leave its daemon booting: stop it so the next attempt starts clean.
-    await stopVm(options.home, 10_000).catch(() => false)
+    await stopVm(options.home, config, 10_000).catch(() => false)
     throw error
   }
 }

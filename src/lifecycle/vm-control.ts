@@ -10,6 +10,7 @@ import type {DliteConfig} from '../config/index.js'
 import {homeLayout} from '../paths.js'
 import {registeredService} from '../service/index.js'
 import {launchDaemon, waitForPath} from './daemon-launcher.js'
+import {cleanUpLeftovers} from './leftovers.js'
 
 export interface StartResult {
   alreadyRunning: boolean
@@ -72,15 +73,25 @@ export async function startVm(options: {
   return outcome
 }
 
-/** Stops the VM; false when it was not running. */
-export async function stopVm(home: string, timeoutMs: number): Promise<boolean> {
+export interface StopResult {
+  /** A daemon or a VM process was running. */
+  wasRunning: boolean
+  /** What a dead daemon had left and this stop removed. */
+  cleanedUp: string[]
+}
+
+/** Stops the VM, or removes what a daemon that died left behind (its VM process among it). */
+export async function stopVm(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname'>, timeoutMs: number, hostsFile?: string): Promise<StopResult> {
   const layout = homeLayout(home)
   const pid = lockHolder(pidFilePath(layout))
   try {
     await converse(controlSocketPath(layout), {op: 'stop', timeoutMs}, (message) => message.type === 'stopped', timeoutMs + 30_000)
   } catch (error) {
     if (!(error instanceof DaemonUnreachable)) throw error
-    if (pid === undefined) return false
+    if (pid === undefined) {
+      const cleanedUp = await cleanUpLeftovers(home, config, hostsFile)
+      return {wasRunning: cleanedUp.some((what) => what.startsWith('QEMU')), cleanedUp}
+    }
     process.kill(pid, 'SIGTERM') // a daemon whose socket is gone still honours SIGTERM
   }
   // The daemon exits right after answering; wait for it so a following start finds a clean slate.
@@ -88,5 +99,5 @@ export async function stopVm(home: string, timeoutMs: number): Promise<boolean> 
   while (pid !== undefined && lockHolder(pidFilePath(layout)) === pid && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return true
+  return {wasRunning: true, cleanedUp: []}
 }

@@ -26,10 +26,13 @@ export function renderStatus(r: StatusReport): string {
     ['hostname', r.hostname],
     ['docker', r.dockerVersion],
     ['socket', r.dockerSocket],
+    ['context', r.dockerContext],
     ['uptime', r.uptimeSeconds === undefined ? undefined : duration(r.uptimeSeconds)],
     ['restarts', r.restarts ? String(r.restarts) : undefined],
     ['ports', r.ports && portsLine(r.ports.forwarded)],
     ['not bound', r.ports && r.ports.failed.length > 0 ? r.ports.failed.map((p) => `${p.address}:${p.hostPort}/${p.proto} (${p.containerName}: ${p.reason})`).join('; ') : undefined],
+    ['on the host', r.madeOnHost?.join('; ')],
+    ['left behind', r.leftBehind && `${r.leftBehind.join('; ')} (dlite stop removes it)`],
     ['os image', r.image && `${r.image.version}${r.image.rollbackAvailable ? ` (rollback to ${r.image.previous} available)` : ''}`],
     ['home', r.home],
   ]
