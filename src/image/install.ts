@@ -8,6 +8,7 @@ import {mkdir, open, rename, rm, statfs, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
+import {removeOnExit} from '../util/exit-cleanup.js'
 import {hostArch, normalizeArch, parseManifest, type Manifest, type ManifestFile} from './manifest.js'
 import {describeSource, fileLocation, openImageFile, parseImageSource, readManifestText, type ImageSource} from './source.js'
 import {
@@ -100,6 +101,7 @@ export async function installImage(imagesDir: string, source: string | ImageSour
   await requireFreeSpace(imagesDir, manifest.totalSize)
   const work = join(imagesDir, `${INCOMING_PREFIX}${manifest.version}-${randomBytes(4).toString('hex')}`)
   await mkdir(work, {mode: 0o755})
+  const release = removeOnExit(work)
   try {
     let done = 0
     for (const file of manifest.files) {
@@ -114,6 +116,8 @@ export async function installImage(imagesDir: string, source: string | ImageSour
   } catch (error) {
     await rm(work, {recursive: true, force: true})
     throw error
+  } finally {
+    release()
   }
   return {...result, alreadyInstalled: false}
 }

@@ -16,6 +16,7 @@ import {ensureClientKey, ensureHostKey, keyPaths, writeKnownHosts} from '../keys
 import {parseSubnet} from '../network/subnet.js'
 import {homeLayout} from '../paths.js'
 import {homeService, type ServiceManager} from '../service/index.js'
+import {removeOnExit} from '../util/exit-cleanup.js'
 import type {InstallOptions} from './validate.js'
 
 export interface InstallPlan {
@@ -136,6 +137,7 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
 export async function runInstall(plan: InstallPlan, renderer: 'default' | 'simple' | 'silent'): Promise<InstallOutcome> {
   const staging = join(dirname(plan.home), `.${basename(plan.home)}.installing-${process.pid}`)
   const ctx: Context = {staging}
+  const release = removeOnExit(staging)
   try {
     await new Listr<Context>(installTasks(plan), {renderer: renderer as 'default', exitOnError: true, ctx}).run(ctx)
   } catch (error) {
@@ -144,6 +146,7 @@ export async function runInstall(plan: InstallPlan, renderer: 'default' | 'simpl
     throw error
   } finally {
     rmSync(staging, {recursive: true, force: true})
+    release()
   }
   return {home: plan.home, imageVersion: ctx.imageVersion!, service: ctx.service ?? 'none', diskAllocatedBytes: ctx.diskAllocatedBytes ?? 0}
 }
