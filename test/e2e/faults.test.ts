@@ -11,6 +11,7 @@ import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
+import {isAlive} from '../../src/daemon/pid-lock.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
 
 interface Status {
@@ -24,14 +25,6 @@ interface Status {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** QEMU processes whose command line names this disk. */
 function qemuFor(disk: string): number[] {
@@ -100,8 +93,8 @@ describe('faults (e2e, real VM under QEMU): every crash recovers', function () {
     const before = await status()
     expect(before.state).to.equal('running')
     process.kill(before.pid!, 'SIGKILL')
-    for (let i = 0; i < 100 && alive(before.qemuPid!); i++) await sleep(100)
-    expect(alive(before.qemuPid!), 'QEMU went with its daemon').to.equal(false)
+    for (let i = 0; i < 100 && isAlive(before.qemuPid!); i++) await sleep(100)
+    expect(isAlive(before.qemuPid!), 'QEMU went with its daemon').to.equal(false)
     const after = await status()
     expect(after.state).to.equal('stopped')
     expect(after.leftBehind?.join(' ')).to.contain('control.sock')
@@ -115,7 +108,7 @@ describe('faults (e2e, real VM under QEMU): every crash recovers', function () {
     const before = await status()
     process.kill(before.qemuPid!, 'SIGKILL')
     process.kill(before.pid!, 'SIGKILL')
-    for (let i = 0; i < 50 && (alive(before.qemuPid!) || alive(before.pid!)); i++) await sleep(100)
+    for (let i = 0; i < 50 && (isAlive(before.qemuPid!) || isAlive(before.pid!)); i++) await sleep(100)
     await start()
     const log = readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')
     const fsck = [...log.matchAll(/DLITE-FSCK (\d+)/g)].at(-1)
@@ -192,7 +185,7 @@ describe('faults (e2e, real VM under QEMU): every crash recovers', function () {
     const started = await starting
     expect(started.code).to.equal(1)
     expect(started.stderr).to.match(/stopped before it was ready/)
-    expect(alive(s.qemuPid!)).to.equal(false)
+    expect(isAlive(s.qemuPid!)).to.equal(false)
     expect((await status()).state).to.equal('stopped')
     await start()
     expect(ok(await docker(['version', '--format', '{{.Server.Version}}']))).to.match(/^\d+\./)

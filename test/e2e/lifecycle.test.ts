@@ -1,6 +1,7 @@
 // The product, end to end, inside a private network namespace: install -> start -> the stock docker CLI
 // through the host socket -> a published port at local.docker -> status/ip -> stop/start keeps images ->
-// ssh -> QEMU killed and brought back -> stop -> uninstall leaves nothing behind.
+// ssh -> the daemon killed (its QEMU goes with it) and started again -> QEMU killed and brought back -> stop ->
+// uninstall leaves nothing behind.
 import {expect} from 'chai'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -8,9 +9,11 @@ import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
+import {isAlive} from '../../src/daemon/pid-lock.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 const SUBNET = '192.168.64.0/24'
+
 const VM_IP = '192.168.64.2'
 
 describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
@@ -137,6 +140,26 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     expect(images.stdout).to.contain('busybox:local')
   })
 
+  it('kill -9 of the daemon: QEMU goes with it, stop removes what it left, and start brings the VM back', async () => {
+    const before = (await cli.json<{pid: number; qemuPid: number}>(['status'])).body
+    process.kill(before.pid, 'SIGKILL')
+    for (let i = 0; i < 100 && isAlive(before.qemuPid); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(isAlive(before.qemuPid), 'QEMU went with its daemon').to.equal(false)
+    const status = (await cli.json<{state: string; leftBehind?: string[]}>(['status'])).body
+    expect(status.state).to.equal('stopped')
+    expect(status.leftBehind?.join(' ')).to.match(/network link dlbr-/)
+    // what the dead daemon left (bridge, NAT, hosts line, sockets) goes with a stop
+    const stopped = await cli.json<{cleanedUp: string[]}>(['stop'])
+    expect(stopped.code, stopped.stderr).to.equal(0)
+    expect(stopped.body.cleanedUp.join(' ')).to.match(/network link dlbr-.*hosts line/)
+    expect(readFileSync(ns.hostsFile, 'utf8')).not.to.contain('added by dlite')
+    expect((await ns.run('ip', ['-br', 'link'])).stdout).to.not.match(/dlbr-|dltap-/)
+    const started = await cli(['start', '--timeout', '400'], {timeoutMs: 420_000})
+    expect(started.code, started.stderr).to.equal(0)
+    expect((await docker(['version'])).code).to.equal(0)
+    expect(readFileSync(ns.hostsFile, 'utf8').match(/added by dlite/g)).to.have.length(1)
+  })
+
   it('kill -9 of QEMU: the daemon brings the VM back and docker answers again', async () => {
     const before = (await cli.json<{qemuPid: number}>(['status'])).body
     expect(before.qemuPid).to.be.a('number')
@@ -163,16 +186,8 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     expect(links.stdout).to.not.match(/dlbr-|dltap-|dlite0/)
     const tables = await ns.run('nft', ['list', 'tables'])
     expect(tables.stdout).to.not.contain('dlite_')
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
     for (let i = 0; i < 50 && [status.pid, status.qemuPid].some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 100))
-    for (const pid of [status.pid, status.qemuPid]) expect(alive(pid), `process ${pid} is gone`).to.equal(false)
+    for (const pid of [status.pid, status.qemuPid]) expect(isAlive(pid), `process ${pid} is gone`).to.equal(false)
     expect(() => statSync(home)).to.throw()
   })
 })
