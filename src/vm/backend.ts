@@ -43,6 +43,7 @@ export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel'
  * StartOptions.beforeLaunch.
  */
 export interface VmInstance extends EventEmitter {
+  /** The VM process while it runs; undefined once it exited. */
   readonly pid: number | undefined
   readonly restarts: number
   /** Asks the guest to power off (ACPI), and stops it hard when it has not after timeoutMs. */

@@ -66,8 +66,10 @@ class QemuInstance extends EventEmitter implements VmInstance {
     await this.supervisor.start()
   }
 
+  /** The running QEMU's pid; undefined once it exited (during a restart's back-off, too). */
   get pid(): number | undefined {
-    return this.supervisor.current?.pid
+    const current = this.supervisor.current
+    return current && current.exitCode === null && current.signalCode === null ? current.pid : undefined
   }
 
   get restarts(): number {
