@@ -4,6 +4,9 @@ import {DliteCommand} from '../base-command.js'
 import {followFile, logPath, tailLines} from '../lifecycle/log-files.js'
 import {dliteHome} from '../paths.js'
 
+/** More lines than any log holds: a bigger number is a typo. */
+const MAX_LINES = 10_000_000
+
 export default class Logs extends DliteCommand {
   static override summary = "Show the daemon's log, or the guest's serial console with --console"
   static override examples = [
@@ -16,7 +19,7 @@ export default class Logs extends DliteCommand {
     follow: Flags.boolean({char: 'f', description: 'keep printing what is appended (Ctrl-C to stop)', default: false}),
     console: Flags.boolean({description: "the guest's serial console instead of the daemon's log", default: false}),
     previous: Flags.boolean({description: 'with --console: the boot before the current one (e.g. a start that failed)', default: false}),
-    lines: Flags.integer({char: 'n', description: 'how many of the last lines to show', default: 100, min: 1}),
+    lines: Flags.integer({char: 'n', description: 'how many of the last lines to show', default: 100, min: 1, max: MAX_LINES}),
   }
 
   async run(): Promise<{path: string; lines: string[]}> {

@@ -17,13 +17,13 @@ export default class Ssh extends DliteCommand {
 
   async run(): Promise<{exitCode: number; stdout?: string; stderr?: string}> {
     const {argv} = await this.parse(Ssh)
+    if (this.jsonEnabled() && argv.length === 0) this.usageError('--json needs a command to run', 'dlite ssh --json -- <command>')
     const home = dliteHome()
     const status = await vmStatus(home)
     if (status?.state !== 'running') this.runtimeError('dlite is not running', 'start it with `dlite start`')
     const target = status.ssh ? {ip: status.ssh.host, port: status.ssh.port} : {ip: status.ip}
     const args = [...sshClientArgs(keyPaths(homeLayout(home).keys), target), ...(argv as string[])]
     if (this.jsonEnabled()) {
-      if (argv.length === 0) this.usageError('--json needs a command to run', 'dlite ssh --json -- <command>')
       const result = await run('ssh', args)
       process.exitCode = result.code
       return {exitCode: result.code, stdout: result.stdout, stderr: result.stderr}

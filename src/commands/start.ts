@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
-import {DliteCommand} from '../base-command.js'
+import {DliteCommand, MAX_TIMEOUT_SECONDS} from '../base-command.js'
 import type {StageName, VmStatus} from '../daemon/control-protocol.js'
 import {startRefusal, startVm} from '../lifecycle/vm-control.js'
 import {requireInstalled} from '../lifecycle/installed.js'
@@ -14,7 +14,7 @@ export default class Start extends DliteCommand {
   static override summary = 'Start the VM; returns when docker answers through the host socket'
   static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --timeout 300 --json']
   static override flags = {
-    timeout: Flags.integer({description: 'seconds to wait for docker to be ready', default: 300, min: 5}),
+    timeout: Flags.integer({description: 'seconds to wait for docker to be ready', default: 300, min: 5, max: MAX_TIMEOUT_SECONDS}),
   }
 
   async run(): Promise<{alreadyRunning: boolean; status: VmStatus}> {

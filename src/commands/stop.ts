@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DliteCommand} from '../base-command.js'
+import {DliteCommand, MAX_TIMEOUT_SECONDS} from '../base-command.js'
 import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
 import {isInstalled, readConfig} from '../config/index.js'
 import {stopVm, type StopResult} from '../lifecycle/vm-control.js'
@@ -10,7 +10,7 @@ export default class Stop extends DliteCommand {
   static override summary = 'Stop the VM (ACPI power-down, then a hard stop after --timeout) and undo its host network'
   static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop --timeout 10']
   static override flags = {
-    timeout: Flags.integer({description: 'seconds to wait for a clean power-off before stopping hard', default: CLEAN_STOP_TIMEOUT_MS / 1000, min: 1}),
+    timeout: Flags.integer({description: 'seconds to wait for a clean power-off before stopping hard', default: CLEAN_STOP_TIMEOUT_MS / 1000, min: 1, max: MAX_TIMEOUT_SECONDS}),
   }
 
   async run(): Promise<StopResult> {

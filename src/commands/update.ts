@@ -2,8 +2,10 @@ import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
-import {DliteCommand} from '../base-command.js'
+import {DliteCommand, MAX_TIMEOUT_SECONDS} from '../base-command.js'
+import {invokingUser} from '../host/invoking-user.js'
 import {fetchImageManifest} from '../image/index.js'
+import {checkOsFlag, formatValidationErrors, realFsProbe} from '../install/validate.js'
 import {requireInstalled} from '../lifecycle/installed.js'
 import {isRunning, rollBack, updateImage, UpdateRolledBack, type UpdateOutcome} from '../lifecycle/update.js'
 import {dliteHome} from '../paths.js'
@@ -24,11 +26,13 @@ export default class Update extends DliteCommand {
     os: Flags.string({description: 'OS image manifest: a path, file:// or http(s):// URL [default: where the current image came from]'}),
     rollback: Flags.boolean({description: 'switch back to the previous image', default: false, exclusive: ['os']}),
     yes: Flags.boolean({char: 'y', description: 'restart a running VM without asking', default: false}),
-    timeout: Flags.integer({description: 'seconds the new image has to become ready before the rollback', default: 300, min: 10}),
+    timeout: Flags.integer({description: 'seconds the new image has to become ready before the rollback', default: 300, min: 10, max: MAX_TIMEOUT_SECONDS}),
   }
 
   async run(): Promise<UpdateOutcome> {
     const {flags} = await this.parse(Update)
+    const given = flags.os === undefined ? undefined : checkOsFlag(flags.os, {cwd: process.cwd(), homeDir: invokingUser().home, fs: realFsProbe})
+    if (given && !given.ok) this.usageError(formatValidationErrors([given.error]))
     const home = dliteHome()
     const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
     const common = {home, entry: join(this.config.root, 'bin', 'run.js'), timeoutMs: flags.timeout * 1000}
@@ -42,7 +46,7 @@ export default class Update extends DliteCommand {
       return outcome
     }
 
-    const source = flags.os ?? config.osSource
+    const source = given?.ok ? given.value : config.osSource
     const fetched = await fetchImageManifest(source).catch((error: Error) =>
       this.runtimeError(`cannot read the OS manifest ${source}: ${error.message}`, 'check --os; nothing was changed'))
     const version = fetched.manifest.version

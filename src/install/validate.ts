@@ -1,14 +1,16 @@
 // Validation of every `dlite install` option before anything is written. Pure: the host's facts (cores,
 // RAM, home directory, routes, file system) come in as a parameter, so every rule is unit-testable.
 // Each failure names the flag and says how to fix it; success yields normalized options.
-import {accessSync, constants, openSync, readSync, closeSync, statSync} from 'node:fs'
+import {accessSync, constants, openSync, readdirSync, readSync, closeSync, statSync} from 'node:fs'
 import {cpus as osCpus, homedir, totalmem} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type NetworkMode} from '../config/schema.js'
+import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
+import {homeLayout} from '../paths.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
 
 const GiB = 1024 ** 3
@@ -20,7 +22,7 @@ export interface InstallInput {
   disk?: number | string
   hostname?: string
   share?: string
-  /** Path of a public key; `none` or an empty string for no key. */
+  /** Path of a public key, or `none` for no key (the wizard's empty answer means none too). */
   sshKey?: string
   /** Extra dockerd arguments as one shell-like string or several. */
   extra?: string | string[]
@@ -45,6 +47,8 @@ export interface FsProbe {
   writable(path: string): boolean
   /** The first `maxBytes` of a file as UTF-8, or undefined if it cannot be read. */
   readHead(path: string, maxBytes: number): string | undefined
+  /** For a directory: whether it has no entries (one that cannot be listed is not empty). Unasked when absent. */
+  isEmptyDirectory?(path: string): boolean
 }
 
 export interface InstallHostFacts {
@@ -69,7 +73,7 @@ export interface InstallHostFacts {
 }
 
 export interface ValidationError {
-  /** The long flag, e.g. `--cpus`. */
+  /** The long flag, e.g. `--cpus` (or `DLITE_HOME` for the home itself). */
   flag: string
   message: string
   fix: string
@@ -103,9 +107,44 @@ function isUnset(value: unknown): boolean {
   return value === undefined || (typeof value === 'string' && value.trim() === '')
 }
 
+/** Any digits (a huge number is then out of range, not "not a number"); no sign, point, exponent or hex. */
 function parseWholeNumber(value: number | string): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined
-  return /^\s*[0-9]{1,9}\s*$/.test(value) ? Number(value) : undefined
+  return /^\s*[0-9]+\s*$/.test(value) ? Number(value) : undefined
+}
+
+/** C0 controls, DEL and C1 controls: no flag value needs them, and echoed back they garble a terminal. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/
+
+/** A value as messages show it: quoted, with control characters escaped (\n, \t, \u001b). */
+export function shown(value: string): string {
+  // JSON escapes C0 controls; DEL and C1 it leaves raw
+  return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/**
+ * What no flag value may be, whatever the flag: empty (an unset shell variable, most likely), padded with
+ * whitespace, or holding control characters. `--extra` may have whitespace around its words (it is split like
+ * a shell line). The wizard trims its answers, so this only ever refuses what was typed on the command line.
+ */
+export function checkFlagText(flag: string, raw: string, opts: {emptyFix?: string; spacesAllowed?: boolean} = {}): Checked<string> {
+  const control = CONTROL_CHARACTER.exec(raw)
+  if (control) {
+    return fail(flag, `${shown(raw)} contains the control character ${shown(control[0])}`, `remove it: ${flag} takes printable characters only`)
+  }
+  if (raw.trim() === '') return fail(flag, `the value is empty`, opts.emptyFix ?? `give a value, or leave ${flag} out for the default`)
+  if (!opts.spacesAllowed && raw.trim() !== raw) {
+    const trimmed = raw.trim()
+    return fail(flag, `${shown(raw)} starts or ends with whitespace`, `drop it: ${flag} ${/\s/.test(trimmed) ? shown(trimmed) : trimmed}`)
+  }
+  return ok(raw)
+}
+
+/** Runs `check` on a value that passed checkFlagText (numbers, as unit tests give them, need no screening). */
+function screened<T>(flag: string, raw: unknown, check: () => Checked<T>, opts?: Parameters<typeof checkFlagText>[2]): Checked<T> {
+  if (typeof raw !== 'string') return check()
+  const text = checkFlagText(flag, raw, opts)
+  return text.ok ? check() : {ok: false, error: text.error}
 }
 
 // ---- cpus, memory, disk --------------------------------------------------------------------------
@@ -125,7 +164,7 @@ export function checkCpus(raw: number | string | undefined, facts: InstallHostFa
   const value = parseWholeNumber(raw!)
   if (value === undefined) return fail('--cpus', `"${raw}" is not a whole number of CPUs`, `give a number from 1 to ${max}, e.g. --cpus ${defaultCpus(facts)}`)
   if (value < 1 || value > max) {
-    return fail('--cpus', `${value} CPUs is outside 1..${max} (this host has ${max} cores)`, `give a number from 1 to ${max}`)
+    return fail('--cpus', `${String(raw).trim()} CPUs is outside 1..${max} (this host has ${max} cores)`, `give a number from 1 to ${max}`)
   }
   return ok(value)
 }
@@ -139,7 +178,7 @@ export function checkMemory(raw: number | string | undefined, facts: InstallHost
   const value = parseWholeNumber(raw!)
   if (value === undefined) return fail('--memory', `"${raw}" is not a whole number of GiB`, `give GiB from 1 to ${max}, e.g. --memory ${DEFAULT_MEMORY_GIB}`)
   if (value < 1 || value > max) {
-    return fail('--memory', `${value} GiB is outside 1..${max} GiB (the host keeps at least 1 GiB)`, `give GiB from 1 to ${max}`)
+    return fail('--memory', `${String(raw).trim()} GiB is outside 1..${max} GiB (the host keeps at least 1 GiB)`, `give GiB from 1 to ${max}`)
   }
   return ok(value)
 }
@@ -149,7 +188,7 @@ export function checkDisk(raw: number | string | undefined): Checked<number> {
   const value = parseWholeNumber(raw!)
   if (value === undefined) return fail('--disk', `"${raw}" is not a whole number of GiB`, `give GiB of at least ${MIN_DISK_GIB}, e.g. --disk ${DEFAULT_DISK_GIB}`)
   if (value < MIN_DISK_GIB) return fail('--disk', `${value} GiB is too small for docker's data`, `give at least ${MIN_DISK_GIB} GiB (the disk is sparse: it only uses what is written)`)
-  if (value > MAX_DISK_GIB) return fail('--disk', `${value} GiB is more than ${MAX_DISK_GIB} GiB`, `give at most ${MAX_DISK_GIB} GiB`)
+  if (value > MAX_DISK_GIB) return fail('--disk', `${String(raw).trim()} GiB is more than ${MAX_DISK_GIB} GiB`, `give at most ${MAX_DISK_GIB} GiB`)
   return ok(value)
 }
 
@@ -397,7 +436,7 @@ export function checkAccel(raw: string | undefined, facts: Pick<InstallHostFacts
   return ok(value as Accel)
 }
 
-export function checkOsSource(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
+export function checkOsSource(raw: string | undefined, facts: Pick<InstallHostFacts, 'cwd' | 'homeDir' | 'fs' | 'defaultOsSource'>): Checked<string> {
   const given = isUnset(raw) ? facts.defaultOsSource : raw!.trim()
   if (given === undefined) return fail('--os', 'no OS image source was given', 'pass --os <manifest path or URL> (npm run os:build writes os/dist/manifest.json)')
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
@@ -419,26 +458,71 @@ export function checkOsSource(raw: string | undefined, facts: InstallHostFacts):
   return ok(path)
 }
 
+// ---- DLITE_HOME ----------------------------------------------------------------------------------
+
+/**
+ * The home install builds (DLITE_HOME, not a flag, but as much the user's input). Install moves a staged home
+ * over it at the end, so what is there must be nothing, an empty directory or an install (replaced only with
+ * --force, which the command decides): never a file, nor a directory of someone's own files. The VM's sockets
+ * live in it, so it must also be short enough for a unix socket path.
+ */
+export function checkHome(facts: Pick<InstallHostFacts, 'dliteHome' | 'platform' | 'fs'>): Checked<string | undefined> {
+  const home = facts.dliteHome
+  if (home === undefined) return ok(undefined)
+  const flag = 'DLITE_HOME'
+  if (CONTROL_CHARACTER.test(home)) return fail(flag, `${shown(home)} contains a control character`, 'set DLITE_HOME to a path of printable characters')
+  const limit = MAX_SOCKET_PATH_BYTES[facts.platform] ?? 103
+  const layout = homeLayout(home)
+  const sockets = [controlSocketPath(layout), qmpSocketPath(layout), virtiofsSocketPath(layout), guestControlSocketPath(layout)]
+  const longest = sockets.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a))
+  if (Buffer.byteLength(longest) > limit) {
+    const room = limit - (Buffer.byteLength(longest) - Buffer.byteLength(home))
+    return fail(flag, `${home} is too long: the VM's socket ${longest} would be longer than a unix socket path may be (${limit} bytes)`,
+      `set DLITE_HOME to a path of at most ${room} bytes, e.g. ~/.dlite-2`)
+  }
+  const kind = facts.fs.kind(home)
+  if (kind === 'directory') {
+    const installed = facts.fs.kind(join(home, 'config.json')) === 'file'
+    if (!installed && facts.fs.isEmptyDirectory?.(home) === false) {
+      return fail(flag, `${home} is a directory with files in it and no dlite install: install would replace it, and them`,
+        'set DLITE_HOME to a new or empty directory, e.g. ~/.dlite-2')
+    }
+  } else if (kind !== 'missing') {
+    return fail(flag, `${home} exists and is not a directory`, 'set DLITE_HOME to a path where nothing exists yet, e.g. ~/.dlite-2')
+  }
+  // The new home is staged next to it: the nearest existing ancestor must be a directory we can write.
+  let dir = dirname(home)
+  while (facts.fs.kind(dir) === 'missing' && dirname(dir) !== dir) dir = dirname(dir)
+  if (facts.fs.kind(dir) !== 'directory') return fail(flag, `${dir} is not a directory, so ${home} cannot be created`, 'set DLITE_HOME to a path under a directory')
+  if (!facts.fs.writable(dir)) return fail(flag, `cannot create ${home}: ${dir} is not writable`, 'set DLITE_HOME to a path under a directory you can write')
+  return ok(home)
+}
+
 // ---- everything ----------------------------------------------------------------------------------
 
 /** Validates all options at once, so the user sees every problem in one go. */
 export function validateInstallOptions(input: InstallInput, facts: InstallHostFacts): ValidationResult {
-  const network = checkNetwork(input.network, facts)
+  const network = screened('--network', input.network, () => checkNetwork(input.network, facts))
   const mode = network.ok ? network.value : 'user'
+  const home = checkHome(facts)
   const checks = {
+    home,
     network,
-    cpus: checkCpus(input.cpus, facts),
-    memoryGiB: checkMemory(input.memory, facts),
-    diskGiB: checkDisk(input.disk),
-    hostname: checkHostname(input.hostname),
-    share: checkShare(input.share, facts),
-    sshKey: checkSshKey(input.sshKey, facts),
-    extraArgs: checkExtraArgs(input.extra),
-    osSource: checkOsSource(input.os, facts),
+    cpus: screened('--cpus', input.cpus, () => checkCpus(input.cpus, facts)),
+    memoryGiB: screened('--memory', input.memory, () => checkMemory(input.memory, facts)),
+    diskGiB: screened('--disk', input.disk, () => checkDisk(input.disk)),
+    hostname: screened('--hostname', input.hostname, () => checkHostname(input.hostname)),
+    share: screened('--share', input.share, () => checkShare(input.share, facts)),
+    sshKey: screened('--ssh-key', input.sshKey, () => checkSshKey(input.sshKey, facts), {emptyFix: 'give the path of your public key, or --ssh-key none for no key'}),
+    extraArgs: screenedExtra(input.extra),
+    osSource: screened('--os', input.os, () => checkOsSource(input.os, facts), {emptyFix: 'give the path or URL of a manifest.json, or leave --os out for the default'}),
     // a user-mode VM has no bridge: its (kept) subnet cannot clash with a host route
-    subnet: checkSubnet(input.subnet, mode === 'user' ? {routes: []} : facts),
-    dockerSocket: checkDockerSocket(input.dockerSocket, facts, mode),
-    accel: checkAccel(input.accel, facts),
+    subnet: screened('--subnet', input.subnet, () => checkSubnet(input.subnet, mode === 'user' ? {routes: []} : facts)),
+    // a socket defaulted into a home that is already refused would only repeat that error
+    dockerSocket: !home.ok && isUnset(input.dockerSocket)
+      ? ok('')
+      : screened('--docker-socket', input.dockerSocket, () => checkDockerSocket(input.dockerSocket, facts, mode)),
+    accel: screened('--accel', input.accel, () => checkAccel(input.accel, facts)),
   }
   const errors = Object.values(checks).flatMap((check) => (check.ok ? [] : [check.error]))
   if (errors.length > 0) return {ok: false, errors}
@@ -460,6 +544,23 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
       accel: value(checks.accel),
     },
   }
+}
+
+function screenedExtra(raw: string | string[] | undefined): Checked<string[]> {
+  for (const piece of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
+    const text = checkFlagText('--extra', piece, {spacesAllowed: true, emptyFix: 'leave --extra out for no extra dockerd arguments'})
+    if (!text.ok) return {ok: false, error: text.error}
+  }
+  return checkExtraArgs(raw)
+}
+
+/**
+ * `--os` of a command other than install (`update`): the same rules, the same messages. Yields the source
+ * normalized (an absolute path, or the URL).
+ */
+export function checkOsFlag(raw: string, facts: Pick<InstallHostFacts, 'cwd' | 'homeDir' | 'fs'>): Checked<string> {
+  return screened('--os', raw, () => checkOsSource(raw, {...facts, defaultOsSource: undefined}),
+    {emptyFix: 'give the path or URL of a manifest.json, or leave --os out for where the current image came from'})
 }
 
 /** One line per error, for text output: `--cpus: 9 CPUs is outside 1..8 ... Fix: ...`. */
@@ -484,6 +585,13 @@ export const realFsProbe: FsProbe = {
   },
   readable: (path) => canAccess(path, constants.R_OK),
   writable: (path) => canAccess(path, constants.W_OK | constants.X_OK),
+  isEmptyDirectory(path) {
+    try {
+      return readdirSync(path).length === 0
+    } catch {
+      return false
+    }
+  },
   readHead(path, maxBytes) {
     let fd: number | undefined
     try {

@@ -27,9 +27,13 @@ export async function askInstallQuestions(given: InstallInput, facts: InstallHos
   if (answers.sshKey === undefined) {
     const fallback = checkSshKey(undefined, facts)
     answers.sshKey = await ask('Your SSH public key to authorize ("none" for only dlite\'s own key)',
-      fallback.ok && fallback.value ? fallback.value : 'none', (v) => verdict(checkSshKey(v, facts)))
+      fallback.ok && fallback.value ? fallback.value : 'none', (v) => verdict(checkSshKey(v, facts))) || 'none'
   }
-  answers.extra ??= await ask('Extra dockerd arguments (empty for none)', '', (v) => verdict(checkExtraArgs(v)))
+  if (answers.extra === undefined) {
+    const extra = await ask('Extra dockerd arguments (empty for none)', '', (v) => verdict(checkExtraArgs(v)))
+    // an empty answer means none; an empty --extra on the command line is refused as a likely mistake
+    answers.extra = extra === '' ? [] : extra
+  }
   if (answers.os === undefined) {
     answers.os = await ask('OS image manifest (path or URL)', facts.defaultOsSource ?? '', (v) => verdict(checkOsSource(v, facts)))
   }

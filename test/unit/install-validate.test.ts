@@ -2,6 +2,9 @@ import {expect} from 'chai'
 
 import {
   checkExtraArgs,
+  checkFlagText,
+  checkHome,
+  checkOsFlag,
   formatValidationErrors,
   validateInstallOptions,
   type FsProbe,
@@ -107,7 +110,7 @@ describe('install option validation', () => {
 
   it('normalizes good values (strings from the wizard, case, trailing slashes, ~)', () => {
     const options = optionsFor({
-      cpus: '8', memory: ' 15 ', disk: 8, hostname: 'Dev.Docker', share: '~/work/', sshKey: '~/.ssh/id_ed25519.pub',
+      cpus: '8', memory: '15', disk: 8, hostname: 'Dev.Docker', share: '~/work/', sshKey: '~/.ssh/id_ed25519.pub',
       extra: ["--label 'team=a b'", '--log-level=debug'], os: 'https://example.test/os/manifest.json', subnet: '10.1.0.0/16',
       dockerSocket: '/tmp/dlite-a/docker.sock', accel: 'TCG',
     }, facts({'/tmp': {kind: 'directory'}}))
@@ -362,6 +365,109 @@ describe('install option validation', () => {
       expectOnlyError({accel: 'hvf'}, '--accel', /only on macOS/)
       expectOnlyError({accel: 'kvm'}, '--accel', /only on Linux/, facts({}, {platform: 'darwin'}))
     })
+  })
+})
+
+describe('flag values that no flag takes', () => {
+  it('refuses empty values instead of quietly using the default, and says how to get the default', () => {
+    for (const [field, flag] of [['cpus', '--cpus'], ['memory', '--memory'], ['disk', '--disk'], ['hostname', '--hostname'], ['share', '--share'],
+      ['os', '--os'], ['subnet', '--subnet'], ['dockerSocket', '--docker-socket'], ['accel', '--accel'], ['network', '--network']] as const) {
+      const error = expectOnlyError({[field]: ''}, flag, /empty/)
+      expect(error.fix, flag).to.match(/leave .* out/)
+    }
+    expect(expectOnlyError({sshKey: ''}, '--ssh-key', /empty/).fix).to.contain('--ssh-key none')
+    expect(expectOnlyError({extra: ''}, '--extra', /empty/).fix).to.contain('leave --extra out')
+    expectOnlyError({hostname: '   '}, '--hostname', /empty/)
+  })
+
+  it('refuses whitespace around a value, showing it without', () => {
+    expect(expectOnlyError({cpus: ' 2'}, '--cpus', /whitespace/).fix).to.equal('drop it: --cpus 2')
+    expectOnlyError({subnet: '192.168.64.0/24 '}, '--subnet', /whitespace/)
+    expectOnlyError({share: '/home/ann '}, '--share', /whitespace/)
+    // --extra is split like a shell line: whitespace around its words is only whitespace
+    expect(optionsFor({extra: '  --debug  '}).extraArgs).to.deep.equal(['--debug'])
+  })
+
+  it('refuses control characters anywhere, shown escaped', () => {
+    const cases: [keyof InstallInput, string, string][] = [
+      ['hostname', 'local.docker\n', '--hostname'], ['hostname', '\u001b[31mred', '--hostname'], ['share', '/home/ann\t', '--share'],
+      ['dockerSocket', '/tmp/d\u007f.sock', '--docker-socket'], ['subnet', '192.168.64.0/24\n', '--subnet'], ['sshKey', '/k\u0085.pub', '--ssh-key'],
+      ['extra', '--label "a\tb"', '--extra'], ['extra', '--debug\n--tls', '--extra'], ['os', '/srv/os/manifest.json\r', '--os'], ['memory', '2\n', '--memory'],
+    ]
+    for (const [field, value, flag] of cases) {
+      const error = expectOnlyError({[field]: value}, flag, /contains the control character/)
+      expect(error.message, flag).not.to.match(/[\u0000-\u001f\u007f-\u009f]/)
+    }
+    expect(checkFlagText('--hostname', 'a\u001bb')).to.deep.include({ok: false})
+    expect(checkFlagText('--hostname', 'dev.docker')).to.deep.equal({ok: true, value: 'dev.docker'})
+  })
+
+  it('calls huge numbers out of range, not "not a number"', () => {
+    expectOnlyError({cpus: '99999999999999999999'}, '--cpus', /99999999999999999999 CPUs is outside 1\.\.8/)
+    expectOnlyError({disk: '1000000000000'}, '--disk', /more than 65536/)
+  })
+})
+
+describe('DLITE_HOME', () => {
+  const home = (extra: Record<string, FakeEntry> = {}, overrides: Partial<InstallHostFacts> = {}) =>
+    checkHome(facts(extra, overrides))
+
+  it('accepts a new path, an empty directory and an install (which --force replaces)', () => {
+    expect(home({}, {dliteHome: '/home/ann/.dlite'})).to.deep.equal({ok: true, value: '/home/ann/.dlite'})
+    expect(home({}, {dliteHome: '/home/ann/a/b/.dlite'})).to.deep.include({ok: true})
+    const empty = facts({'/home/ann/empty': {kind: 'directory'}}, {dliteHome: '/home/ann/empty'})
+    expect(checkHome({...empty, fs: {...empty.fs, isEmptyDirectory: () => true}})).to.deep.include({ok: true})
+    const installed = facts({'/home/ann/.dlite': {kind: 'directory'}, '/home/ann/.dlite/config.json': {kind: 'file'}}, {dliteHome: '/home/ann/.dlite'})
+    expect(checkHome({...installed, fs: {...installed.fs, isEmptyDirectory: () => false}})).to.deep.include({ok: true})
+  })
+
+  it('refuses a file, a directory of other files, a path under a file and an unwritable parent', () => {
+    const fail = (f: InstallHostFacts, message: RegExp) => {
+      const result = checkHome(f)
+      expect(result.ok).to.equal(false)
+      const {error} = result as {ok: false; error: {flag: string; message: string; fix: string}}
+      expect(error.flag).to.equal('DLITE_HOME')
+      expect(error.message).to.match(message)
+      expect(error.fix).to.match(/set DLITE_HOME/)
+    }
+    fail(facts({}, {dliteHome: '/home/ann/notes.txt'}), /not a directory/)
+    const mine = facts({'/home/ann/work': {kind: 'directory'}}, {dliteHome: '/home/ann/work'})
+    fail({...mine, fs: {...mine.fs, isEmptyDirectory: () => false}}, /no dlite install/)
+    fail(facts({}, {dliteHome: '/home/ann/notes.txt/h'}), /notes\.txt is not a directory/)
+    fail(facts({'/home/ann': {kind: 'directory', writable: false}}, {dliteHome: '/home/ann/.dlite'}), /not writable/)
+    fail(facts({}, {dliteHome: '/home/ann/\n'}), /control character/)
+  })
+
+  it('refuses a home whose sockets would not fit a unix socket path, saying how long it may be', () => {
+    const result = home({}, {dliteHome: `/home/ann/${'h'.repeat(80)}`})
+    expect(result).to.deep.include({ok: false})
+    const {error} = result as {ok: false; error: {message: string; fix: string}}
+    expect(error.message).to.match(/guest-control\.sock.*107 bytes/)
+    expect(error.fix).to.contain('at most 84 bytes')
+    expect(home({}, {dliteHome: `/home/ann/${'h'.repeat(74)}`})).to.deep.include({ok: true})
+  })
+
+  it('is reported by validateInstallOptions, without repeating it for the socket defaulted into it', () => {
+    const errors = errorsFor({}, facts({}, {dliteHome: `/home/ann/${'h'.repeat(200)}`}))
+    expect(errors.map((e) => e.flag)).to.deep.equal(['DLITE_HOME'])
+  })
+})
+
+describe('--os of update', () => {
+  const f = facts()
+  it('takes what install takes, normalized', () => {
+    expect(checkOsFlag('/srv/os/manifest.json', f)).to.deep.equal({ok: true, value: '/srv/os/manifest.json'})
+    expect(checkOsFlag('file:///srv/os/manifest.json', f)).to.deep.equal({ok: true, value: '/srv/os/manifest.json'})
+    expect(checkOsFlag('https://example.test/m.json', f)).to.deep.equal({ok: true, value: 'https://example.test/m.json'})
+  })
+  it('refuses what install refuses, with no default to fall back on', () => {
+    for (const [raw, message] of [['', /empty/], ['/srv/nope.json', /does not exist/], ['/srv/os', /not a file/], ['ftp://x/m.json', /not supported/],
+      ['/srv/os/manifest.json\n', /control character/]] as const) {
+      const result = checkOsFlag(raw, f)
+      expect(result, raw).to.deep.include({ok: false})
+      expect((result as {ok: false; error: {flag: string; message: string}}).error).to.deep.include({flag: '--os'})
+      expect((result as {ok: false; error: {message: string}}).error.message).to.match(message)
+    }
   })
 })
 
