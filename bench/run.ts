@@ -2,7 +2,7 @@
 // runs, repeating them, and printing medians and ratios next to the target. Everything that boots a VM
 // runs inside a private network namespace (DESIGN.md §5).
 //   npm run bench                 every benchmark
-//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing, port-forward)
+//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing, port-forward, start-stop-cycles, soak)
 // Each result is kept in bench/results/<name>.json; the README table there is rebuilt from all of them.
 import {execFileSync} from 'node:child_process'
 import {cpus, totalmem} from 'node:os'
@@ -16,6 +16,8 @@ import {fileSharing} from './file-sharing.js'
 import {imageSize} from './image-size.js'
 import {memory} from './memory.js'
 import {portForward} from './port-forward.js'
+import {soak} from './soak.js'
+import {startStopCycles} from './start-stop-cycles.js'
 import {startToReady} from './start-to-ready.js'
 import type {BenchResult} from './result.js'
 import {REPO} from '../test/helpers/dlite-cli.js'
@@ -29,6 +31,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'disk-reclaim': diskReclaim,
   'file-sharing': fileSharing,
   'port-forward': portForward,
+  'start-stop-cycles': startStopCycles,
+  soak,
 }
 
 const machine = {
