@@ -2,6 +2,7 @@
 // host: its VM process, where that did not die with it; socket files; in bridged mode the bridge, tap, NAT and
 // hosts line. `dlite status` names them, `dlite stop` removes them, and the next daemon starts clean anyway.
 import {lstatSync, rmSync} from 'node:fs'
+import {connect} from 'node:net'
 
 import type {DliteConfig} from '../config/index.js'
 import {controlSocketPath, guestControlSocketPath, pidFilePath, qmpSocketPath, virtiofsSocketPath, vmRecordPath} from '../daemon/daemon-paths.js'
@@ -26,8 +27,10 @@ export interface Leftovers {
 export async function findLeftovers(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket'>): Promise<Leftovers | undefined> {
   const layout = homeLayout(home)
   if (lockHolder(pidFilePath(layout)) !== undefined) return undefined
-  const sockets = [controlSocketPath(layout), config.dockerSocket, qmpSocketPath(layout), guestControlSocketPath(layout), virtiofsSocketPath(layout)]
-    .filter(isSocket)
+  const sockets: string[] = []
+  for (const path of [controlSocketPath(layout), config.dockerSocket, qmpSocketPath(layout), guestControlSocketPath(layout), virtiofsSocketPath(layout)]) {
+    if (await isStaleSocket(path)) sockets.push(path)
+  }
   const hostNetwork: string[] = []
   if (config.network === 'bridged' && process.platform === 'linux') {
     const names = networkNames(home)
@@ -67,10 +70,22 @@ export async function cleanUpLeftovers(home: string, config: Pick<DliteConfig, '
   return removed
 }
 
-function isSocket(path: string): boolean {
+/**
+ * A socket file nobody listens on. One that answers is someone's (a docker socket configured where another
+ * engine serves, say): it is never taken for left over.
+ */
+async function isStaleSocket(path: string): Promise<boolean> {
   try {
-    return lstatSync(path).isSocket()
+    if (!lstatSync(path).isSocket()) return false
   } catch {
     return false
   }
+  return new Promise((resolve) => {
+    const probe = connect(path)
+    probe.once('connect', () => {
+      probe.destroy()
+      resolve(false)
+    })
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'))
+  })
 }

@@ -4,7 +4,7 @@
 // real daemon; on Linux its QEMU dies with it, so this is the path for hosts without a parent-death signal).
 import {expect} from 'chai'
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -53,17 +53,24 @@ describe('leftovers of a dead daemon (status, stop)', function () {
   })
 
   it('dlite stop stops it and removes the sockets nobody serves', async () => {
-    const socket = createServer().listen(join(home, 'run', 'control.sock'))
-    await new Promise((resolve) => socket.once('listening', resolve))
-    // a socket file whose server is gone: what a killed daemon leaves
-    await new Promise((resolve) => socket.close(resolve))
+    // a socket file whose server was killed (a clean close would unlink it): what a killed daemon leaves
+    const server = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(join(home, 'run', 'control.sock'))}, () => console.log('up'))`], {stdio: ['ignore', 'pipe', 'inherit']})
+    await new Promise((resolve) => server.stdout!.once('data', resolve))
+    server.kill('SIGKILL')
+    await new Promise((resolve) => server.once('exit', resolve))
     writeFileSync(join(home, 'run', 'placeholder'), '') // not a socket: never touched
+    // a socket somebody serves (another engine where dlite's docker socket is configured): never taken
+    const served = createServer().listen(join(home, 'docker.sock'))
+    await new Promise((resolve) => served.once('listening', resolve))
     const exited = new Promise((resolve) => fake!.once('exit', (_c, signal) => resolve(signal)))
     const {code, body} = await cli.json<{wasRunning: boolean; cleanedUp: string[]}>(['stop'])
     expect(code).to.equal(0)
     expect(body.wasRunning).to.equal(true)
     expect(body.cleanedUp).to.include(`QEMU pid ${fake!.pid}`)
     expect(await exited).to.equal('SIGTERM')
+    expect(body.cleanedUp.join(' ')).to.contain('control.sock').and.not.contain('docker.sock')
+    expect(existsSync(join(home, 'docker.sock')), 'a served socket stays').to.equal(true)
+    await new Promise((resolve) => served.close(resolve))
     const after = await cli.json<{state: string; leftBehind?: string[]}>(['status'])
     expect(after.body.state).to.equal('stopped')
     expect(after.body.leftBehind).to.equal(undefined)
