@@ -77,6 +77,8 @@ function listenTcp(address: ListenAddress, responder: Responder, onError: (error
 }
 
 /** Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. */
+const EPHEMERAL_ATTEMPTS = 10
+
 export async function serveDns(addresses: ListenAddress[], responder: Responder, onError: (error: Error) => void = () => {}): Promise<DnsServer> {
   const udp: UdpSocket[] = []
   const tcp: Server[] = []
@@ -91,15 +93,25 @@ export async function serveDns(addresses: ListenAddress[], responder: Responder,
   }
   try {
     for (const address of addresses) {
-      const socket = await bindUdp(address, responder, onError).catch((error: NodeJS.ErrnoException) => {
-        throw listenError(address, 'udp', error)
-      })
-      udp.push(socket)
-      const port = socket.address().port
-      tcp.push(await listenTcp({host: address.host, port}, responder, onError).catch((error: NodeJS.ErrnoException) => {
-        throw listenError({host: address.host, port}, 'tcp', error)
-      }))
-      bound.push({host: address.host, port})
+      // Port 0 asks for any port: the kernel picks a free UDP port, which another program may hold for
+      // TCP, so a few fresh picks are tried before giving up. A fixed port is tried once.
+      const attempts = address.port === 0 ? EPHEMERAL_ATTEMPTS : 1
+      for (let attempt = 1; ; attempt++) {
+        const socket = await bindUdp(address, responder, onError).catch((error: NodeJS.ErrnoException) => {
+          throw listenError(address, 'udp', error)
+        })
+        const port = socket.address().port
+        const server = await listenTcp({host: address.host, port}, responder, onError).catch((error: NodeJS.ErrnoException) => {
+          socket.close()
+          if (error.code === 'EADDRINUSE' && attempt < attempts) return undefined
+          throw listenError({host: address.host, port}, 'tcp', error)
+        })
+        if (!server) continue
+        udp.push(socket)
+        tcp.push(server)
+        bound.push({host: address.host, port})
+        break
+      }
     }
   } catch (error) {
     await close()

@@ -2,6 +2,7 @@
 // loopback too: nothing here leaves the machine.
 import {expect} from 'chai'
 import {createSocket, type Socket as UdpSocket} from 'node:dgram'
+import {createServer, type AddressInfo} from 'node:net'
 
 import dnsPacket from 'dns-packet'
 
@@ -47,6 +48,25 @@ describe('dlite-dns responder (UDP and TCP on 127.0.0.1)', () => {
   it('listens on UDP and TCP on the same port', () => {
     expect(port).to.be.above(0)
     expect(server.addresses).to.deep.equal([{host: HOST, port}])
+  })
+
+  it('a fixed port whose TCP side another program holds: a clear error, and the UDP side is let go', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, HOST, resolve))
+    const taken = (holder.address() as AddressInfo).port
+    try {
+      const responder = new Responder({state: () => ({zone, entries}), forward: () => undefined})
+      const error = await serveDns([{host: HOST, port: taken}], responder).then(() => undefined, (error_: Error) => error_)
+      expect(error?.message).to.equal(`cannot listen on ${HOST}:${taken}/tcp: another program already uses it (another DNS server such as dnsmasq?)`)
+      const udp = createSocket('udp4')
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject)
+        udp.bind(taken, HOST, resolve)
+      })
+      udp.close()
+    } finally {
+      holder.close()
+    }
   })
 
   for (const transport of ['udp', 'tcp'] as const) {
