@@ -186,7 +186,7 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     expect(links.stdout).to.not.match(/dlbr-|dltap-|dlite0/)
     const tables = await ns.run('nft', ['list', 'tables'])
     expect(tables.stdout).to.not.contain('dlite_')
-    for (let i = 0; i < 50 && [status.pid, status.qemuPid].some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    for (let i = 0; i < 50 && [status.pid, status.qemuPid].some(isAlive); i++) await new Promise((resolve) => setTimeout(resolve, 100))
     for (const pid of [status.pid, status.qemuPid]) expect(isAlive(pid), `process ${pid} is gone`).to.equal(false)
     expect(() => statSync(home)).to.throw()
   })

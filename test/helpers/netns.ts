@@ -82,8 +82,8 @@ export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): 
     const child = spawn(cmd, args, {env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     const timer = opts.timeoutMs
       ? setTimeout(() => {
           stderr += `\n[killed after ${opts.timeoutMs} ms]`

@@ -11,7 +11,7 @@ import {QmpClient, QmpTransportError} from '../../src/hypervisor/qmp.js'
 import {rejection} from '../helpers/rejection.js'
 
 const status: VmStatus = {
-  state: 'running', pid: 1, ip: '192.168.64.2', hostname: 'local.docker', dockerSocket: '/x.sock',
+  state: 'running', network: 'bridged', pid: 1, ip: '192.168.64.2', hostname: 'local.docker', dockerSocket: '/x.sock',
   dockerEndpoint: 'tcp://192.168.64.2:2376', dockerContext: 'dlite', restarts: 0,
 }
 
