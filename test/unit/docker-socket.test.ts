@@ -94,4 +94,27 @@ describe('host docker socket proxy', function () {
     const answer = await exchange(path, 'ping').catch(() => '')
     expect(answer).to.equal('')
   })
+
+  it('a server whose certificate another CA signed (someone else on the port) gets nothing: the proxy refuses it', async () => {
+    const impostor = await createTlsBundle({serverNames: ['127.0.0.1', 'local.docker']})
+    let heard = ''
+    const fake = createServer({ca: impostor.ca.cert, cert: impostor.server.cert, key: impostor.server.key}, (socket) => {
+      socket.on('data', (d) => (heard += d))
+    })
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve))
+    const errors: Error[] = []
+    try {
+      const path = join(dir, 'impostor.sock')
+      proxy = await serveDockerSocket({
+        path, target: {host: '127.0.0.1', port: (fake.address() as {port: number}).port},
+        tls: {ca: bundle.ca.cert, cert: bundle.client.cert, key: bundle.client.key},
+        onError: (error) => errors.push(error),
+      })
+      expect(await exchange(path, 'GET /secrets').catch(() => '')).to.equal('')
+      expect(heard).to.equal('')
+      expect(errors.map((error) => (error as NodeJS.ErrnoException).code)).to.include('SELF_SIGNED_CERT_IN_CHAIN') // its CA is not ours
+    } finally {
+      fake.close()
+    }
+  })
 })
