@@ -76,9 +76,10 @@ function listenTcp(address: ListenAddress, responder: Responder, onError: (error
   })
 }
 
-/** Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. */
+/** Fresh ports tried for port 0 when the one the kernel picked for UDP is taken for TCP. */
 const EPHEMERAL_ATTEMPTS = 10
 
+/** Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. */
 export async function serveDns(addresses: ListenAddress[], responder: Responder, onError: (error: Error) => void = () => {}): Promise<DnsServer> {
   const udp: UdpSocket[] = []
   const tcp: Server[] = []
