@@ -43,7 +43,7 @@ describe('config read path', () => {
     const stamped = {...sampleConfig(), __internal__: {migrations: {version: '1.0.0'}}}
     expect(validate(stamped)).to.equal(true)
     expect(validate({...stamped, cpus: 0})).to.equal(false)
-    expect((validate as typeof validate & {errors?: Array<{instancePath: string}>}).errors?.map((e: {instancePath: string}) => e.instancePath)).to.deep.equal(['/cpus'])
+    expect((validate as typeof validate & {errors?: Array<{instancePath: string}>}).errors?.map((e) => e.instancePath)).to.deep.equal(['/cpus'])
     expect(validate({...stamped, hostname: `${'a'.repeat(60)}.`.repeat(5)})).to.equal(false)
     expect(validate({...stamped, createdAt: 'yesterday'})).to.equal(false)
   })
