@@ -1,13 +1,14 @@
 // dlite as an ordinary user, the way a new user meets it (issue: "dlite runs as you"): a user the test creates
 // installs and starts a VM in user-mode networking inside a private namespace — no sudo, no capability — and
-// every process of that VM runs as that user. Their own docker CLI works; published ports answer on
-// 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only bindings, taken ports reported, listeners gone with
+// every process of that VM runs as that user (a daemon killed with SIGKILL takes its QEMU with it). Their own
+// docker CLI works; published ports answer on 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only bindings, taken ports reported, listeners gone with
 // the container); containers reach a host server at host.docker.internal; files containers write into the
 // shared home are the user's, and a setuid-root file cannot be made there.
 import {expect} from 'chai'
 import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {isAlive} from '../../src/daemon/pid-lock.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {printLogsOnFailure} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
@@ -239,6 +240,22 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     const refused = await dlite(['routing', 'enable'])
     expect(refused.code).to.equal(1)
     expect(refused.stderr).to.match(/user-mode networking/).and.match(/--network bridged/)
+  })
+
+  it("the user's daemon killed with SIGKILL: its QEMU goes with it, status tells the truth, and start brings docker back with a volume's data", async () => {
+    expect((await docker(['run', '--rm', '-v', 'kept:/data', 'busybox:local', 'sh', '-c', 'echo kept > /data/f && sync'])).code).to.equal(0)
+    const before = JSON.parse((await dlite(['status', '--json'])).stdout) as {state: string; pid: number; qemuPid: number}
+    expect(before.state).to.equal('running')
+    process.kill(before.pid, 'SIGKILL') // as the OOM killer would
+    for (let i = 0; i < 100 && isAlive(before.qemuPid); i++) await sleep(100)
+    expect(isAlive(before.qemuPid), 'QEMU went with its daemon').to.equal(false)
+    const after = JSON.parse((await dlite(['status', '--json'])).stdout) as {state: string; leftBehind?: string[]}
+    expect(after.state).to.equal('stopped')
+    expect(after.leftBehind?.join(' ')).to.contain('control.sock')
+    const started = await dlite(['start', '--timeout', '400'], {timeoutMs: 420_000})
+    expect(started.code, started.stderr).to.equal(0)
+    const read = await docker(['run', '--rm', '-v', 'kept:/data', 'busybox:local', 'cat', '/data/f'])
+    expect(read.stdout.trim()).to.equal('kept')
   })
 
   it('status and ip say how the VM is reached; stop and uninstall --purge leave no process behind', async () => {
