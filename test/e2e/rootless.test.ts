@@ -1,8 +1,8 @@
 // dlite as an ordinary user, the way a new user meets it (issue: "dlite runs as you"): a user the test creates
 // installs and starts a VM in user-mode networking inside a private namespace — no sudo, no capability — and
 // every process of that VM runs as that user (a daemon killed with SIGKILL takes its QEMU with it). Their own
-// docker CLI works; published ports answer on 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only bindings, taken ports reported, listeners gone with
-// the container); containers reach a host server at host.docker.internal; files containers write into the
+// docker CLI works; published ports answer on 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only
+// bindings, taken ports reported, listeners gone with the container); containers reach a host server at host.docker.internal; files containers write into the
 // shared home are the user's, and a setuid-root file cannot be made there.
 import {expect} from 'chai'
 import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
