@@ -47,10 +47,36 @@ export function homeLogsTail(home: string, lines = 40): string {
   }).join('\n')
 }
 
-/** A mocha afterEach hook that prints homeLogsTail(home()) when the test just run failed. */
+const GUEST_TROUBLE = /Kernel panic|Oops|BUG:|general protection|double fault|segfault|DLITE-(WARN|FAIL)/
+
+/**
+ * The few lines that explain most failures: the daemon log's last lines, and what the guest's console shows of
+ * kernel trouble and dlite warnings. Short enough to ride along in the failure summary, which is the part of a
+ * long run's output a CI record keeps.
+ */
+export function failureDigest(home: string): string {
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(home, 'logs', name), 'utf8').split('\n')
+    } catch {
+      return []
+    }
+  }
+  const guest = [...read('console.previous.log'), ...read('console.log')].filter((line) => GUEST_TROUBLE.test(line)).slice(-8)
+  return [`--- daemon.log (last 12 lines) ---`, ...read('daemon.log').slice(-12), `--- console: kernel trouble and dlite warnings (last 8) ---`, ...guest]
+    .map((line) => line.slice(0, 300)).join('\n')
+}
+
+/**
+ * A mocha afterEach hook for a test that just failed: prints homeLogsTail(home()), and adds failureDigest to the
+ * error so the summary at the end of the run carries it too.
+ */
 export function printLogsOnFailure(home: () => string | undefined) {
-  return function (this: {currentTest?: {state?: string}}) {
+  return function (this: {currentTest?: {state?: string; err?: Error}}) {
     const dir = home()
-    if (this.currentTest?.state === 'failed' && dir) process.stderr.write(`\n${homeLogsTail(dir)}\n`)
+    if (this.currentTest?.state !== 'failed' || !dir) return
+    process.stderr.write(`\n${homeLogsTail(dir)}\n`)
+    const err = this.currentTest.err
+    if (err) err.message = `${err.message}\n${failureDigest(dir)}`
   }
 }
