@@ -100,8 +100,11 @@ stage data
 
 # ---------------------------------------------------------------- containerd
 mkdir -p /run/containerd
-containerd > /var/log/containerd.log 2>&1 &
-echo $! > /run/containerd.pid
+start_containerd() {
+  containerd >> /var/log/containerd.log 2>&1 &
+  echo $! > /run/containerd.pid
+}
+start_containerd
 stage containerd-start
 
 # ---------------------------------------------------------------- identity, network
@@ -165,10 +168,15 @@ case " $DOCKER_ARGS " in
     echo 1 > /proc/sys/net/ipv4/ip_forward
     [ -n "$iface" ] && iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE ;;
 esac
-# DOCKER_ARGS: extra dockerd arguments, split on white space (no quoting)
-# shellcheck disable=SC2086
-dockerd "$@" $DOCKER_ARGS > /var/log/dockerd.log 2>&1 &
-echo $! > /run/dockerd.pid
+# DOCKER_ARGS: extra dockerd arguments, split on white space (no quoting). The arguments are kept in
+# DOCKERD_ARGS for a restart by keep_docker (all are paths and flags without white space).
+DOCKERD_ARGS="$* $DOCKER_ARGS"
+start_dockerd() {
+  # shellcheck disable=SC2086
+  dockerd $DOCKERD_ARGS >> /var/log/dockerd.log 2>&1 &
+  echo $! > /run/dockerd.pid
+}
+start_dockerd
 stage dockerd-start
 
 # ---------------------------------------------------------------- share
@@ -213,6 +221,42 @@ host_to_loopback() {
     warn "ports: host traffic to ports bound to the guest's loopback is not redirected"
 }
 
+# dockerd and containerd are kept running once docker was ready, as docker's own service unit would keep
+# them: one that exits (a crash, an OOM kill) is started again within ~2 s, and the host hears of it.
+# Five exits within 10 minutes: the guest stops trying and says so. rc.shutdown stops this loop first.
+keep_docker() {
+  echo "$(sh -c 'echo $PPID')" > /run/dlite/keeper.pid
+  exits=
+  while :; do
+    usleep 2000000
+    for svc in containerd dockerd; do
+      kill -0 "$(cat /run/$svc.pid 2>/dev/null)" 2>/dev/null && continue
+      now=$(cut -d. -f1 /proc/uptime)
+      recent=
+      for t in $exits; do [ $((now - t)) -lt 600 ] && recent="$recent $t"; done
+      exits="$recent $now"
+      n=$(echo $exits | wc -w)
+      last=$(tail -n 1 /var/log/$svc.log 2>/dev/null | cut -c1-200)
+      if [ "$n" -gt 5 ]; then
+        fail "docker: $svc exited $n times in 10 minutes; not starting it again (dlite stop && dlite start); its last line: $last"
+        return 1
+      fi
+      warn "docker: $svc exited; started it again ($n in 10 min); its last line: $last"
+      lines=$(wc -l < /var/log/dockerd.log)
+      start_$svc
+      if [ $svc = dockerd ]; then
+        i=0
+        until tail -n +$((lines + 1)) /var/log/dockerd.log | grep -q 'API listen on /var/run/docker.sock'; do
+          i=$((i + 1))
+          [ $i -gt 1200 ] && break
+          usleep 100000
+        done
+        [ $i -le 1200 ] && warn "docker: dockerd answers again ($(uptime_s) s)"
+      fi
+    done
+  done
+}
+
 # ---------------------------------------------------------------- readiness
 (
   i=0
@@ -221,6 +265,7 @@ host_to_loopback() {
       host_to_loopback   # before "ready": the host starts forwarding published ports as soon as it hears it
       ready docker
       start_sshd   # after docker: sshd's start-up would compete with dockerd's for the vCPUs
+      keep_docker
       exit 0
     fi
     if ! kill -0 "$(cat /run/dockerd.pid)" 2>/dev/null; then
