@@ -24,8 +24,6 @@ const TARGET_RATIO = 0.35
 const VM_IP = '192.168.64.2'
 const HOST_IP = '192.168.64.1'
 const READY_TIMEOUT_MS = 400_000
-// dlite's own kernel command line (os/build.js KERNEL_CMDLINE); the baseline adds only its root device.
-const DLITE_CMDLINE = 'console=ttyS0,115200 panic=-1 loglevel=4 printk.time=1 mitigations=off'
 
 /** Guest-side times, seconds of guest uptime (CLOCK_MONOTONIC since the kernel started). */
 interface Stages {
@@ -46,6 +44,8 @@ interface Sample {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const log = (message: string) => process.stderr.write(`[start-to-ready] ${message}\n`)
 const readText = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '')
+// dlite's own kernel command line, as the built image's manifest gives it; the baseline adds only its root device.
+const dliteCmdline = () => (JSON.parse(readText(join(REPO, 'os', 'dist', 'manifest.json'))) as {kernel: {cmdline: string}}).kernel.cmdline
 
 async function pollDocker(ns: Netns, args: string[], env: NodeJS.ProcessEnv, deadline: number, alive: () => boolean = () => true): Promise<void> {
   for (;;) {
@@ -182,7 +182,7 @@ export async function baselineRun(b: Baseline, tag: string): Promise<Sample> {
     memoryMiB: 2048,
     kernel: join(b.dir, 'vmlinuz'),
     initrd: join(b.dir, 'initrd.img'),
-    cmdline: `${DLITE_CMDLINE} root=LABEL=baseroot rw`,
+    cmdline: `${dliteCmdline()} root=LABEL=baseroot rw`,
     extraDisks: [{path: join(b.work, 'root.img'), format: 'raw', discard: true}],
     net: {type: 'tap', ifname: 'tap0', mac: '52:54:00:64:00:02'},
     qmpSocket: join(b.work, 'qmp.sock'),
@@ -316,7 +316,7 @@ export async function startToReady(): Promise<BenchResult> {
       'Booted with buildQemuArgv (the same builder dlite uses) in its own namespace with a bridge and tap like dlite\'s; timed from spawning QEMU until ' +
       '`docker --tlsverify -H tcp://192.168.64.2:2376 version` succeeds from the namespace; then `systemctl poweroff` over ssh.',
     `Same: QEMU binary, accelerator (${ACCEL}, multi-threaded, tb-size 64), -machine q35, -cpu max, -smp 2, -m 2048, virtio-blk with cache=writeback,aio=threads, virtio-net on a tap, virtio-rng, virtio-balloon, ` +
-      `serial console to a file, kernel command line "${DLITE_CMDLINE}" (the baseline adds root=LABEL=baseroot rw), the same kernel package.`,
+      `serial console to a file, kernel command line "${dliteCmdline()}" (the baseline adds root=LABEL=baseroot rw), the same kernel package.`,
     'Differences: dlite\'s time includes its CLI, daemon, host bridge/tap/NAT set-up and virtiofsd, the baseline\'s none of that (its namespace and tap exist before the clock starts); ' +
       'dlite polls through its host socket proxy (unix -> TLS), the baseline with the docker CLI straight over TLS; dlite has a read-only squashfs root plus an ext4 data disk and a virtiofs share ' +
       '(memfd-backed RAM) and a fw_cfg settings blob, the baseline one writable ext4 disk, no share, no fw_cfg; dlite\'s guest powers off through QMP/ACPI, the baseline through ssh; ' +

@@ -44,7 +44,9 @@ export const IMAGE_FILES = [
   {name: 'initrd.img', role: 'initrd'},
   {name: 'root.img', role: 'root', format: 'squashfs'},
 ]
-export const KERNEL_CMDLINE = 'console=ttyS0,115200 panic=-1 loglevel=4 printk.time=1 mitigations=off'
+// oops=panic: a kernel that oopsed keeps running with a process killed mid-way and state it can no longer trust
+// (dockerd gone, a file system half-written); a panic instead makes QEMU exit and the host boots the VM again.
+export const KERNEL_CMDLINE = 'console=ttyS0,115200 panic=-1 oops=panic loglevel=4 printk.time=1 mitigations=off'
 
 function parseArgs(argv) {
   const opts = {

@@ -47,6 +47,8 @@ export interface VmStatus {
   startedAt?: number
   readyAt?: number
   restarts: number
+  /** The last thing restarted while the VM ran, why, and when: QEMU (by the daemon) or dockerd/containerd (by the guest). */
+  lastRestart?: string
   lastError?: string
   imageVersion?: string
   /** dockerd's version, as it answered when the VM became ready. */

@@ -4,7 +4,7 @@
 // garbled line costs nothing. A guest that prints nothing at all trips the watchdog (a hypervisor that cannot
 // run it), which the daemon answers by booting again under tcg.
 import type {DockerClient} from '../docker/client.js'
-import {MarkerWatcher, type GuestMarker} from '../vm/marker-watch.js'
+import {describeMarker, MarkerWatcher, type GuestMarker} from '../vm/marker-watch.js'
 
 /** Where a marker arrived. */
 export type MarkerChannel = 'port' | 'console'
@@ -40,6 +40,7 @@ export class Readiness {
   private seen = new Map<string, MarkerChannel>()
   /** Set by stop(): no wait may go on after it (a stopped daemon must not mistake the next VM's dockerd for its own). */
   private stopped = false
+  private panic?: string
 
   constructor(private readonly options: ReadinessOptions) {}
 
@@ -58,6 +59,13 @@ export class Readiness {
   newBoot(): void {
     for (const watcher of Object.values(this.watchers ?? {})) watcher.startNewBoot()
     this.seen.clear()
+    this.panic = undefined
+  }
+
+  /** The kernel's panic message this boot, if it panicked; reads what the console has so far first. */
+  kernelPanic(): string | undefined {
+    this.watchers?.console.poll()
+    return this.panic
   }
 
   /** Ends every wait in progress (it rejects) and the watch. */
@@ -82,7 +90,9 @@ export class Readiness {
     // A marker is acted on once, whichever channel brings it first; stage markers may repeat (each its own).
     if (this.seen.has(key)) return
     this.seen.set(key, channel)
-    this.options.log(`guest: DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` (${marker.uptime}s)`}${channel === 'console' ? ' [console]' : ''}`)
+    if (marker.kind === 'PANIC') this.panic = marker.text
+    if (marker.kind === 'PANIC') this.options.log(describeMarker(marker))
+    else this.options.log(`guest: DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` (${marker.uptime}s)`}${channel === 'console' ? ' [console]' : ''}`)
     if (marker.kind === 'READY' && marker.text === 'docker') for (const wait of [...this.waits]) wait.ready()
     if (marker.kind === 'FAIL') this.options.log(`guest reported a failure: ${marker.text}`)
     this.options.onMarker?.(marker)
@@ -94,7 +104,7 @@ export class Readiness {
 
   /** What the guest said last (and its last complaint), for a boot that timed out. */
   private lastWords(): string {
-    const show = (m: GuestMarker) => `DLITE-${m.kind} ${m.text}${m.uptime === undefined ? '' : ` ${m.uptime}`}`
+    const show = describeMarker
     const watchers = Object.values(this.watchers ?? {})
     const said = watchers.flatMap((w) => [w.lastProblem, w.lastMarker])
       .filter((m): m is GuestMarker => m !== undefined)

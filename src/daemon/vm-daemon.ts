@@ -20,6 +20,7 @@ import {parseSubnet, type Subnet} from '../network/subnet.js'
 import {defaultHome, dliteHome, homeLayout, type HomeLayout} from '../paths.js'
 import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
 import type {VmInstance} from '../vm/backend.js'
+import type {GuestMarker} from '../vm/marker-watch.js'
 import {QemuBackend} from '../vm/qemu-backend.js'
 import {describeExit} from '../vm/supervisor.js'
 import {clearVmRecord, liveRecordedVm, stopLeftoverVm, writeVmRecord} from '../vm/vm-record.js'
@@ -119,9 +120,7 @@ export class VmDaemon {
       portLog: readinessLogPath(this.layout), previousPortLog: previousReadinessLogPath(this.layout),
       bootTimeoutS: options.bootTimeoutS ?? 180, watchdogS: options.watchdogS ?? 30,
       docker: () => new DockerClient(this.tlsEndpoint(), 5000), log: options.log,
-      onMarker: (marker) => {
-        if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
-      },
+      onMarker: (marker) => this.onGuestMarker(marker),
     })
     this.pausedWatch = new PausedGuestWatch({
       vm: () => this.vm, disk: this.layout.disk, log: options.log,
@@ -281,6 +280,19 @@ export class VmDaemon {
   }
 
   /**
+   * What the guest says after it was ready. Its keeper starts dockerd or containerd again when one exits
+   * (os/README.md): status names the last such restart, and a keeper that gave up is the VM's error.
+   */
+  private onGuestMarker(marker: GuestMarker): void {
+    if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
+    if (!marker.text.startsWith('docker: ')) return
+    if (marker.kind === 'WARN' && marker.text.includes(' exited; started it again')) {
+      this.status.lastRestart = `guest: ${marker.text.slice('docker: '.length)} (${new Date().toISOString()})`
+    }
+    if (marker.kind === 'FAIL' && this.status.state === 'running') this.status.lastError = marker.text
+  }
+
+  /**
    * virtiofsd also exits with its QEMU (a restart brings a new one). One that ends while its QEMU runs takes the
    * share with it: QEMU 7.2 cannot reconnect a vhost-user-fs device, so the user is told how to get it back.
    */
@@ -364,8 +376,11 @@ export class VmDaemon {
     vm.on('exit', (info, willRestart: boolean) => {
       if (pid !== undefined) clearVmRecord(vmRecordPath(this.layout), pid)
       this.clock.disconnect()
-      this.options.log(`QEMU ${describeExit(info)}${willRestart ? '; restarting' : ''}`)
+      const panic = this.readiness.kernelPanic()
+      const why = `QEMU ${describeExit(info)}${panic ? ` after a guest kernel panic (${panic})` : ''}`
+      this.options.log(`${why}${willRestart ? '; restarting' : ''}`)
       if (!willRestart) return
+      this.status.lastRestart = `${why}; the VM was booted again (${new Date().toISOString()})`
       this.status.state = 'starting'
       this.status.dockerVersion = undefined
       void this.closePorts()

@@ -40,6 +40,8 @@ export interface StatusReport {
   dockerVersion?: string
   uptimeSeconds?: number
   restarts?: number
+  /** The last restart while the VM ran (QEMU by the daemon, dockerd or containerd by the guest), why and when. */
+  lastRestart?: string
   lastError?: string
   image?: {version: string; rollbackAvailable: boolean; previous?: string}
   /** Published container ports on the host's loopback, and those that could not be bound. */
@@ -74,6 +76,7 @@ export async function statusReport(home: string): Promise<StatusReport> {
     dockerContext: live?.dockerContext ?? contextName(home === defaultHome(), homeId(home)),
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
     restarts: live?.restarts,
+    lastRestart: live?.lastRestart,
     lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),
     image: {
       version: config.image.current,

@@ -29,6 +29,7 @@ export function renderStatus(r: StatusReport): string {
     ['context', r.dockerContext],
     ['uptime', r.uptimeSeconds === undefined ? undefined : duration(r.uptimeSeconds)],
     ['restarts', r.restarts ? String(r.restarts) : undefined],
+    ['last restart', r.lastRestart],
     ['ports', r.ports && portsLine(r.ports.forwarded)],
     ['not bound', r.ports && r.ports.failed.length > 0 ? r.ports.failed.map((p) => `${p.address}:${p.hostPort}/${p.proto} (${p.containerName}: ${p.reason})`).join('; ') : undefined],
     ['on the host', r.madeOnHost?.join('; ')],

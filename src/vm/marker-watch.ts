@@ -1,18 +1,21 @@
 // Follows a log the guest writes — its serial console, or its readiness port — and reports the guest's DLITE-*
-// lines (stage markers, readiness, warnings, failures; see os/README.md). Polling a file is cheap and works for
-// every QEMU chardev backend.
+// lines (stage markers, readiness, warnings, failures; see os/README.md) and the kernel's own panic line (on
+// the console only). Polling a file is cheap and works for every QEMU chardev backend.
 import {renameSync} from 'node:fs'
 
 import {fileSize, readAppended} from '../util/file-tail.js'
 
 export interface GuestMarker {
-  kind: 'STAGE' | 'READY' | 'WARN' | 'FAIL' | 'FSCK' | 'CLOCK'
+  /** PANIC: the kernel's `Kernel panic - not syncing: <text>` (an oops panics too: oops=panic). */
+  kind: 'STAGE' | 'READY' | 'WARN' | 'FAIL' | 'FSCK' | 'CLOCK' | 'PANIC'
   text: string
   /** Guest uptime in seconds, where the marker carries it. */
   uptime?: number
 }
 
 export function parseMarker(line: string): GuestMarker | undefined {
+  const panic = /Kernel panic - not syncing: ?(.*)$/.exec(line.trim())
+  if (panic) return {kind: 'PANIC', text: panic[1].trim()}
   const match = /DLITE-(STAGE|READY|WARN|FAIL|FSCK|CLOCK) ?(.*)$/.exec(line.trim())
   if (!match) return undefined
   const kind = match[1] as GuestMarker['kind']
@@ -23,6 +26,12 @@ export function parseMarker(line: string): GuestMarker | undefined {
     if (parts.length > 1 && Number.isFinite(uptime)) return {kind, text: parts.slice(0, -1).join(' '), uptime}
   }
   return {kind, text: rest}
+}
+
+/** A marker as the guest (or its kernel) said it, for logs and errors. */
+export function describeMarker(marker: GuestMarker): string {
+  if (marker.kind === 'PANIC') return `guest kernel panic: ${marker.text}`
+  return `DLITE-${marker.kind} ${marker.text}${marker.uptime === undefined ? '' : ` ${marker.uptime}`}`
 }
 
 export class MarkerWatcher {
@@ -78,7 +87,7 @@ export class MarkerWatcher {
       const marker = parseMarker(line)
       if (!marker) continue
       this.lastMarker = marker
-      if (marker.kind === 'WARN' || marker.kind === 'FAIL') this.lastProblem = marker
+      if (marker.kind === 'WARN' || marker.kind === 'FAIL' || marker.kind === 'PANIC') this.lastProblem = marker
       this.onMarker(marker)
     }
   }

@@ -1,7 +1,8 @@
 // The fault matrix of docs/RELIABILITY.md, on a real VM (user-mode networking, inside a private network
-// namespace): the daemon killed, a power cut (everything killed at once), the guest's clock off, the share server
-// killed, two starts at once, stop during start, the host disk full while the guest writes. (QEMU killed, and
-// Ctrl-C during install and update, are in lifecycle.test.ts and test/integration/interrupt.test.ts.) Each ends with docker working and the data a
+// namespace): the daemon killed, a power cut (everything killed at once), the guest's clock off, dockerd killed
+// inside the guest, the guest kernel crashing, the share server killed, two starts at once, stop during start,
+// the host disk full while the guest writes. (QEMU killed, and Ctrl-C during install and update, are in
+// lifecycle.test.ts and test/integration/interrupt.test.ts.) Each ends with docker working and the data a
 // container had synced still there.
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
@@ -19,6 +20,8 @@ interface Status {
   pid?: number
   qemuPid?: number
   lastError?: string
+  lastRestart?: string
+  restarts?: number
   leftBehind?: string[]
   dockerVersion?: string
 }
@@ -137,6 +140,42 @@ describe('faults (e2e, real VM under QEMU): every crash recovers', function () {
     }
     expect(off, 'seconds the guest reads outside the host\'s time around the read').to.equal(0)
     console.log(`      (the guest followed the host after ${((Date.now() - started) / 1000).toFixed(1)} s)`)
+  })
+
+  it('dockerd killed inside the guest: the guest starts it again, status names the restart, the data is there', async () => {
+    ok(await docker(['run', '-d', '--rm', '--privileged', '--pid', 'host', 'busybox:local', 'sh', '-c', 'sleep 2; kill -9 $(pidof dockerd)']))
+    let s: Status = {state: 'running'}
+    for (let i = 0; i < 60 && !s.lastRestart; i++) {
+      await sleep(1000)
+      s = await status()
+    }
+    expect(s.lastRestart).to.match(/^guest: dockerd exited; started it again \(1 in 10 min\)/)
+    let version: RunResult | undefined
+    for (let i = 0; i < 60 && version?.code !== 0; i++) {
+      version = await docker(['version', '--format', '{{.Server.Version}}'], {timeoutMs: 30_000})
+      if (version.code !== 0) await sleep(2000)
+    }
+    expect(ok(version!)).to.match(/^\d+\./)
+    expect(ok(await docker(['run', '--rm', '-v', 'precious:/data', 'busybox:local', 'cat', '/data/f']))).to.contain('kept-1')
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.match(/guest: DLITE-WARN docker: dockerd answers again/)
+    expect((await status()).state).to.equal('running')
+  })
+
+  it('the guest kernel crashes: the VM boots again by itself, status says why, docker and the data come back', async () => {
+    const before = await status()
+    // the guest dies under this command: its outcome does not matter
+    await docker(['run', '--rm', '--privileged', 'busybox:local', 'sh', '-c', 'echo c > /proc/sysrq-trigger'], {timeoutMs: 60_000})
+    let s: Status = before
+    for (let i = 0; i < 300 && !(s.state === 'running' && s.qemuPid !== before.qemuPid); i++) {
+      await sleep(1000)
+      s = await status()
+    }
+    expect(s.state).to.equal('running')
+    expect(s.qemuPid, 'a new QEMU').to.not.equal(before.qemuPid)
+    expect(s.restarts).to.equal(1)
+    expect(s.lastRestart).to.match(/^QEMU exited with code \d+ after a guest kernel panic \(sysrq triggered crash\); the VM was booted again/)
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain('guest kernel panic: sysrq triggered crash')
+    expect(ok(await docker(['run', '--rm', '-v', 'precious:/data', 'busybox:local', 'cat', '/data/f']))).to.contain('kept-1')
   })
 
   it('the share server killed: status says the share is gone and how to get it back; a restart brings it back', async function () {

@@ -3,7 +3,7 @@ import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFile
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {MarkerWatcher, parseMarker, type GuestMarker} from '../../src/vm/marker-watch.js'
+import {describeMarker, MarkerWatcher, parseMarker, type GuestMarker} from '../../src/vm/marker-watch.js'
 
 describe('guest console markers', () => {
   it('parses stage and ready lines with uptime, and the other kinds', () => {
@@ -12,6 +12,14 @@ describe('guest console markers', () => {
     expect(parseMarker('DLITE-FAIL data: cannot mount /dev/vdb')).to.deep.equal({kind: 'FAIL', text: 'data: cannot mount /dev/vdb'})
     expect(parseMarker('DLITE-FSCK 0 clean')).to.deep.equal({kind: 'FSCK', text: '0 clean'})
     expect(parseMarker('Linux version 6.12')).to.equal(undefined)
+  })
+
+  it('recognises the kernel\'s panic line (an oops panics too: oops=panic), and only that line of a crash', () => {
+    expect(parseMarker('[   41.207113] Kernel panic - not syncing: sysrq triggered crash\r')).to.deep.equal({kind: 'PANIC', text: 'sysrq triggered crash'})
+    expect(parseMarker('[   41.2] Kernel panic - not syncing: Fatal exception')).to.deep.equal({kind: 'PANIC', text: 'Fatal exception'})
+    expect(parseMarker('[   41.1] Oops: general protection fault, probably for non-canonical address')).to.equal(undefined)
+    expect(describeMarker({kind: 'PANIC', text: 'Fatal exception'})).to.equal('guest kernel panic: Fatal exception')
+    expect(describeMarker({kind: 'READY', text: 'docker', uptime: 9.5})).to.equal('DLITE-READY docker 9.5')
   })
 
   it('follows a growing log, across partial lines, from where it started', () => {

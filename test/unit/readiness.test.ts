@@ -86,6 +86,17 @@ describe('readiness', function () {
     expect(logged.filter((l) => l.includes('DLITE-READY docker'))).to.have.length(1)
   })
 
+  it('a kernel panic on the console is logged and kept for the QEMU exit that follows; the next boot starts without it', async () => {
+    const r = make()
+    expect(r.kernelPanic()).to.equal(undefined)
+    appendFileSync(join(dir, 'console.log'), '[   41.1] Oops: 0002 [#1] PREEMPT SMP NOPTI\n[   41.2] Kernel panic - not syncing: Fatal exception\n')
+    // read at once, not at the next 100 ms poll: QEMU has just exited and its last lines count
+    expect(r.kernelPanic()).to.equal('Fatal exception')
+    expect(logged).to.include('guest kernel panic: Fatal exception')
+    r.newBoot()
+    expect(r.kernelPanic()).to.equal(undefined)
+  })
+
   it('a stop ends the wait, and a dockerd that answers afterwards (the next VM at the same address) is not taken for ready', async () => {
     const r = make()
     const wait = r.waitForGuest('tcg')
