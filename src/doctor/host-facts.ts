@@ -6,7 +6,7 @@ import {isInstalled, readConfig} from '../config/index.js'
 import {DockerClient} from '../docker/client.js'
 import {decideAccelerator} from '../host/accelerator-facts.js'
 import {hasNetAdmin} from '../host/capabilities.js'
-import {findVirtiofsd, parseQemuVersion, qemuBinaryName} from '../hypervisor/qemu-binary.js'
+import {findVirtiofsd, probeQemu} from '../hypervisor/qemu-binary.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {run, which} from '../util/exec.js'
 import type {HostFacts} from './checks.js'
@@ -42,14 +42,7 @@ export function freeBytesFor(path: string): number | undefined {
 }
 
 export async function gatherHostFacts(home: string): Promise<HostFacts> {
-  const binaryName = qemuBinaryName()
-  const qemuPath = which(binaryName)
-  const qemu: HostFacts['qemu'] = {binaryName, path: qemuPath}
-  if (qemuPath) {
-    const out = await run(qemuPath, ['--version'], {timeoutMs: 10_000})
-    qemu.version = parseQemuVersion(out.stdout)
-    if (!qemu.version) qemu.versionError = (out.stderr || out.stdout).trim().split('\n')[0]
-  }
+  const qemu = await probeQemu(which, run)
   const verdict = await decideAccelerator()
   return {
     platform: process.platform,

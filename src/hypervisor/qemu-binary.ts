@@ -1,5 +1,5 @@
 // Finding QEMU and its helpers on the host, and reading their versions.
-import type {Which} from '../util/exec.js'
+import type {Runner, Which} from '../util/exec.js'
 
 export const MIN_QEMU_VERSION = {major: 7, minor: 2}
 
@@ -28,6 +28,27 @@ export function parseQemuVersion(output: string): QemuVersion | undefined {
   if (!match) return undefined
   const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)]
   return {major, minor, patch, text: `${major}.${minor}.${patch}`}
+}
+
+export interface QemuProbe {
+  binaryName: string
+  path?: string
+  version?: QemuVersion
+  /** What the binary said instead of a version. */
+  versionError?: string
+}
+
+/** Finds the host-architecture QEMU and asks it its version. */
+export async function probeQemu(which: Which, run: Runner): Promise<QemuProbe> {
+  const binaryName = qemuBinaryName()
+  const path = which(binaryName)
+  const qemu: QemuProbe = {binaryName, path}
+  if (path) {
+    const out = await run(path, ['--version'], {timeoutMs: 10_000})
+    qemu.version = parseQemuVersion(out.stdout)
+    if (!qemu.version) qemu.versionError = (out.stderr || out.stdout).trim().split('\n')[0]
+  }
+  return qemu
 }
 
 export function isSupportedQemu(version: QemuVersion): boolean {
