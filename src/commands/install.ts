@@ -39,6 +39,7 @@ export default class Install extends DliteCommand {
         'on a host bridge (routing and DNS plugins), needs root [default: user]',
       options: ['user', 'bridged'],
     }),
+    activate: Flags.boolean({description: '`dlite start` makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
   }
@@ -69,7 +70,7 @@ export default class Install extends DliteCommand {
     const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
     try {
       const outcome = await runInstall({
-        home, options: validation.options, owner, entry: join(this.config.root, 'bin', 'run.js'),
+        home, options: flags.activate === false ? {...validation.options, activateContext: false} : validation.options, owner, entry: join(this.config.root, 'bin', 'run.js'),
         isDefaultHome: home === defaultHome(), force: flags.force,
       }, renderer)
       if (!this.jsonEnabled()) this.log(`\ndlite is installed in ${home} (OS ${outcome.imageVersion}). Start it with: dlite start`)

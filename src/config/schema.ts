@@ -54,6 +54,8 @@ export type DliteConfig = {
   createdAt: string
   /** The user who installed (sudo's invoker): owns the docker context, gets the socket's group. Optional. */
   owner?: ConfigOwner
+  /** Whether `dlite start` makes this home's docker context the current one (absent: yes). */
+  activateContext?: boolean
 }
 
 export type ConfigOwner = {uid: number; gid: number; home: string}
@@ -98,9 +100,10 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
     required: ['uid', 'gid', 'home'],
     additionalProperties: false,
   },
+  activateContext: {type: 'boolean'},
 }
 
-const OPTIONAL_FIELDS = new Set<string>(['owner', 'network'])
+const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'activateContext'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
 
 /**

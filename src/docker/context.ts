@@ -1,5 +1,6 @@
-// The `dlite` docker context, so `docker --context dlite` (or `docker context use dlite`) reaches the VM.
-// Run as the user who owns the install, so it lands in their own docker config, not root's.
+// The `dlite` docker context, so `docker --context dlite` reaches the VM, and which context is current (start
+// makes dlite's current, so a plain `docker ps` reaches the VM). Run as the user who owns the install, so it
+// lands in their own docker config, not root's.
 import {run, which, type ExecResult} from '../util/exec.js'
 
 /** The default home's context is `dlite`; other homes get their own so they never overwrite each other. */
@@ -13,15 +14,20 @@ export interface ContextOwner {
   home: string
 }
 
-export type ContextResult = {ok: true; action: 'created' | 'updated' | 'removed'} | {ok: false; reason: string}
+export type ContextResult = {ok: true; action: 'created' | 'updated' | 'removed' | 'made current'} | {ok: false; reason: string}
 
-async function docker(args: string[], owner?: ContextOwner): Promise<ExecResult> {
+async function docker(args: string[], owner?: ContextOwner, envChanges: Record<string, string | undefined> = {}): Promise<ExecResult> {
   const path = which('docker')
   if (!path) return {code: 127, stdout: '', stderr: 'the docker CLI is not installed'}
-  if (!owner || owner.uid === process.getuid?.()) return run(path, args)
+  const withChanges = (env: NodeJS.ProcessEnv) => {
+    const changed = {...env, ...envChanges}
+    for (const [key, value] of Object.entries(envChanges)) if (value === undefined) delete changed[key]
+    return changed
+  }
+  if (!owner || owner.uid === process.getuid?.()) return run(path, args, {env: withChanges(process.env)})
   // Drop to the owner's identity through setpriv (util-linux) so files get their ownership.
   return run('setpriv', [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--init-groups', path, ...args], {
-    env: {...process.env, HOME: owner.home, DOCKER_CONFIG: `${owner.home}/.docker`},
+    env: withChanges({...process.env, HOME: owner.home, DOCKER_CONFIG: `${owner.home}/.docker`}),
   })
 }
 
@@ -43,4 +49,16 @@ export async function removeDockerContext(name: string, owner?: ContextOwner): P
   // A context in use cannot be removed; --force switches the user back to the default context first.
   const result = await docker(['context', 'rm', '--force', name], owner)
   return result.code === 0 ? {ok: true, action: 'removed'} : {ok: false, reason: result.stderr.trim()}
+}
+
+/** The context the owner's docker CLI uses when neither DOCKER_HOST nor DOCKER_CONTEXT says otherwise; undefined when docker cannot say. */
+export async function currentDockerContext(owner?: ContextOwner): Promise<string | undefined> {
+  // `docker context show` honours DOCKER_CONTEXT and DOCKER_HOST; the config file's choice is what is asked here
+  const result = await docker(['context', 'show'], owner, {DOCKER_CONTEXT: undefined, DOCKER_HOST: undefined})
+  return result.code === 0 && result.stdout.trim() ? result.stdout.trim() : undefined
+}
+
+export async function useDockerContext(name: string, owner?: ContextOwner): Promise<ContextResult> {
+  const result = await docker(['context', 'use', name], owner)
+  return result.code === 0 ? {ok: true, action: 'made current'} : {ok: false, reason: result.stderr.trim() || `docker exited ${result.code}`}
 }

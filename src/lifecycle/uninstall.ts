@@ -1,5 +1,6 @@
-// Undoing an install: the VM stopped, the service, hosts line and docker context gone; with purge, the
-// whole DLITE_HOME too. Each step is idempotent so a second uninstall (or one after a crash) finishes the job.
+// Undoing an install: the VM stopped, the service, hosts line and docker context gone (the context that was
+// current before dlite's is current again); with purge, the whole DLITE_HOME too. Each step is idempotent so a
+// second uninstall (or one after a crash) finishes the job.
 import {rmSync} from 'node:fs'
 
 import {isInstalled, readConfig} from '../config/index.js'
@@ -9,6 +10,7 @@ import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {defaultHome} from '../paths.js'
 import {homeService} from '../service/index.js'
+import {restorePreviousContext} from './context-activation.js'
 import {stopVm} from './vm-control.js'
 
 export interface UninstallResult {
@@ -40,8 +42,10 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   }
   // stop removes the hosts line; this catches a daemon that died without cleaning up (a user-mode VM has none).
   if (config.network === 'bridged') await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
-  const context = await removeDockerContext(contextName(isDefault, homeId(home)), config.owner)
-  result.context = context.ok ? `${contextName(isDefault, homeId(home))} removed` : `not removed: ${context.reason}`
+  const name = contextName(isDefault, homeId(home))
+  const restored = await restorePreviousContext(home, name, config.owner)
+  const context = await removeDockerContext(name, config.owner)
+  result.context = context.ok ? `${name} removed${restored ? `; ${restored} is current again` : ''}` : `not removed: ${context.reason}`
   if (options.purge) {
     rmSync(home, {recursive: true, force: true})
     result.purged = true
