@@ -44,6 +44,9 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
   let user: TestUser
   let dlite: (args: string[], opts?: {timeoutMs?: number}) => Promise<RunResult>
   let docker: (args: string[], opts?: {timeoutMs?: number}) => Promise<RunResult>
+  /** The user's docker CLI with no -H: whatever their docker config and environment choose. */
+  let plainDocker: (args: string[]) => Promise<RunResult>
+  let cli: string
   let home: string
   let socket: string
   let hostServer: ReturnType<Netns['spawn']> | undefined
@@ -75,10 +78,16 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     user = createTestUser()
     home = join(user.home, '.dlite')
     socket = join(home, 'docker.sock')
-    const cli = join(user.repo, 'bin', 'run.js')
+    cli = join(user.repo, 'bin', 'run.js')
     dlite = (args, opts = {}) => user.run(ns, process.execPath, [cli, ...args], {timeoutMs: opts.timeoutMs ?? 120_000})
     docker = (args, opts = {}) => user.run(ns, 'docker', ['-H', `unix://${socket}`, ...args], {timeoutMs: opts.timeoutMs ?? 180_000})
+    plainDocker = (args) => user.run(ns, 'docker', args, {timeoutMs: 120_000})
     writeFileSync(join(user.home, 'hello.txt'), 'from the host\n')
+    // the user had a docker context of their own in use before dlite: uninstall must put it back
+    for (const args of [['context', 'create', 'mine', '--docker', 'host=unix:///nonexistent/docker.sock'], ['context', 'use', 'mine']]) {
+      const made = await plainDocker(args)
+      expect(made.code, made.stderr).to.equal(0)
+    }
   })
 
   after(async () => {
@@ -116,6 +125,18 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
       expect(stats.uid, path).to.equal(user.uid)
       expect(stats.mode & 0o777, path).to.equal(0o600)
     }
+  })
+
+  it('docker finds dlite by itself: start made its context current, and eval "$(dlite env)" gives the same through DOCKER_HOST', async () => {
+    expect((await plainDocker(['context', 'show'])).stdout.trim()).to.equal('dlite')
+    const ps = await plainDocker(['ps', '--format', '{{.ID}}'])
+    expect(ps.code, ps.stderr).to.equal(0)
+    // a context that reaches nothing, then the environment dlite env prints
+    expect((await plainDocker(['context', 'use', 'mine'])).code).to.equal(0)
+    const viaEnv = await user.run(ns, 'bash', ['-c', `eval "$('${process.execPath}' '${cli}' env --shell bash)" && docker version --format '{{.Server.Version}}'`], {timeoutMs: 60_000})
+    expect(viaEnv.code, viaEnv.stderr).to.equal(0)
+    expect(viaEnv.stdout.trim()).to.match(/^\d+\./)
+    expect((await plainDocker(['context', 'use', 'dlite'])).code).to.equal(0)
   })
 
   it("the user's docker CLI works: version, import, run, build", async () => {
@@ -258,6 +279,17 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(read.stdout.trim()).to.equal('kept')
   })
 
+  it('restart: the VM stops and boots again, docker answers, the imported image is still there', async () => {
+    const restarted = await dlite(['restart', '--timeout', '400', '--json'], {timeoutMs: 540_000})
+    expect(restarted.code, restarted.stderr).to.equal(0)
+    const body = JSON.parse(restarted.stdout)
+    expect(body.wasRunning).to.equal(true)
+    expect(body.status.state).to.equal('running')
+    expect(body.context.outcome).to.equal('already current')
+    const images = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
+    expect(images.stdout).to.contain('busybox:local')
+  })
+
   it('status and ip say how the VM is reached; stop and uninstall --purge leave no process behind', async () => {
     const ip = await dlite(['ip'])
     expect(ip.stdout.trim()).to.equal('127.0.0.1')
@@ -268,5 +300,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(removed.code, removed.stderr).to.equal(0)
     for (let i = 0; i < 50 && processesMentioning(home).length > 0; i++) await sleep(100)
     expect(processesMentioning(home)).to.deep.equal([])
+    expect(removed.stdout).to.match(/Docker context: dlite removed; mine is current again\./)
+    expect((await plainDocker(['context', 'show'])).stdout.trim(), 'the context the user had before dlite').to.equal('mine')
   })
 })

@@ -63,6 +63,36 @@ describe('CLI', () => {
     }
   })
 
+  it('version --json names the CLI, its plugins, the OS image (or why there is none), QEMU and the accelerator', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'dlite-version-'))
+    try {
+      const {code, stdout} = await cli(['version', '--json'], {DLITE_HOME: join(home, 'none')})
+      expect(code).to.equal(0)
+      const v = JSON.parse(stdout)
+      expect(v.cli).to.match(/^\d+\.\d+\.\d+/)
+      expect(v.plugins.map((p: {name: string}) => p.name)).to.include('dlite-routing')
+      expect(v.osImage.missing).to.match(/not installed in .*: run dlite install/)
+      expect(v.qemu.version ?? v.qemu.missing).to.be.a('string')
+      expect(v.accelerator.name).to.be.oneOf(['kvm', 'hvf', 'tcg'])
+    } finally {
+      rmSync(home, {recursive: true, force: true})
+    }
+  })
+
+  it('env and restart outside an install exit 1 and name the fix', async () => {
+    for (const command of ['env', 'restart']) {
+      const {code, stderr} = await cli([command], {DLITE_HOME: join(tmpdir(), 'dlite-no-such-home')})
+      expect(code, command).to.equal(1)
+      expect(stderr, command).to.match(/dlite is not installed in .*\n.*run `dlite install` first/)
+    }
+  })
+
+  it('env --shell refuses a shell it does not know (exit 2)', async () => {
+    const {code, stderr} = await cli(['env', '--shell', 'tcsh'])
+    expect(code).to.equal(2)
+    expect(stderr).to.match(/Expected --shell=tcsh to be one of: bash, zsh, fish, powershell/)
+  })
+
   it('an unknown flag is a usage error (exit 2)', async () => {
     const {code, stderr} = await cli(['doctor', '--frobnicate'])
     expect(code).to.equal(2)
