@@ -1,6 +1,8 @@
 // What every dlite command shares: `--json` (oclif prints the value `run` returns as one JSON document),
 // and usage errors that exit 2 and name the fix.
-import {Command} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
+
+import {PROFILE_NAME_PATTERN, ProfileNameError} from './paths.js'
 
 export const EXIT_RUNTIME = 1
 export const EXIT_USAGE = 2
@@ -16,6 +18,25 @@ const PARSE_ERROR_FIXES: Array<[RegExp, (flag: string) => string]> = [
 
 export abstract class DliteCommand extends Command {
   static override enableJsonFlag = true
+  static override baseFlags = {
+    profile: Flags.string({
+      description: 'the named instance to act on (its home is ~/.dlite-profiles/NAME; "default" is ~/.dlite); DLITE_HOME wins over it',
+      env: 'DLITE_PROFILE',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  // The profile is settled before run(): every domain module finds the home through DLITE_PROFILE (paths.ts), and
+  // the daemon that start spawns inherits it.
+  override async init(): Promise<void> {
+    await super.init()
+    const {flags} = await this.parse(this.ctor as typeof DliteCommand)
+    if (flags.profile === undefined) return
+    if (flags.profile !== 'default' && !PROFILE_NAME_PATTERN.test(flags.profile)) {
+      this.usageError(new ProfileNameError(flags.profile).message, 'for example --profile work (dlite list shows the instances)')
+    }
+    process.env.DLITE_PROFILE = flags.profile
+  }
 
   // oclif's JSON mode takes the exit code from `err.exitCode` only; ours live in `err.oclif.exit` (usage
   // errors are 2), so carry them over before oclif prints the error document.

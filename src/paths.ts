@@ -1,6 +1,6 @@
-// Where everything of one VM lives. DLITE_HOME (default ~/.dlite) holds config, disk, OS images, keys,
-// certificates, logs, sockets and pid/lock files; two different homes never share anything.
-import {isAbsolute, join, resolve} from 'node:path'
+// Where everything of one VM lives. DLITE_HOME (default ~/.dlite, or a profile's) holds config, disk, OS images,
+// keys, certificates, logs, sockets and pid/lock files; two different homes never share anything.
+import {isAbsolute, join, relative, resolve} from 'node:path'
 
 import {invokingUser} from './host/invoking-user.js'
 
@@ -20,9 +20,44 @@ export function pluginDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataHome, 'dlite')
 }
 
+/** A profile's name: it becomes a directory, a docker context (`dlite-NAME`) and part of service names. */
+export const PROFILE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,29}$/
+
+export class ProfileNameError extends Error {
+  readonly code = 'DLITE_PROFILE_NAME'
+  constructor(readonly profile: string) {
+    super(`invalid profile name ${JSON.stringify(profile)}: use 1-30 lower-case letters, digits and dashes, starting with a letter or digit`)
+    this.name = 'ProfileNameError'
+  }
+}
+
+/**
+ * Named instances (`--profile NAME`, DLITE_PROFILE) live side by side in ~/.dlite-profiles/NAME, never inside
+ * ~/.dlite: an install or purge of the default home replaces or deletes its directory whole.
+ */
+export function profilesDir(): string {
+  return join(invokingUser().home, '.dlite-profiles')
+}
+
+/** The home of a profile; `default` is the default home. */
+export function profileHome(name: string): string {
+  if (name === 'default') return defaultHome()
+  if (!PROFILE_NAME_PATTERN.test(name)) throw new ProfileNameError(name)
+  return join(profilesDir(), name)
+}
+
+/** The profile a home is, when it is the default home or one in profilesDir(). */
+export function profileOf(home: string): string | undefined {
+  if (home === defaultHome()) return 'default'
+  const name = relative(profilesDir(), home)
+  return PROFILE_NAME_PATTERN.test(name) ? name : undefined
+}
+
+/** DLITE_HOME wins; then DLITE_PROFILE (what --profile sets); then ~/.dlite. */
 export function dliteHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.DLITE_HOME
   if (fromEnv && fromEnv.trim() !== '') return isAbsolute(fromEnv) ? fromEnv : resolve(fromEnv)
+  if (env.DLITE_PROFILE) return profileHome(env.DLITE_PROFILE)
   return defaultHome()
 }
 

@@ -52,7 +52,7 @@ export default class Install extends DliteCommand {
     const facts = await gatherInstallHostFacts({homeDir: owner.home, dliteHome: home, defaultOsSource: existsSync(checkoutImage) ? checkoutImage : undefined})
 
     if (isInstalled(home) && !flags.force) {
-      this.usageError(`dlite is already installed in ${home}`, 'use --force to replace it (its disk is lost), `dlite update` to change the OS image, or set DLITE_HOME for a second VM')
+      this.usageError(`dlite is already installed in ${home}`, 'use --force to replace it (its disk is lost), `dlite update` to change the OS image, or --profile NAME for a second VM')
     }
     if (isInstalled(home) && (await vmStatus(home))) this.runtimeError(`the VM in ${home} is running`, 'stop it first with `dlite stop`')
 

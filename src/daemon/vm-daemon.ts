@@ -15,9 +15,9 @@ import {loadNative} from '../host/native.js'
 import type {Accel} from '../hypervisor/qemu-argv.js'
 import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
-import {networkNames, homeId, type NetworkNames} from '../network/names.js'
+import {networkNames, type NetworkNames} from '../network/names.js'
 import {parseSubnet, type Subnet} from '../network/subnet.js'
-import {defaultHome, dliteHome, homeLayout, type HomeLayout} from '../paths.js'
+import {dliteHome, homeLayout, type HomeLayout} from '../paths.js'
 import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
 import type {VmInstance} from '../vm/backend.js'
 import type {GuestMarker} from '../vm/marker-watch.js'
@@ -138,7 +138,7 @@ export class VmDaemon {
       hostname: this.config.hostname,
       dockerSocket: this.config.dockerSocket,
       dockerEndpoint: '',
-      dockerContext: contextName(this.home === defaultHome(), homeId(this.home)),
+      dockerContext: contextName(this.home),
       restarts: 0,
       imageVersion: this.config.image.current,
     }

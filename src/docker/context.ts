@@ -1,11 +1,18 @@
 // The `dlite` docker context, so `docker --context dlite` reaches the VM, and which context is current (start
 // makes dlite's current, so a plain `docker ps` reaches the VM). Run as the user who owns the install, so it
 // lands in their own docker config, not root's.
+import {homeId} from '../network/names.js'
+import {profileOf} from '../paths.js'
 import {run, which, type ExecResult} from '../util/exec.js'
 
-/** The default home's context is `dlite`; other homes get their own so they never overwrite each other. */
-export function contextName(homeIsDefault: boolean, homeId: string): string {
-  return homeIsDefault ? 'dlite' : `dlite-${homeId}`
+/**
+ * The default home's context is `dlite`, a profile's `dlite-NAME`; any other home gets one from its id, so
+ * homes never overwrite each other's.
+ */
+export function contextName(home: string): string {
+  const profile = profileOf(home)
+  if (profile === 'default') return 'dlite'
+  return `dlite-${profile ?? homeId(home)}`
 }
 
 export interface ContextOwner {

@@ -5,7 +5,7 @@ export async function requireInstalled(home: string, fail: (message: string, fix
   try {
     return await readConfig(home)
   } catch (error) {
-    if (error instanceof NotInstalledError) fail(`dlite is not installed in ${home}`, 'run `dlite install` first (or set DLITE_HOME)')
+    if (error instanceof NotInstalledError) fail(`dlite is not installed in ${home}`, 'run `dlite install` first, or pick another instance (dlite list)')
     throw error
   }
 }

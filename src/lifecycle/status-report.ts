@@ -5,9 +5,9 @@ import {diskUsage} from '../disk/index.js'
 import {isImageInstalled} from '../image/index.js'
 import {contextName} from '../docker/context.js'
 import {hostsLine} from '../network/hosts-file.js'
-import {homeId, networkNames} from '../network/names.js'
+import {networkNames} from '../network/names.js'
 import {parseSubnet} from '../network/subnet.js'
-import {defaultHome, homeLayout} from '../paths.js'
+import {homeLayout} from '../paths.js'
 import {describeLeftovers, findLeftovers} from './leftovers.js'
 import {vmStatus} from './vm-control.js'
 
@@ -73,7 +73,7 @@ export async function statusReport(home: string): Promise<StatusReport> {
     hostname: config.hostname,
     subnet: config.network === 'bridged' ? config.subnet : undefined,
     dockerSocket: config.dockerSocket,
-    dockerContext: live?.dockerContext ?? contextName(home === defaultHome(), homeId(home)),
+    dockerContext: live?.dockerContext ?? contextName(home),
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
     restarts: live?.restarts,
     lastRestart: live?.lastRestart,

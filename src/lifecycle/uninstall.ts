@@ -8,7 +8,6 @@ import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
 import {contextName, removeDockerContext} from '../docker/context.js'
 import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
-import {defaultHome} from '../paths.js'
 import {homeService} from '../service/index.js'
 import {restorePreviousContext} from './context-activation.js'
 import {stopVm} from './vm-control.js'
@@ -32,7 +31,6 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
     return result
   }
   const config = await readConfig(home)
-  const isDefault = home === defaultHome()
   result.stopped = (await stopVm(home, config, CLEAN_STOP_TIMEOUT_MS, options.hostsFile)).wasRunning
 
   const manager = homeService(home, options.entry, config.network)
@@ -42,7 +40,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   }
   // stop removes the hosts line; this catches a daemon that died without cleaning up (a user-mode VM has none).
   if (config.network === 'bridged') await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
-  const name = contextName(isDefault, homeId(home))
+  const name = contextName(home)
   const restored = await restorePreviousContext(home, name, config.owner)
   const context = await removeDockerContext(name, config.owner)
   result.context = context.ok ? `${name} removed${restored ? `; ${restored} is current again` : ''}` : `not removed: ${context.reason}`

@@ -290,6 +290,33 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(images.stdout).to.contain('busybox:local')
   })
 
+  it('a second instance by name: --profile work runs beside the first, list shows both running, each with its own docker', async () => {
+    const manifest = join(user.repo, 'os', 'dist', 'manifest.json')
+    const installed = await dlite(['install', '--profile', 'work', '--yes', '--os', manifest, '-c', '2', '-m', '1', '-d', '8', '--ssh-key', 'none'])
+    expect(installed.code, installed.stderr).to.equal(0)
+    const started = await dlite(['start', '--profile', 'work', '--timeout', '400'], {timeoutMs: 420_000})
+    expect(started.code, started.stderr).to.equal(0)
+    const listed = await dlite(['list', '--json'])
+    expect(listed.code, listed.stderr).to.equal(0)
+    const instances = JSON.parse(listed.stdout).instances as Array<{profile: string; report: {state: string; home: string; dockerSocket: string; dockerEndpoint: string}}>
+    expect(instances.map((i) => [i.profile, i.report.state])).to.deep.equal([['default', 'running'], ['work', 'running']])
+    expect(instances[1].report.home).to.equal(join(user.home, '.dlite-profiles', 'work'))
+    expect(instances[0].report.dockerSocket).to.not.equal(instances[1].report.dockerSocket)
+    expect(instances[0].report.dockerEndpoint).to.not.equal(instances[1].report.dockerEndpoint)
+    // the newest start made its context current; each context reaches its own docker
+    expect((await plainDocker(['context', 'show'])).stdout.trim()).to.equal('dlite-work')
+    for (const context of ['dlite-work', 'dlite']) {
+      const version = await plainDocker(['--context', context, 'version', '--format', '{{.Server.Version}}'])
+      expect(version.code, `${context}: ${version.stderr}`).to.equal(0)
+    }
+    const table = await dlite(['list'])
+    expect(table.stdout).to.match(/^default\s+running\s+2\s+2 GiB/m).and.match(/^work\s+running\s+2\s+1 GiB/m)
+    const removed = await dlite(['uninstall', '--profile', 'work', '--purge', '--yes'], {timeoutMs: 180_000})
+    expect(removed.code, removed.stderr).to.equal(0)
+    expect(removed.stdout).to.match(/Docker context: dlite-work removed; dlite is current again\./)
+    expect((await dlite(['status', '--json'])).stdout).to.match(/"state": "running"/)
+  })
+
   it('status and ip say how the VM is reached; stop and uninstall --purge leave no process behind', async () => {
     const ip = await dlite(['ip'])
     expect(ip.stdout.trim()).to.equal('127.0.0.1')

@@ -83,7 +83,7 @@ describe('CLI', () => {
     for (const command of ['env', 'restart']) {
       const {code, stderr} = await cli([command], {DLITE_HOME: join(tmpdir(), 'dlite-no-such-home')})
       expect(code, command).to.equal(1)
-      expect(stderr, command).to.match(/dlite is not installed in .*\n.*run `dlite install` first/)
+      expect(stderr, command).to.match(/dlite is not installed in .*\n.*run `dlite install` first, or pick another instance \(dlite list\)/)
     }
   })
 
@@ -91,6 +91,28 @@ describe('CLI', () => {
     const {code, stderr} = await cli(['env', '--shell', 'tcsh'])
     expect(code).to.equal(2)
     expect(stderr).to.match(/Expected --shell=tcsh to be one of: bash, zsh, fish, powershell/)
+  })
+
+  it('a profile name that is not one plain path segment is refused before anything runs (exit 2)', async () => {
+    for (const args of [['status', '--profile', '../etc'], ['list', '--profile', 'Work']]) {
+      const {code, stderr} = await cli(args)
+      expect(code, args.join(' ')).to.equal(2)
+      expect(stderr).to.match(/invalid profile name/).and.match(/--profile work/)
+    }
+    const {code} = await cli(['status', '--json'], {DLITE_PROFILE: 'a/b'})
+    expect(code, 'DLITE_PROFILE is checked the same way').to.equal(2)
+  })
+
+  it('list --json gives every installed instance; none installed is an empty list', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'dlite-list-'))
+    try {
+      const {code, stdout} = await cli(['list', '--json'], {DLITE_HOME: join(home, 'none')})
+      expect(code).to.equal(0)
+      const {instances} = JSON.parse(stdout)
+      expect(instances.filter((i: {report: {home: string}}) => i.report.home.startsWith(home))).to.deep.equal([])
+    } finally {
+      rmSync(home, {recursive: true, force: true})
+    }
   })
 
   it('an unknown flag is a usage error (exit 2)', async () => {
