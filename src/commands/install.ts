@@ -8,6 +8,7 @@ import {runInstall, type InstallOutcome} from '../install/install-home.js'
 import {invokingUser} from '../host/invoking-user.js'
 import {formatValidationErrors, gatherInstallHostFacts, validateInstallOptions, type InstallInput} from '../install/validate.js'
 import {askInstallQuestions} from '../install/wizard.js'
+import {autostartUnavailable} from '../lifecycle/autostart.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {defaultHome, dliteHome} from '../paths.js'
 
@@ -39,6 +40,7 @@ export default class Install extends DliteCommand {
         'on a host bridge (routing and DNS plugins), needs root [default: user]',
       options: ['user', 'bridged'],
     }),
+    autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); `dlite autostart` changes it later', default: false}),
     activate: Flags.boolean({description: '`dlite start` makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
@@ -66,11 +68,18 @@ export default class Install extends DliteCommand {
 
     const validation = validateInstallOptions(answers, facts)
     if (!validation.ok) this.usageError(`invalid install options:\n${formatValidationErrors(validation.errors)}`)
+    const noAutostart = flags.autostart ? autostartUnavailable() : undefined
+    if (noAutostart) this.usageError(`--autostart: nothing on this host can start dlite at login: ${noAutostart}`, 'leave --autostart out; `dlite start` starts the VM')
+    const options = {
+      ...validation.options,
+      ...(flags.activate === false ? {activateContext: false} : {}),
+      ...(flags.autostart ? {autostart: true} : {}),
+    }
 
     const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
     try {
       const outcome = await runInstall({
-        home, options: flags.activate === false ? {...validation.options, activateContext: false} : validation.options, owner, entry: join(this.config.root, 'bin', 'run.js'),
+        home, options, owner, entry: join(this.config.root, 'bin', 'run.js'),
         isDefaultHome: home === defaultHome(), force: flags.force,
       }, renderer)
       if (!this.jsonEnabled()) this.log(`\ndlite is installed in ${home} (OS ${outcome.imageVersion}). Start it with: dlite start`)

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","share","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"share":{"type":"string","pattern":"^/"},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"}}};
+const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","share","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"share":{"type":"string","pattern":"^/"},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"},"autostart":{"type":"boolean"}}};
 const pattern4 = new RegExp("^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
 const pattern5 = new RegExp("^/", "u");
 const pattern7 = new RegExp("\\S", "u");
@@ -719,9 +719,9 @@ vErrors.push(err58);
 errors++;
 }
 }
-}
-else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.autostart !== undefined){
+if(typeof data.autostart !== "boolean"){
+const err59 = {instancePath:instancePath+"/autostart",schemaPath:"#/properties/autostart/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -730,7 +730,19 @@ vErrors.push(err59);
 }
 errors++;
 }
+}
+}
+else {
+const err60 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"share":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"share":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true,"autostart":true},"dynamicProps":false,"dynamicItems":false};

@@ -56,6 +56,8 @@ export type DliteConfig = {
   owner?: ConfigOwner
   /** Whether `dlite start` makes this home's docker context the current one (absent: yes). */
   activateContext?: boolean
+  /** Whether the service manager starts the VM at login (user) or boot (bridged); `dlite autostart` sets it. */
+  autostart?: boolean
 }
 
 export type ConfigOwner = {uid: number; gid: number; home: string}
@@ -101,9 +103,10 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
     additionalProperties: false,
   },
   activateContext: {type: 'boolean'},
+  autostart: {type: 'boolean'},
 }
 
-const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'activateContext'])
+const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'activateContext', 'autostart'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
 
 /**

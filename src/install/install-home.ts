@@ -118,7 +118,9 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
         }
         await manager.install()
         ctx.registered = manager
-        task.title = `Registered ${manager.kind} service ${manager.id}`
+        // after install: a launchd plist loaded with RunAtLoad would start the VM right now
+        if (options.autostart) await manager.setAutostart(true)
+        task.title = `Registered ${manager.kind} service ${manager.id}${options.autostart ? ', started at login' : ''}`
       },
     },
     {

@@ -40,6 +40,8 @@ export interface StatusReport {
   dockerVersion?: string
   uptimeSeconds?: number
   restarts?: number
+  /** Whether the service manager starts the VM at login or boot (`dlite autostart`). */
+  autostart?: boolean
   /** The last restart while the VM ran (QEMU by the daemon, dockerd or containerd by the guest), why and when. */
   lastRestart?: string
   lastError?: string
@@ -75,6 +77,7 @@ export async function statusReport(home: string): Promise<StatusReport> {
     dockerSocket: config.dockerSocket,
     dockerContext: live?.dockerContext ?? contextName(home),
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
+    autostart: config.autostart ?? false,
     restarts: live?.restarts,
     lastRestart: live?.lastRestart,
     lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),

@@ -20,6 +20,11 @@ export interface ServiceSpec {
    * a LaunchAgent. `system` (a bridged VM, root): a system unit, a LaunchDaemon. Default system.
    */
   scope?: ServiceScope
+  /**
+   * launchd only: start at login (LaunchAgent) or boot (LaunchDaemon), and again after a crash. systemd keeps
+   * this as the unit's enablement instead (`systemctl enable`), so its unit text does not change with it.
+   */
+  autostart?: boolean
 }
 
 export type ServiceScope = 'system' | 'user'
@@ -123,9 +128,11 @@ export function launchdPlistText(spec: ServiceSpec, label: string): string {
     '  <dict>',
     ...environment(spec).flatMap(([key, value]) => [`    <key>${xmlEscape(key)}</key>`, `    ${string(value)}`]),
     '  </dict>',
-    // Started by `dlite start` (launchctl kickstart), not at boot; KeepAlive would imply RunAtLoad.
+    // Without autostart: started by `dlite start` (launchctl kickstart) only. With it: at load (login for a
+    // LaunchAgent, boot for a LaunchDaemon), and again when the daemon dies other than by a clean exit.
     '  <key>RunAtLoad</key>',
-    '  <false/>',
+    spec.autostart ? '  <true/>' : '  <false/>',
+    ...(spec.autostart ? ['  <key>KeepAlive</key>', '  <dict>', '    <key>SuccessfulExit</key>', '    <false/>', '  </dict>'] : []),
     '  <key>ExitTimeOut</key>',
     `  <integer>${spec.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC}</integer>`,
     ...(spec.logFile

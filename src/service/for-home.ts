@@ -13,7 +13,7 @@ import {serviceNames} from './definitions.js'
  * The service for `home`, or undefined when no service manager runs here (start spawns the daemon). A
  * user-mode VM's service is the user's own (systemd --user, a LaunchAgent); a bridged VM's is the system's.
  */
-export function homeService(home: string, entry: string, network: NetworkMode): ServiceManager | undefined {
+export function homeService(home: string, entry: string, network: NetworkMode, autostart = false): ServiceManager | undefined {
   const names = serviceNames(homeId(home), home === defaultHome())
   return serviceManager(detectServiceManager(), {
     scope: network === 'user' ? 'user' : 'system',
@@ -22,11 +22,12 @@ export function homeService(home: string, entry: string, network: NetworkMode): 
     name: names.name,
     env: {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', DLITE_DATA_DIR: pluginDataDir()},
     logFile: join(homeLayout(home).logs, 'daemon.log'),
+    autostart,
   }, names)
 }
 
 /** The home's service if its definition has been written (by install). */
-export function registeredService(home: string, entry: string, network: NetworkMode): ServiceManager | undefined {
-  const service = homeService(home, entry, network)
+export function registeredService(home: string, entry: string, network: NetworkMode, autostart = false): ServiceManager | undefined {
+  const service = homeService(home, entry, network, autostart)
   return service && existsSync(service.path) ? service : undefined
 }

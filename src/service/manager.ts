@@ -51,6 +51,8 @@ export interface ServiceManager {
   start(): Promise<void>
   stop(): Promise<void>
   isActive(): Promise<boolean>
+  /** Whether the manager starts the daemon by itself: at login for a user's service, at boot for the system's. */
+  setAutostart(on: boolean): Promise<void>
 }
 
 export interface ServiceManagerOptions {
@@ -109,6 +111,7 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       },
       async uninstall() {
         await runner('systemctl', systemctl(['stop', unit]), {timeoutMs: 180_000}) // not loaded or not running: fine
+        await runner('systemctl', systemctl(['disable', unit]), {timeoutMs: 30_000}) // its wants/ link, if autostart made one
         await rm(path, {force: true})
         await must(runner, 'systemctl', systemctl(['daemon-reload']))
         await runner('systemctl', systemctl(['reset-failed', unit]), {timeoutMs: 30_000})
@@ -119,6 +122,8 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
         const result = await runner('systemctl', systemctl(['is-active', '--quiet', unit]), {timeoutMs: 30_000})
         return result.code === 0
       },
+      // [Install] WantedBy default.target (a user's manager starts at login) or multi-user.target (boot)
+      setAutostart: async (on) => void (await must(runner, 'systemctl', systemctl([on ? 'enable' : 'disable', unit]))),
     }
   }
   if (kind === 'launchd') {
@@ -146,6 +151,10 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       async isActive() {
         const result = await runner('launchctl', ['print', target], {timeoutMs: 30_000})
         return result.code === 0 && /\bstate = running\b/.test(result.stdout)
+      },
+      // RunAtLoad in the plist: launchd reads it at the next login (or boot). Reloading now would start the VM.
+      async setAutostart(on) {
+        await writeFileAtomic(path, launchdPlistText({...spec, name: names.name, autostart: on}, label))
       },
     }
   }

@@ -1,7 +1,7 @@
 // The CLI as a user runs it: ./bin/run.js from a built checkout.
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -112,6 +112,28 @@ describe('CLI', () => {
       expect(instances.filter((i: {report: {home: string}}) => i.report.home.startsWith(home))).to.deep.equal([])
     } finally {
       rmSync(home, {recursive: true, force: true})
+    }
+  })
+
+  it('autostart where no service manager runs (systemd is not PID 1 here): install refuses --autostart before writing; autostart on exits 1 and names why', async function () {
+    this.timeout(60_000)
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-autostart-'))
+    const env = {DLITE_HOME: join(dir, 'home')}
+    try {
+      const refused = await cli(['install', '--yes', '--autostart', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir], env)
+      expect(refused.code).to.equal(2)
+      expect(refused.stderr.replace(/\s+›\s+/g, " ")).to.match(/--autostart: nothing on this host can start dlite at login: systemd is not PID 1 here/)
+      expect(existsSync(join(dir, 'home')), 'nothing written').to.equal(false)
+      const installed = await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir], env)
+      expect(installed.code, installed.stderr).to.equal(0)
+      expect((await cli(['autostart'], env)).stdout).to.match(/^autostart is off for /)
+      const on = await cli(['autostart', 'on'], env)
+      expect(on.code).to.equal(1)
+      expect(on.stderr).to.match(/nothing on this host can start dlite at login/)
+      expect(JSON.parse((await cli(['autostart', '--json'], env)).stdout)).to.deep.equal({autostart: false})
+      expect((await cli(['autostart', 'sometimes'], env)).code).to.equal(2)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 

@@ -143,6 +143,7 @@ describe('service manager', () => {
       'systemctl is-active --quiet dlite-1a2b3c.service',
       'systemctl stop dlite-1a2b3c.service',
       'systemctl stop dlite-1a2b3c.service',
+      'systemctl disable dlite-1a2b3c.service',
       'systemctl daemon-reload',
       'systemctl reset-failed dlite-1a2b3c.service',
     ])
@@ -206,6 +207,23 @@ describe('service manager', () => {
       `launchctl bootstrap gui/1234 ${join(dir, 'alice', 'Library', 'LaunchAgents', 'io.dlite.daemon.plist')}`,
       'launchctl kickstart gui/1234/io.dlite.daemon',
     ])
+  })
+
+  it('autostart: systemd enables or disables the unit; launchd rewrites RunAtLoad (and KeepAlive on a crash) without loading it now', async () => {
+    const {calls, runner} = fakeRunner(() => ({}))
+    const systemd = serviceManager('systemd', {...spec(), scope: 'user'}, serviceNames('x', true), {runner, dir})!
+    await systemd.setAutostart(true)
+    await systemd.setAutostart(false)
+    const launchd = serviceManager('launchd', spec(), serviceNames('x', true), {runner, dir})!
+    await launchd.install()
+    expect(readFileSync(launchd.path, 'utf8')).to.match(/<key>RunAtLoad<\/key>\s*<false\/>/).and.not.contain('KeepAlive')
+    calls.length = 2 // what install asked of launchctl is covered above
+    await launchd.setAutostart(true)
+    const on = readFileSync(launchd.path, 'utf8')
+    expect(on).to.match(/<key>RunAtLoad<\/key>\s*<true\/>/).and.match(/<key>KeepAlive<\/key>\s*<dict>\s*<key>SuccessfulExit<\/key>\s*<false\/>/)
+    await launchd.setAutostart(false)
+    expect(readFileSync(launchd.path, 'utf8')).to.match(/<key>RunAtLoad<\/key>\s*<false\/>/)
+    expect(calls.map((c) => `${c.cmd} ${c.args.join(' ')}`)).to.deep.equal(['systemctl --user enable dlite.service', 'systemctl --user disable dlite.service'])
   })
 
   it('none: there is no manager, the caller spawns the daemon', () => {
