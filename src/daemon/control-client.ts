@@ -37,7 +37,7 @@ export function converse(
     socket.on('data', lineDecoder<ControlResponse>((message) => {
       if (message.type === 'error') finish(new Error(message.error))
       else if (onMessage(message)) finish()
-    }))
+    }, (error) => finish(new Error(`the dlite daemon sent something unreadable: ${error.message}`))))
   })
 }
 

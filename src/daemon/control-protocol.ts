@@ -1,5 +1,7 @@
 // The daemon's control socket speaks newline-delimited JSON: one request, then one or more responses.
 // Shared by the server (daemon) and the client (CLI) so both sides agree on the shapes.
+import {StringDecoder} from 'node:string_decoder'
+
 /** `paused`: QEMU paused the guest (a host disk full); `orphaned`: a VM process runs without its daemon (status only). */
 export type VmState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed' | 'orphaned'
 
@@ -63,6 +65,9 @@ export interface VmStatus {
  */
 export const CLEAN_STOP_TIMEOUT_MS = 60_000
 
+/** The longest stop a request may ask for (a day, as the CLI's --timeout): more overflows Node's timers. */
+export const MAX_STOP_TIMEOUT_MS = 86_400_000
+
 export type ControlRequest =
   | {op: 'status'}
   | {op: 'watch'}
@@ -83,16 +88,63 @@ export function encode(message: ControlRequest | ControlResponse): string {
   return JSON.stringify(message) + '\n'
 }
 
-/** Splits a byte stream into JSON messages. */
-export function lineDecoder<T>(onMessage: (message: T) => void): (chunk: Buffer | string) => void {
+/** The longest line either side accepts: a status with every forwarded port is a few KiB; a plugin request is small. */
+export const MAX_LINE_BYTES = 1024 * 1024
+
+/**
+ * Splits a byte stream into JSON messages. UTF-8 is decoded across chunk boundaries (a character split between
+ * two reads stays whole). A line that is not JSON goes to `onError` and the stream goes on; a line longer than
+ * MAX_LINE_BYTES goes to `onError` as fatal, and nothing more is read.
+ */
+export function lineDecoder<T>(onMessage: (message: T) => void, onError: (error: Error, fatal: boolean) => void): (chunk: Buffer | string) => void {
+  const utf8 = new StringDecoder('utf8')
   let buffer = ''
+  let over = false
   return (chunk) => {
-    buffer += chunk.toString()
+    if (over) return
+    buffer += typeof chunk === 'string' ? chunk : utf8.write(chunk)
     let newline: number
     while ((newline = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + 1)
-      if (line.trim()) onMessage(JSON.parse(line) as T)
+      if (!line.trim()) continue
+      let message: T
+      try {
+        message = JSON.parse(line) as T
+      } catch {
+        onError(new Error(`not a JSON message: ${JSON.stringify(line.slice(0, 80))}`), false)
+        continue
+      }
+      onMessage(message)
     }
+    if (Buffer.byteLength(buffer) > MAX_LINE_BYTES) {
+      over = true
+      buffer = ''
+      onError(new Error(`a message longer than ${MAX_LINE_BYTES} bytes`), true)
+    }
+  }
+}
+
+/** A request as it arrived, checked before the daemon acts on it; a string says what is wrong with it. */
+export function checkRequest(value: unknown): ControlRequest | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a request must be a JSON object'
+  const request = value as Record<string, unknown>
+  switch (request.op) {
+    case 'status':
+    case 'watch':
+      return {op: request.op}
+    case 'stop': {
+      const {timeoutMs} = request
+      if (timeoutMs === undefined) return {op: 'stop'}
+      if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_STOP_TIMEOUT_MS) {
+        return `stop: timeoutMs must be a whole number of milliseconds from 0 to ${MAX_STOP_TIMEOUT_MS}`
+      }
+      return {op: 'stop', timeoutMs}
+    }
+    case 'plugin':
+      if (typeof request.plugin !== 'string' || request.plugin === '') return 'plugin: name the plugin'
+      return {op: 'plugin', plugin: request.plugin, request: request.request}
+    default:
+      return `unknown request ${JSON.stringify(request.op)}`
   }
 }

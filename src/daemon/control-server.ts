@@ -3,7 +3,7 @@
 import {chmodSync, chownSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 
-import {encode, lineDecoder, type ControlRequest, type ControlResponse} from './control-protocol.js'
+import {checkRequest, encode, lineDecoder, type ControlRequest, type ControlResponse} from './control-protocol.js'
 
 export type PeerCheck = (socket: Socket) => {ok: true} | {ok: false; reason: string}
 
@@ -40,12 +40,21 @@ export async function serveControl(path: string, handle: RequestHandler, access:
     const reply = (message: ControlResponse) => {
       if (!socket.destroyed) socket.write(encode(message))
     }
-    socket.on('data', lineDecoder<ControlRequest>((request) => {
+    // Whatever arrives, the daemon answers and goes on: a bad line is an error reply, never a throw in here.
+    socket.on('data', lineDecoder<unknown>((value) => {
+      const request = checkRequest(value)
+      if (typeof request === 'string') {
+        reply({type: 'error', error: request})
+        return
+      }
       try {
         handle(request, reply, socket)
       } catch (error) {
         reply({type: 'error', error: (error as Error).message})
       }
+    }, (error, fatal) => {
+      reply({type: 'error', error: error.message})
+      if (fatal) socket.end()
     }))
   })
   const previousUmask = process.umask(0o177)

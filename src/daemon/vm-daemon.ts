@@ -183,6 +183,15 @@ export class VmDaemon {
       process.once('SIGINT', onSignal)
       this.onStopped = resolve
     })
+    // Last resort: a bug that throws (here or in a plugin's handler) must not leave QEMU, the network and the
+    // sockets behind the way a crash would. Stop cleanly, with a deadline, and exit non-zero.
+    const onFatal = (error: unknown) => {
+      this.options.log(`internal error; stopping the VM and cleaning up: ${(error as Error)?.stack ?? String(error)}`)
+      setTimeout(() => process.exit(1), FAILED_START_STOP_TIMEOUT_MS + 10_000).unref()
+      void this.stop(FAILED_START_STOP_TIMEOUT_MS).finally(() => process.exit(1))
+    }
+    process.once('uncaughtException', onFatal)
+    process.once('unhandledRejection', onFatal)
     try {
       await this.startVm()
       this.status.state = 'running'

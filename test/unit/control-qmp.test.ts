@@ -1,11 +1,11 @@
 import {expect} from 'chai'
 import {mkdtempSync, rmSync, statSync} from 'node:fs'
-import {createServer} from 'node:net'
+import {createConnection, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {converse, DaemonUnreachable, queryStatus} from '../../src/daemon/control-client.js'
-import type {ControlResponse, VmStatus} from '../../src/daemon/control-protocol.js'
+import {lineDecoder, MAX_LINE_BYTES, type ControlResponse, type VmStatus} from '../../src/daemon/control-protocol.js'
 import {serveControl, type ControlServer} from '../../src/daemon/control-server.js'
 import {QmpClient, QmpTransportError} from '../../src/hypervisor/qmp.js'
 import {rejection} from '../helpers/rejection.js'
@@ -58,6 +58,62 @@ describe('control socket', () => {
     let message = ''
     await converse(path, {op: 'status'}, () => true).catch((error: Error) => (message = error.message))
     expect(message).to.equal('refused: uid 1000 is not the owner')
+  })
+
+  /** Writes raw bytes to the socket and collects what comes back until the server closes or `ms` pass. */
+  function rawExchange(path: string, chunks: Array<string | Buffer>, ms = 500): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = createConnection(path)
+      let got = ''
+      socket.on('data', (d) => (got += d.toString()))
+      socket.on('connect', () => {
+        for (const chunk of chunks) socket.write(chunk)
+      })
+      const done = () => {
+        socket.destroy()
+        resolve(got)
+      }
+      socket.on('close', done)
+      socket.on('error', done)
+      setTimeout(done, ms)
+    })
+  }
+
+  it('a malformed line, a non-object and an unknown op each get an error reply; the server goes on answering on the same connection', async () => {
+    const path = join(dir, 'control.sock')
+    const handled: string[] = []
+    server = await serveControl(path, (request, reply) => {
+      handled.push(request.op)
+      reply({type: 'status', status})
+    })
+    const got = await rawExchange(path, ['{"op": "sta\n', 'null\n', '{"op":"reboot-host"}\n', '{"op":"stop","timeoutMs":1e300}\n', '{"op":"status"}\n'])
+    const replies = got.trim().split('\n').map((line) => JSON.parse(line))
+    expect(replies.slice(0, 4).map((r) => r.type)).to.deep.equal(['error', 'error', 'error', 'error'])
+    expect(replies[0].error).to.match(/^not a JSON message/)
+    expect(replies[1].error).to.equal('a request must be a JSON object')
+    expect(replies[2].error).to.equal('unknown request "reboot-host"')
+    expect(replies[3].error).to.match(/^stop: timeoutMs must be a whole number/)
+    expect(replies[4]).to.deep.equal({type: 'status', status})
+    expect(handled).to.deep.equal(['status'])
+    expect(await queryStatus(path)).to.deep.equal(status)
+  })
+
+  it('a line longer than the cap is refused and that connection closed; others are served', async () => {
+    const path = join(dir, 'control.sock')
+    server = await serveControl(path, (request, reply) => reply({type: 'status', status}))
+    const got = await rawExchange(path, ['{"op":"status","pad":"', Buffer.alloc(MAX_LINE_BYTES + 10, 'a')], 3000)
+    expect(JSON.parse(got.trim())).to.deep.equal({type: 'error', error: `a message longer than ${MAX_LINE_BYTES} bytes`})
+    expect(await queryStatus(path)).to.deep.equal(status)
+  })
+
+  it('a multibyte character split between two reads arrives whole', () => {
+    const seen: unknown[] = []
+    const decode = lineDecoder<{name: string}>((m) => seen.push(m), (error) => expect.fail(error.message))
+    const bytes = Buffer.from('{"name":"café ☕"}\n')
+    const cut = bytes.indexOf(0xe2) + 1 // inside the three bytes of ☕
+    decode(bytes.subarray(0, cut))
+    decode(bytes.subarray(cut))
+    expect(seen).to.deep.equal([{name: 'café ☕'}])
   })
 
   it('no daemon: status is undefined, other requests say it is not running', async () => {
