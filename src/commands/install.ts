@@ -7,7 +7,6 @@ import {isInstalled} from '../config/index.js'
 import {runInstall, type InstallOutcome} from '../install/install-home.js'
 import {invokingUser} from '../host/invoking-user.js'
 import {formatValidationErrors, gatherInstallHostFacts, validateInstallOptions, type InstallInput} from '../install/validate.js'
-import {askInstallQuestions} from '../install/wizard.js'
 import {autostartUnavailable} from '../lifecycle/autostart.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {defaultHome, dliteHome} from '../paths.js'
@@ -64,7 +63,8 @@ export default class Install extends DliteCommand {
       dockerSocket: flags['docker-socket'], accel: flags.accel, network: flags.network,
     }
     const interactive = !flags.yes && !this.jsonEnabled() && process.stdin.isTTY === true && process.stdout.isTTY === true
-    if (interactive) answers = await askInstallQuestions(answers, facts)
+    // the wizard (and its prompt library) is loaded only for a terminal install
+    if (interactive) answers = await (await import('../install/wizard.js')).askInstallQuestions(answers, facts)
 
     const validation = validateInstallOptions(answers, facts)
     if (!validation.ok) this.usageError(`invalid install options:\n${formatValidationErrors(validation.errors)}`)

@@ -1,4 +1,3 @@
-import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
@@ -21,6 +20,8 @@ export default class Uninstall extends DliteCommand {
       if (!process.stdin.isTTY || this.jsonEnabled()) {
         this.usageError(`--purge deletes ${home} and everything in it`, 'add --yes to confirm')
       }
+      // loaded only when a question is asked: --yes and --json never pay for the prompt library
+      const {confirm} = await import('@inquirer/prompts')
       const sure = await confirm({message: `Delete ${home} with the VM's disk (all images, containers and volumes)?`, default: false})
       if (!sure) this.runtimeError('nothing was removed')
     }

@@ -1,4 +1,3 @@
-import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
@@ -71,6 +70,8 @@ export default class Update extends DliteCommand {
   private async confirmRestart(yes: boolean, message: string): Promise<void> {
     if (yes) return
     if (!process.stdin.isTTY || this.jsonEnabled()) this.usageError('the VM is running and would be restarted', 'add --yes to allow the restart')
+    // loaded only when a question is asked: --yes and --json never pay for the prompt library
+    const {confirm} = await import('@inquirer/prompts')
     if (!(await confirm({message, default: true}))) this.runtimeError('update cancelled; nothing was changed')
   }
 }
