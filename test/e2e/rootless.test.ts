@@ -286,6 +286,9 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(body.wasRunning).to.equal(true)
     expect(body.status.state).to.equal('running')
     expect(body.context.outcome).to.equal('already current')
+    // the guest's keeper stood down before rc.shutdown stopped dockerd: nothing was started again on the way down
+    const before = readFileSync(join(home, 'logs', 'console.previous.log'), 'utf8')
+    expect(before).to.contain('DLITE-STAGE shutdown-done').and.not.contain('started it again')
     const images = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
     expect(images.stdout).to.contain('busybox:local')
   })

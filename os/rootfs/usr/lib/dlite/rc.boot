@@ -225,7 +225,9 @@ host_to_loopback() {
 # them: one that exits (a crash, an OOM kill) is started again within ~2 s, and the host hears of it.
 # Five exits within 10 minutes: the guest stops trying and says so. rc.shutdown stops this loop first.
 keep_docker() {
-  echo "$(sh -c 'echo $PPID')" > /run/dlite/keeper.pid
+  # this shell's own pid: read (a builtin) opens /proc/self in this process; a $(...) would be a child's
+  read -r keeper_pid _ < /proc/self/stat
+  echo "$keeper_pid" > /run/dlite/keeper.pid
   exits=
   while :; do
     usleep 2000000
