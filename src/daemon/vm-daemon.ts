@@ -8,6 +8,7 @@ import {mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {readConfig, type DliteConfig} from '../config/index.js'
 import {contextName, ensureDockerContext} from '../docker/context.js'
 import {DockerClient, type DockerEndpoint} from '../docker/client.js'
+import {growSparseDisk} from '../disk/index.js'
 import {writeSettingsBundle} from '../guest/settings.js'
 import {tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
@@ -333,6 +334,8 @@ export class VmDaemon {
 
   private async startQemu(): Promise<void> {
     const network = this.network!
+    // a disk made bigger in the config (dlite config set disk=N) grows before QEMU opens it; the guest follows
+    if (await growSparseDisk(this.layout.disk, this.config.diskGiB)) this.options.log(`data disk grown to ${this.config.diskGiB} GiB`)
     const image = resolveCurrentImage(this.layout.images, this.config.image.current)
     const settingsPath = settingsBundlePath(this.layout)
     const settings = await guestSettings({

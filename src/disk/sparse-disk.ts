@@ -44,6 +44,23 @@ export async function createSparseDisk(path: string, sizeGiB: number, opts: {ove
   return diskUsage(path)
 }
 
+/**
+ * Makes the disk at least `sizeGiB` (`dlite config set disk=N`): the new space is a hole, and the guest grows its
+ * file system into it at boot. Never shrinks. Returns whether it grew.
+ */
+export async function growSparseDisk(path: string, sizeGiB: number): Promise<boolean> {
+  const target = sizeGiB * GiB
+  if ((await stat(path)).size >= target) return false
+  const handle = await open(path, constants.O_RDWR)
+  try {
+    await handle.truncate(target)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  return true
+}
+
 export async function diskUsage(path: string): Promise<DiskUsage> {
   const info = await stat(path)
   return {apparentBytes: info.size, allocatedBytes: info.blocks * 512}

@@ -293,6 +293,34 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(images.stdout).to.contain('busybox:local')
   })
 
+  it('config set memory=3 disk=12 --restart: the guest sees 3 GiB and a bigger file system; an image, a stopped container and a volume are kept', async () => {
+    const ok = (r: RunResult) => {
+      expect(r.code, r.stderr + r.stdout).to.equal(0)
+      return r.stdout.trim()
+    }
+    ok(await docker(['run', '--rm', '-v', 'kept:/v', 'busybox:local', 'sh', '-c', 'echo in-the-volume > /v/f && sync']))
+    ok(await docker(['create', '--name', 'stopped-one', 'busybox:local', 'true']))
+    const dataKiB = async () => Number(ok(await docker(['run', '--rm', '-v', 'kept:/v', 'busybox:local', 'df', '-k', '/v'])).split('\n')[1].trim().split(/\s+/)[1])
+    const before = await dataKiB()
+    const set = await dlite(['config', 'set', 'memory=3', 'disk=12', '--restart', '--json'], {timeoutMs: 540_000})
+    expect(set.code, set.stderr).to.equal(0)
+    const body = JSON.parse(set.stdout)
+    expect(body.changed.map((c: {name: string}) => c.name)).to.deep.equal(['memory', 'disk'])
+    expect(body.restarted.status.state).to.equal('running')
+    const memTotal = Number(ok(await docker(['info', '--format', '{{.MemTotal}}'])))
+    expect(memTotal / 1024 ** 3, 'GiB the guest sees').to.be.within(2.6, 3)
+    const after = await dataKiB()
+    expect((after - before) / 1024 ** 2, 'GiB the data file system grew').to.be.within(1.8, 2.1)
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain('data disk grown to 12 GiB')
+    expect(readFileSync(join(home, 'logs', 'console.log'), 'utf8')).to.contain('DLITE-STAGE data-grown')
+    expect(ok(await docker(['run', '--rm', '-v', 'kept:/v', 'busybox:local', 'cat', '/v/f']))).to.equal('in-the-volume')
+    expect(ok(await docker(['ps', '-a', '--filter', 'name=stopped-one', '--format', '{{.Names}} {{.Status}}']))).to.match(/^stopped-one Created/)
+    const refused = await dlite(['config', 'set', 'disk=10'])
+    expect(refused.code).to.equal(2)
+    expect(refused.stderr).to.match(/cannot shrink below its 12 GiB/)
+    ok(await docker(['rm', 'stopped-one']))
+  })
+
   it('a second instance by name: --profile work runs beside the first, list shows both running, each with its own docker', async () => {
     const manifest = join(user.repo, 'os', 'dist', 'manifest.json')
     const installed = await dlite(['install', '--profile', 'work', '--yes', '--os', manifest, '-c', '2', '-m', '1', '-d', '8', '--ssh-key', 'none'])
@@ -313,7 +341,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
       expect(version.code, `${context}: ${version.stderr}`).to.equal(0)
     }
     const table = await dlite(['list'])
-    expect(table.stdout).to.match(/^default\s+running\s+2\s+2 GiB/m).and.match(/^work\s+running\s+2\s+1 GiB/m)
+    expect(table.stdout).to.match(/^default\s+running\s+2\s+3 GiB/m).and.match(/^work\s+running\s+2\s+1 GiB/m)
     const removed = await dlite(['uninstall', '--profile', 'work', '--purge', '--yes'], {timeoutMs: 180_000})
     expect(removed.code, removed.stderr).to.equal(0)
     expect(removed.stdout).to.match(/Docker context: dlite-work removed; dlite is current again\./)

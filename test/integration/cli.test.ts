@@ -1,7 +1,7 @@
 // The CLI as a user runs it: ./bin/run.js from a built checkout.
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -132,6 +132,27 @@ describe('CLI', () => {
       expect(on.stderr).to.match(/nothing on this host can start dlite at login/)
       expect(JSON.parse((await cli(['autostart', '--json'], env)).stdout)).to.deep.equal({autostart: false})
       expect((await cli(['autostart', 'sometimes'], env)).code).to.equal(2)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('config set: a bad value anywhere is exit 2 with the config byte for byte as it was; good values are written and read back', async function () {
+    this.timeout(60_000)
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-config-set-'))
+    const env = {DLITE_HOME: join(dir, 'home')}
+    try {
+      const installed = await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir, '-m', '1'], env)
+      expect(installed.code, installed.stderr).to.equal(0)
+      const before = readFileSync(join(dir, 'home', 'config.json'), 'utf8')
+      const refused = await cli(['config', 'set', 'memory=2', 'disk=9'], env)
+      expect(refused.code).to.equal(2)
+      expect(refused.stderr).to.match(/nothing was changed/).and.match(/disk: the disk cannot shrink below its 20 GiB/)
+      expect(readFileSync(join(dir, 'home', 'config.json'), 'utf8')).to.equal(before)
+      const set = await cli(['config', 'set', 'memory=2', 'disk=24', '--json'], env)
+      expect(set.code, set.stderr).to.equal(0)
+      expect(JSON.parse(set.stdout)).to.deep.equal({changed: [{name: 'memory', from: '1', to: '2'}, {name: 'disk', from: '20', to: '24'}], restartNeeded: false})
+      expect((await cli(['config', 'get', 'disk'], env)).stdout.trim()).to.equal('24')
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

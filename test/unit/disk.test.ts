@@ -1,9 +1,9 @@
 import {expect} from 'chai'
-import {mkdtempSync, openSync, rmSync, statSync, writeSync, closeSync} from 'node:fs'
+import {mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, closeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {createSparseDisk, DiskExistsError, diskUsage} from '../../src/disk/index.js'
+import {createSparseDisk, DiskExistsError, diskUsage, growSparseDisk} from '../../src/disk/index.js'
 
 const GiB = 1024 ** 3
 
@@ -53,5 +53,26 @@ describe('sparse data disk', () => {
     for (const size of [0, -1, 1.5]) {
       await createSparseDisk(join(dir, `d${size}.img`), size).then(() => expect.fail(`accepted ${size}`), (error: Error) => expect(error.message).to.match(/whole number of GiB/))
     }
+  })
+
+  it('grows in place, keeping what was written and allocating nothing for the new space; never shrinks', async () => {
+    const path = join(dir, 'grow.img')
+    await createSparseDisk(path, 8)
+    const fd = openSync(path, 'r+')
+    writeSync(fd, Buffer.from('kept'), 0, 4, 4096)
+    closeSync(fd)
+    const before = await diskUsage(path)
+    expect(await growSparseDisk(path, 12)).to.equal(true)
+    const after = await diskUsage(path)
+    expect(after.apparentBytes).to.equal(12 * GiB)
+    expect(after.allocatedBytes).to.equal(before.allocatedBytes)
+    const kept = Buffer.alloc(4)
+    const rfd = openSync(path, 'r')
+    readSync(rfd, kept, 0, 4, 4096)
+    closeSync(rfd)
+    expect(kept.toString()).to.equal('kept')
+    expect(await growSparseDisk(path, 8)).to.equal(false)
+    expect(await growSparseDisk(path, 12)).to.equal(false)
+    expect((await diskUsage(path)).apparentBytes).to.equal(12 * GiB)
   })
 })

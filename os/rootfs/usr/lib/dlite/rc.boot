@@ -87,6 +87,17 @@ if [ -n "$datadev" ]; then
   fi
   if mount -t ext4 -o discard,noatime "$datadev" /mnt/data; then
     for d in docker containerd dlite; do mkdir -p /mnt/data/$d; done
+    # A disk the host made bigger (dlite config set disk=N): the file system grows into it, online. The size
+    # it was grown to is kept, so an unchanged disk costs one file read per boot.
+    disk_bytes=$(( $(cat /sys/block/${datadev##*/}/size) * 512 ))
+    if [ "$(cat /mnt/data/dlite/disk-bytes 2>/dev/null)" != "$disk_bytes" ]; then
+      if resize2fs "$datadev" > /run/dlite/resize.log 2>&1; then
+        echo "$disk_bytes" > /mnt/data/dlite/disk-bytes
+        grep -q ' is now ' /run/dlite/resize.log && stage data-grown
+      else
+        warn "data: resize2fs $datadev failed: $(tail -n 1 /run/dlite/resize.log)"
+      fi
+    fi
     chmod 0710 /mnt/data/docker
     mount --bind /mnt/data/docker /var/lib/docker
     mount --bind /mnt/data/containerd /var/lib/containerd

@@ -1,0 +1,63 @@
+// `dlite config set`: KEY=VALUE checked as install checks its flags, every problem at once, nothing half-applied.
+import {expect} from 'chai'
+
+import type {InstallHostFacts} from '../../src/install/validate.js'
+import {needsRestart, planConfigChange, settingValues} from '../../src/lifecycle/config-change.js'
+import {sampleConfig} from '../helpers/config-fixture.js'
+
+const GiB = 1024 ** 3
+const facts = {
+  platform: 'linux', cpuCores: 4, memoryBytes: 16 * GiB, homeDir: '/home/user', cwd: '/home/user', routes: [],
+  fs: {kind: (p: string) => (p.startsWith('/home/user') ? 'directory' : 'missing'), readable: () => true, writable: () => true, readHead: () => undefined},
+} as unknown as InstallHostFacts
+
+describe('config set', () => {
+  it('applies good values and lists what changed, from and to', () => {
+    const plan = planConfigChange(['memory=4', 'disk=40', 'cpus=2', 'extra=--label team=a', 'hostname=dev.docker'], sampleConfig(), facts)
+    expect(plan.ok).to.equal(true)
+    if (!plan.ok) return
+    expect(plan.change.next).to.include({memoryGiB: 4, diskGiB: 40, cpus: 2, hostname: 'dev.docker'})
+    expect(plan.change.next.extraArgs).to.deep.equal(['--label', 'team=a'])
+    expect(plan.change.changed).to.deep.equal([
+      {name: 'memory', from: '2', to: '4'},
+      {name: 'disk', from: '20', to: '40'},
+      {name: 'hostname', from: 'local.docker', to: 'dev.docker'},
+      {name: 'extra', from: '--log-level debug', to: '--label team=a'},
+    ])
+    expect(needsRestart(plan.change)).to.equal(true)
+  })
+
+  it('reports every bad value at once in the setting\'s own name, and changes nothing', () => {
+    const config = sampleConfig()
+    const plan = planConfigChange(['disk=10', 'cpus=99', 'frob=1', 'memory', 'memory=0', 'memory=3', 'hostname=', 'activate-context=maybe'], config, facts)
+    expect(plan.ok).to.equal(false)
+    if (plan.ok) return
+    const byName = plan.errors.map((e) => `${e.flag}: ${e.message}`)
+    expect(byName).to.deep.equal([
+      "disk: the disk cannot shrink below its 20 GiB: the guest's file system fills it",
+      'cpus: 99 CPUs is outside 1..4 (this host has 4 cores)',
+      'frob: "frob" is not a setting dlite can change',
+      'memory: memory has no value',
+      'memory: 0 GiB is outside 1..15 GiB (the host keeps at least 1 GiB)',
+      'memory: memory is given twice',
+      'hostname: hostname is empty',
+      'activate-context: "maybe" is not true or false',
+    ])
+    expect(plan.errors.every((e) => !e.message.includes('--') && !e.fix.includes('--memory'))).to.equal(true)
+    expect(config).to.deep.equal(sampleConfig())
+  })
+
+  it('the same values again change nothing; the context setting alone needs no restart', () => {
+    const same = planConfigChange(['memory=2', 'disk=20'], sampleConfig(), facts)
+    expect(same.ok && same.change.changed).to.deep.equal([])
+    const context = planConfigChange(['activate-context=false'], sampleConfig(), facts)
+    expect(context.ok && needsRestart(context.change)).to.equal(false)
+    expect(settingValues(sampleConfig())['activate-context']).to.equal('true')
+  })
+
+  it('nothing to change is an error that lists the settings', () => {
+    const plan = planConfigChange([], sampleConfig(), facts)
+    expect(plan.ok).to.equal(false)
+    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, share, extra, activate-context\)/)
+  })
+})
