@@ -123,6 +123,12 @@ export function needsRestart(change: ConfigChange): boolean {
   return change.changed.some((c) => c.name !== 'activate-context')
 }
 
+/** What changed, one line per setting, as set and edit print it. */
+export function describeChange(change: ConfigChange): string {
+  if (change.changed.length === 0) return 'Nothing changed.'
+  return change.changed.map((c) => `${c.name}: ${c.from || '(none)'} -> ${c.to || '(none)'}`).join('\n')
+}
+
 export function writeConfigChange(home: string, change: ConfigChange): DliteConfig {
   return updateConfig(home, change.next)
 }

@@ -158,6 +158,32 @@ describe('CLI', () => {
     }
   })
 
+  it('edit: what the editor saves is checked as config set checks it; a bad value changes nothing, a good one is written', async function () {
+    this.timeout(60_000)
+    const dir = mkdtempSync(join(tmpdir(), 'dlite-edit-'))
+    const env = {DLITE_HOME: join(dir, 'home'), VISUAL: '', EDITOR: ''}
+    try {
+      expect((await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir, '-m', '1'], env)).code).to.equal(0)
+      const before = readFileSync(join(dir, 'home', 'config.json'), 'utf8')
+      const noEditor = await cli(['edit'], env)
+      expect(noEditor.code).to.equal(2)
+      expect(noEditor.stderr).to.match(/no editor: neither VISUAL nor EDITOR is set/)
+      // an "editor" that shrinks the disk and makes memory a word: refused, nothing written
+      const bad = await cli(['edit'], {...env, EDITOR: "sed -i -e 's/^disk=.*/disk=9/' -e 's/^memory=.*/memory=lots/'"})
+      expect(bad.code).to.equal(2)
+      expect(bad.stderr).to.match(/nothing was changed/).and.match(/disk: the disk cannot shrink/).and.match(/memory: "lots" is not a whole number/)
+      expect(readFileSync(join(dir, 'home', 'config.json'), 'utf8')).to.equal(before)
+      const good = await cli(['edit', '--json'], {...env, VISUAL: "sed -i 's/^memory=.*/memory=2/'"})
+      expect(good.code, good.stderr).to.equal(0)
+      expect(JSON.parse(good.stdout)).to.deep.equal({changed: [{name: 'memory', from: '1', to: '2'}], restartNeeded: false})
+      const failing = await cli(['edit'], {...env, EDITOR: 'false'})
+      expect(failing.code).to.equal(1)
+      expect(failing.stderr).to.match(/the editor \(false\) exited with 1; nothing was changed/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   it('an unknown flag is a usage error (exit 2)', async () => {
     const {code, stderr} = await cli(['doctor', '--frobnicate'])
     expect(code).to.equal(2)

@@ -5,7 +5,7 @@ import {DliteCommand, MAX_TIMEOUT_SECONDS} from '../../base-command.js'
 import {CLEAN_STOP_TIMEOUT_MS} from '../../daemon/control-protocol.js'
 import {invokingUser} from '../../host/invoking-user.js'
 import {formatValidationErrors, gatherInstallHostFacts} from '../../install/validate.js'
-import {planConfigChange, needsRestart, SETTINGS, writeConfigChange} from '../../lifecycle/config-change.js'
+import {describeChange, needsRestart, planConfigChange, SETTINGS, writeConfigChange} from '../../lifecycle/config-change.js'
 import {requireInstalled} from '../../lifecycle/installed.js'
 import {startRefusal, stopVm, vmStatus} from '../../lifecycle/vm-control.js'
 import {dliteHome} from '../../paths.js'
@@ -38,7 +38,7 @@ export default class ConfigSet extends DliteCommand {
     const running = (await vmStatus(home)) !== undefined
     const restartNeeded = running && needsRestart(change)
     if (!this.jsonEnabled()) {
-      this.log(change.changed.length === 0 ? 'Nothing changed.' : change.changed.map((c) => `${c.name}: ${c.from || '(none)'} -> ${c.to || '(none)'}`).join('\n'))
+      this.log(describeChange(change))
       if (restartNeeded && !flags.restart) this.log('The VM is running: the change takes effect at its next start (`dlite restart`, or --restart now).')
     }
     if (!restartNeeded || !flags.restart) return {changed: change.changed, restartNeeded}
