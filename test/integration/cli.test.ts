@@ -184,6 +184,22 @@ describe('CLI', () => {
     }
   })
 
+  it('shell completion: the bash script loads, `dlite sta<TAB>` offers start and status, `dlite config s<TAB>` set', async function () {
+    this.timeout(60_000)
+    const cache = mkdtempSync(join(tmpdir(), 'dlite-completion-'))
+    try {
+      const env = {XDG_CACHE_HOME: cache}
+      expect((await cli(['autocomplete', '--refresh-cache'], env)).code).to.equal(0)
+      const setup = await cli(['autocomplete', 'script', 'bash'], env)
+      expect(setup.code).to.equal(0)
+      const complete = (words: string[]) => `COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _dlite_autocomplete; printf '%s\\n' "\${COMPREPLY[@]}"; echo ---`
+      const {stdout} = await exec('bash', ['-c', `${setup.stdout}\n${complete(['dlite', 'sta'])}\n${complete(['dlite', 'config', 's'])}`])
+      expect(stdout.split('---\n').map((block) => block.trim().split('\n'))).to.deep.equal([['start', 'status'], ['set'], ['']])
+    } finally {
+      rmSync(cache, {recursive: true, force: true})
+    }
+  })
+
   it('an unknown flag is a usage error (exit 2)', async () => {
     const {code, stderr} = await cli(['doctor', '--frobnicate'])
     expect(code).to.equal(2)
