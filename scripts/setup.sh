@@ -18,6 +18,19 @@ done
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# What needs root (apt-get, the guest OS build) runs directly as root, through sudo for anyone else (sudo asks
+# for a password itself), and otherwise stops with the command to run.
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo env "PATH=$PATH" "$@"
+  else
+    echo "setup: '$*' needs root, and sudo is not installed: run this script as root (su -c '$0')" >&2
+    exit 1
+  fi
+}
+
 # System packages: what dlite runs (QEMU, networking, ssh), what the guest OS build needs (mmdebstrap,
 # compressors, filesystem tools), what builds the native addon (python3, make, g++) and what the tests need (busybox-static for a local image, tmux, file, procps; g++ also brings the C compiler and static libc the tests build a UDP echo server with).
 packages=(
@@ -36,14 +49,8 @@ command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 
 if ((${#missing[@]})); then
   step "installing system packages: ${missing[*]}"
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "setup: these packages are missing and installing them needs root: ${missing[*]}" >&2
-    echo "setup: run: sudo $0" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   step "system packages: all present"
 fi
@@ -64,7 +71,7 @@ step "building (native addon and TypeScript)"
 npm run build --silent
 
 if ((build_os)); then
-  step "building the guest OS image (cached by its inputs)"
-  npm run os:build --silent
+  step "building the guest OS image (cached by its inputs; the build needs root)"
+  as_root npm run os:build --silent
 fi
 step "setup done"
