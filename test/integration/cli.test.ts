@@ -18,6 +18,19 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{code: 
   }
 }
 
+/** Runs `body` with a fresh DLITE_HOME installed from the built image (no VM started), removed afterwards. */
+async function withInstalledHome(installArgs: string[], body: (env: {DLITE_HOME: string}, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dlite-cli-home-'))
+  const env = {DLITE_HOME: join(dir, 'home')}
+  try {
+    const installed = await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir, ...installArgs], env)
+    expect(installed.code, installed.stderr).to.equal(0)
+    await body(env, dir)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
 describe('CLI', () => {
   it('--help lists the commands', async () => {
     const {code, stdout} = await cli(['--help'])
@@ -117,54 +130,43 @@ describe('CLI', () => {
 
   it('autostart where no service manager runs (systemd is not PID 1 here): install refuses --autostart before writing; autostart on exits 1 and names why', async function () {
     this.timeout(60_000)
-    const dir = mkdtempSync(join(tmpdir(), 'dlite-autostart-'))
-    const env = {DLITE_HOME: join(dir, 'home')}
-    try {
-      const refused = await cli(['install', '--yes', '--autostart', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir], env)
+    await withInstalledHome([], async (env, dir) => {
+      const other = join(dir, 'other')
+      const refused = await cli(['install', '--yes', '--autostart', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir], {DLITE_HOME: other})
       expect(refused.code).to.equal(2)
-      expect(refused.stderr.replace(/\s+›\s+/g, " ")).to.match(/--autostart: nothing on this host can start dlite at login: systemd is not PID 1 here/)
-      expect(existsSync(join(dir, 'home')), 'nothing written').to.equal(false)
-      const installed = await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir], env)
-      expect(installed.code, installed.stderr).to.equal(0)
+      expect(refused.stderr.replace(/\s+›\s+/g, ' ')).to.match(/--autostart: nothing on this host can start dlite at login: systemd is not PID 1 here/)
+      expect(existsSync(other), 'nothing written').to.equal(false)
       expect((await cli(['autostart'], env)).stdout).to.match(/^autostart is off for /)
       const on = await cli(['autostart', 'on'], env)
       expect(on.code).to.equal(1)
       expect(on.stderr).to.match(/nothing on this host can start dlite at login/)
       expect(JSON.parse((await cli(['autostart', '--json'], env)).stdout)).to.deep.equal({autostart: false})
       expect((await cli(['autostart', 'sometimes'], env)).code).to.equal(2)
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    })
   })
 
   it('config set: a bad value anywhere is exit 2 with the config byte for byte as it was; good values are written and read back', async function () {
     this.timeout(60_000)
-    const dir = mkdtempSync(join(tmpdir(), 'dlite-config-set-'))
-    const env = {DLITE_HOME: join(dir, 'home')}
-    try {
-      const installed = await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir, '-m', '1'], env)
-      expect(installed.code, installed.stderr).to.equal(0)
-      const before = readFileSync(join(dir, 'home', 'config.json'), 'utf8')
+    await withInstalledHome(['-m', '1'], async (env) => {
+      const configFile = join(env.DLITE_HOME, 'config.json')
+      const before = readFileSync(configFile, 'utf8')
       const refused = await cli(['config', 'set', 'memory=2', 'disk=9'], env)
       expect(refused.code).to.equal(2)
       expect(refused.stderr).to.match(/nothing was changed/).and.match(/disk: the disk cannot shrink below its 20 GiB/)
-      expect(readFileSync(join(dir, 'home', 'config.json'), 'utf8')).to.equal(before)
+      expect(readFileSync(configFile, 'utf8')).to.equal(before)
       const set = await cli(['config', 'set', 'memory=2', 'disk=24', '--json'], env)
       expect(set.code, set.stderr).to.equal(0)
       expect(JSON.parse(set.stdout)).to.deep.equal({changed: [{name: 'memory', from: '1', to: '2'}, {name: 'disk', from: '20', to: '24'}], restartNeeded: false})
       expect((await cli(['config', 'get', 'disk'], env)).stdout.trim()).to.equal('24')
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    })
   })
 
   it('edit: what the editor saves is checked as config set checks it; a bad value changes nothing, a good one is written', async function () {
     this.timeout(60_000)
-    const dir = mkdtempSync(join(tmpdir(), 'dlite-edit-'))
-    const env = {DLITE_HOME: join(dir, 'home'), VISUAL: '', EDITOR: ''}
-    try {
-      expect((await cli(['install', '--yes', '--os', 'os/dist/manifest.json', '--ssh-key', 'none', '--share', dir, '-m', '1'], env)).code).to.equal(0)
-      const before = readFileSync(join(dir, 'home', 'config.json'), 'utf8')
+    await withInstalledHome(['-m', '1'], async (home) => {
+      const env = {...home, VISUAL: '', EDITOR: ''}
+      const configFile = join(home.DLITE_HOME, 'config.json')
+      const before = readFileSync(configFile, 'utf8')
       const noEditor = await cli(['edit'], env)
       expect(noEditor.code).to.equal(2)
       expect(noEditor.stderr).to.match(/no editor: neither VISUAL nor EDITOR is set/)
@@ -172,16 +174,14 @@ describe('CLI', () => {
       const bad = await cli(['edit'], {...env, EDITOR: "sed -i -e 's/^disk=.*/disk=9/' -e 's/^memory=.*/memory=lots/'"})
       expect(bad.code).to.equal(2)
       expect(bad.stderr).to.match(/nothing was changed/).and.match(/disk: the disk cannot shrink/).and.match(/memory: "lots" is not a whole number/)
-      expect(readFileSync(join(dir, 'home', 'config.json'), 'utf8')).to.equal(before)
+      expect(readFileSync(configFile, 'utf8')).to.equal(before)
       const good = await cli(['edit', '--json'], {...env, VISUAL: "sed -i 's/^memory=.*/memory=2/'"})
       expect(good.code, good.stderr).to.equal(0)
       expect(JSON.parse(good.stdout)).to.deep.equal({changed: [{name: 'memory', from: '1', to: '2'}], restartNeeded: false})
       const failing = await cli(['edit'], {...env, EDITOR: 'false'})
       expect(failing.code).to.equal(1)
       expect(failing.stderr).to.match(/the editor \(false\) exited with 1; nothing was changed/)
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    })
   })
 
   it('shell completion: the bash script loads, `dlite sta<TAB>` offers start and status, `dlite config s<TAB>` set', async function () {
