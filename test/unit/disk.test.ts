@@ -7,6 +7,14 @@ import {createSparseDisk, DiskExistsError, diskUsage, growSparseDisk} from '../.
 
 const GiB = 1024 ** 3
 
+/** A new sparse disk of `sizeGiB` with `data` written at `offset`. */
+async function diskWith(path: string, sizeGiB: number, data: Buffer, offset: number): Promise<void> {
+  await createSparseDisk(path, sizeGiB)
+  const fd = openSync(path, 'r+')
+  writeSync(fd, data, 0, data.length, offset)
+  closeSync(fd)
+}
+
 describe('sparse data disk', () => {
   let dir: string
   beforeEach(() => {
@@ -24,10 +32,7 @@ describe('sparse data disk', () => {
 
   it('reports allocation growing when data is written', async () => {
     const path = join(dir, 'disk.img')
-    await createSparseDisk(path, 8)
-    const fd = openSync(path, 'r+')
-    writeSync(fd, Buffer.alloc(4 * 1024 * 1024, 1), 0, 4 * 1024 * 1024, 3 * GiB)
-    closeSync(fd)
+    await diskWith(path, 8, Buffer.alloc(4 * 1024 * 1024, 1), 3 * GiB)
     const usage = await diskUsage(path)
     expect(usage.apparentBytes).to.equal(8 * GiB)
     expect(usage.allocatedBytes).to.be.within(4 * 1024 * 1024, 6 * 1024 * 1024)
@@ -35,10 +40,7 @@ describe('sparse data disk', () => {
 
   it('refuses to overwrite an existing disk, keeping its data, unless told to', async () => {
     const path = join(dir, 'disk.img')
-    await createSparseDisk(path, 8)
-    const fd = openSync(path, 'r+')
-    writeSync(fd, Buffer.from('data'), 0, 4, 0)
-    closeSync(fd)
+    await diskWith(path, 8, Buffer.from('data'), 0)
     let caught: unknown
     await createSparseDisk(path, 20).catch((error: unknown) => (caught = error))
     expect(caught).to.be.instanceOf(DiskExistsError)
@@ -57,10 +59,7 @@ describe('sparse data disk', () => {
 
   it('grows in place, keeping what was written and allocating nothing for the new space; never shrinks', async () => {
     const path = join(dir, 'grow.img')
-    await createSparseDisk(path, 8)
-    const fd = openSync(path, 'r+')
-    writeSync(fd, Buffer.from('kept'), 0, 4, 4096)
-    closeSync(fd)
+    await diskWith(path, 8, Buffer.from('kept'), 4096)
     const before = await diskUsage(path)
     expect(await growSparseDisk(path, 12)).to.equal(true)
     const after = await diskUsage(path)
