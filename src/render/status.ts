@@ -27,7 +27,7 @@ export function renderStatus(r: StatusReport): string {
     ['docker', r.dockerVersion],
     ['socket', r.dockerSocket],
     ['context', r.dockerContext],
-    ['autostart', r.autostart === undefined ? undefined : r.autostart ? 'on: the VM starts when you log in' : 'off (dlite autostart on)'],
+    ['autostart', r.autostart === undefined ? undefined : r.autostart ? 'on: the VM starts when you log in' : 'off'],
     ['uptime', r.uptimeSeconds === undefined ? undefined : duration(r.uptimeSeconds)],
     ['restarts', r.restarts ? String(r.restarts) : undefined],
     ['last restart', r.lastRestart],
