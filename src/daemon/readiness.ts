@@ -41,6 +41,8 @@ export class Readiness {
   /** Set by stop(): no wait may go on after it (a stopped daemon must not mistake the next VM's dockerd for its own). */
   private stopped = false
   private panic?: string
+  /** When the boot in progress began (its QEMU's launch): what the silent-guest watchdog counts from. */
+  private bootStartedAt = Date.now()
 
   constructor(private readonly options: ReadinessOptions) {}
 
@@ -60,6 +62,7 @@ export class Readiness {
     for (const watcher of Object.values(this.watchers ?? {})) watcher.startNewBoot()
     this.seen.clear()
     this.panic = undefined
+    this.bootStartedAt = Date.now()
   }
 
   /** The kernel's panic message this boot, if it panicked; reads what the console has so far first. */
@@ -119,10 +122,18 @@ export class Readiness {
     let done = false
     if (this.stopped) return Promise.reject(new Error('the VM was stopped before it was ready'))
     return new Promise<string>((resolve, reject) => {
-      const watchdog = setTimeout(() => {
-        if (this.sawOutput) return
-        finish(new SilentGuestError(`the guest showed no sign of life within ${watchdogS} s (accelerator ${accel}); see ${consoleLog}`))
-      }, watchdogS * 1000)
+      // The watchdog counts from the start of the boot in progress: a QEMU the supervisor launched again (after a
+      // guest kernel panic, say) gets its own watchdogS, as the first boot did.
+      let watchdog: NodeJS.Timeout
+      const watch = (ms: number) => {
+        watchdog = setTimeout(() => {
+          if (this.sawOutput) return
+          const left = watchdogS * 1000 - (Date.now() - this.bootStartedAt)
+          if (left > 0) return watch(left)
+          finish(new SilentGuestError(`the guest showed no sign of life within ${watchdogS} s (accelerator ${accel}); see ${consoleLog}`))
+        }, ms)
+      }
+      watch(watchdogS * 1000)
       const timeout = setTimeout(() => finish(new Error(`the guest did not report docker ready within ${bootTimeoutS} s${this.lastWords()}; see ${consoleLog}`)), bootTimeoutS * 1000)
       const finish = (error?: Error, how?: string) => {
         if (done) return

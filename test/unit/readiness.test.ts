@@ -19,13 +19,13 @@ describe('readiness', function () {
   let markers: string[]
   const docker = () => ({ping: async () => dockerUp, version: async () => ({Version: '26.1.5', ApiVersion: '1.45'})}) as unknown as DockerClient
 
-  function make(): Readiness {
+  function make(watchdogS = 30): Readiness {
     const consoleLog = join(dir, 'console.log')
     writeFileSync(consoleLog, '')
     writeFileSync(join(dir, 'ready.log'), '')
     readiness = new Readiness({
       consoleLog, previousConsoleLog: join(dir, 'console.previous.log'), portLog: join(dir, 'ready.log'), previousPortLog: join(dir, 'ready.previous.log'),
-      bootTimeoutS: 30, watchdogS: 30, docker, log: (line) => logged.push(line), onMarker: (m) => markers.push(`${m.kind} ${m.text}`),
+      bootTimeoutS: 30, watchdogS, docker, log: (line) => logged.push(line), onMarker: (m) => markers.push(`${m.kind} ${m.text}`),
     })
     readiness.start()
     return readiness
@@ -84,6 +84,33 @@ describe('readiness', function () {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(markers).to.deep.equal(['READY clock', 'READY docker'])
     expect(logged.filter((l) => l.includes('DLITE-READY docker'))).to.have.length(1)
+  })
+
+  it('a QEMU launched again during the boot gets its own silent-guest window (the routing e2e failed "no sign of life" 2 s after a relaunch)', async () => {
+    const r = make(1)
+    const wait = r.waitForGuest('tcg')
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    appendFileSync(join(dir, 'console.log'), 'DLITE-STAGE initrd 2.6\n')
+    await sleep(800)
+    r.newBoot() // the guest panicked; the supervisor launches QEMU again, whose console starts empty
+    writeFileSync(join(dir, 'console.log'), '')
+    await sleep(700) // past the first boot's window, inside the new one's
+    appendFileSync(join(dir, 'console.log'), 'DLITE-STAGE initrd 2.7\n')
+    await sleep(600)
+    appendFileSync(join(dir, 'ready.log'), 'DLITE-READY docker 20.0\n')
+    expect(await wait).to.match(/^\d+\.\d s$/)
+  })
+
+  it('a relaunched QEMU that stays silent is still caught, a full window after its launch', async () => {
+    const r = make(1)
+    const wait = r.waitForGuest('tcg')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    r.newBoot()
+    writeFileSync(join(dir, 'console.log'), '')
+    const started = Date.now()
+    const error = await rejection(wait)
+    expect(error.message).to.match(/no sign of life within 1 s/)
+    expect(Date.now() - started).to.be.within(800, 1500)
   })
 
   it('a kernel panic on the console is logged and kept for the QEMU exit that follows; the next boot starts without it', async () => {
