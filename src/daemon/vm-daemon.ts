@@ -13,7 +13,7 @@ import {writeSettingsBundle} from '../guest/settings.js'
 import {tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
-import type {Accel} from '../hypervisor/qemu-argv.js'
+import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
 import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {networkNames, type NetworkNames} from '../network/names.js'
@@ -352,7 +352,7 @@ export class VmDaemon {
       memoryMiB: this.config.memoryGiB * 1024,
       kernel: image.kernel,
       initrd: image.initrd,
-      cmdline: image.kernelCmdline,
+      cmdline: kernelCmdlineFor(image.kernelCmdline, this.accelerator),
       rootImage: image.root,
       dataDisk: this.layout.disk,
       settingsFile: settingsPath,

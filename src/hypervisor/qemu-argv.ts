@@ -140,6 +140,22 @@ function diskArgs(id: string, d: DiskSpec, pci: boolean): string[] {
  * Build QEMU's argv for a VM. Throws QemuSpecError on an invalid spec.
  * The returned args never contain secrets and never depend on the environment.
  */
+/**
+ * Kernel arguments added under software emulation. Multi-threaded TCG races with the guest kernel patching its
+ * own code while another vCPU runs it: the guest crashed in the allocator's fast paths (`Oops: int3` in
+ * `__kmalloc_noprof`, a torn jump in `__alloc_pages_noprof`) right as docker made its first cgroups. The first
+ * memory cgroup flips the kmem and socket accounting static keys, which patches every allocation site; without
+ * that accounting the keys never flip. Containers keep their memory limits; kernel memory is not charged to
+ * them. Hardware accelerators keep full accounting.
+ */
+export const TCG_KERNEL_ARGS = 'cgroup.memory=nokmem,nosocket'
+
+/** The kernel command line for this accelerator: the image's own, plus TCG_KERNEL_ARGS under tcg. */
+export function kernelCmdlineFor(cmdline: string | undefined, accel: Accel): string | undefined {
+  if (accel !== 'tcg') return cmdline
+  return cmdline ? `${cmdline} ${TCG_KERNEL_ARGS}` : TCG_KERNEL_ARGS
+}
+
 export function buildQemuArgv(spec: VmSpec): QemuCommand {
   const arch = spec.arch ?? 'x86_64'
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1 || spec.cpus > 255) throw new QemuSpecError(`cpus must be an integer 1..255 (got ${spec.cpus})`)

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {buildQemuArgv, qemuOptValue, QemuSpecError, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
+import {buildQemuArgv, kernelCmdlineFor, qemuOptValue, QemuSpecError, TCG_KERNEL_ARGS, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
 
 const base: VmSpec = {accel: 'tcg', cpus: 2, memoryMiB: 2048, kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0'}
 
@@ -163,5 +163,14 @@ describe('buildQemuArgv', () => {
     expect(args.join('\n')).to.not.match(/PRIVATE KEY|BEGIN/)
     expect(opt(args, '-name')).to.equal('dlite-test,process=dlite-test')
     expect(() => buildQemuArgv({...base, name: 'bad name'})).to.throw(QemuSpecError, /name/)
+  })
+
+  it('under tcg the kernel gets no kmem or socket accounting (no allocator code patched while vCPUs run it); kvm and hvf keep the image\'s line', () => {
+    const image = 'console=ttyS0,115200 panic=-1 oops=panic'
+    expect(kernelCmdlineFor(image, 'tcg')).to.equal(`${image} cgroup.memory=nokmem,nosocket`)
+    expect(TCG_KERNEL_ARGS).to.equal('cgroup.memory=nokmem,nosocket')
+    expect(kernelCmdlineFor(image, 'kvm')).to.equal(image)
+    expect(kernelCmdlineFor(image, 'hvf')).to.equal(image)
+    expect(kernelCmdlineFor(undefined, 'tcg')).to.equal(TCG_KERNEL_ARGS)
   })
 })
