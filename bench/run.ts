@@ -2,7 +2,7 @@
 // runs, repeating them, and printing medians and ratios next to the target. Everything that boots a VM
 // runs inside a private network namespace (DESIGN.md §5).
 //   npm run bench                 every benchmark
-//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing, port-forward, start-stop-cycles, soak)
+//   npm run bench -- cli-latency  one or more (start-to-ready, image-size, cli-latency, docker-api, memory, disk-reclaim, file-sharing, file-events, port-forward, start-stop-cycles, soak)
 // Each result is kept in bench/results/<name>.json; the README table there is rebuilt from all of them.
 import {execFileSync} from 'node:child_process'
 import {cpus, totalmem} from 'node:os'
@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {cliLatency} from './cli-latency.js'
 import {diskReclaim} from './disk-reclaim.js'
 import {dockerApi} from './docker-api.js'
+import {fileEvents} from './file-events.js'
 import {fileSharing} from './file-sharing.js'
 import {imageSize} from './image-size.js'
 import {memory} from './memory.js'
@@ -30,6 +31,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   memory,
   'disk-reclaim': diskReclaim,
   'file-sharing': fileSharing,
+  'file-events': fileEvents,
   'port-forward': portForward,
   'start-stop-cycles': startStopCycles,
   soak,

@@ -27,7 +27,10 @@ export default class Install extends DliteCommand {
     memory: Flags.string({char: 'm', description: 'memory in GiB [default: 2]', helpValue: '<GiB>'}),
     disk: Flags.string({char: 'd', description: 'disk size in GiB, allocated sparsely [default: 20]', helpValue: '<GiB>'}),
     hostname: Flags.string({char: 'n', description: 'hostname of the VM (bridged: added to /etc/hosts) [default: local.docker]'}),
-    share: Flags.string({char: 'S', description: 'directory shared into the VM at the same path [default: your home]'}),
+    mount: Flags.string({
+      char: 'S', aliases: ['share'], multiple: true, multipleNonGreedy: true, helpValue: '<dir[:ro]>',
+      description: 'directory shared into the VM at the same path, :ro read-only; repeatable; "none" shares nothing [default: your home]',
+    }),
     'ssh-key': Flags.string({char: 's', description: 'your SSH public key to authorize, or "none" [default: ~/.ssh/id_ed25519.pub or id_rsa.pub]'}),
     extra: Flags.string({char: 'e', description: 'extra dockerd arguments, e.g. "--registry-mirror=https://mirror.example"'}),
     os: Flags.string({description: 'OS image manifest: a path, file:// or http(s):// URL [default: os/dist/manifest.json of a checkout]'}),
@@ -41,6 +44,7 @@ export default class Install extends DliteCommand {
     }),
     autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); `dlite autostart` changes it later', default: false}),
     activate: Flags.boolean({description: '`dlite start` makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
+    'file-events': Flags.boolean({description: 'a file saved on the host under a share raises inotify events in the VM, so watching dev servers reload [default: yes]', allowNo: true}),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
   }
@@ -58,7 +62,7 @@ export default class Install extends DliteCommand {
     if (isInstalled(home) && (await vmStatus(home))) this.runtimeError(`the VM in ${home} is running`, 'stop it first with `dlite stop`')
 
     let answers: InstallInput = {
-      cpus: flags.cpus, memory: flags.memory, disk: flags.disk, hostname: flags.hostname, share: flags.share,
+      cpus: flags.cpus, memory: flags.memory, disk: flags.disk, hostname: flags.hostname, mounts: flags.mount,
       sshKey: flags['ssh-key'], extra: flags.extra, os: flags.os, subnet: flags.subnet,
       dockerSocket: flags['docker-socket'], accel: flags.accel, network: flags.network,
     }
@@ -74,6 +78,7 @@ export default class Install extends DliteCommand {
       ...validation.options,
       ...(flags.activate === false ? {activateContext: false} : {}),
       ...(flags.autostart ? {autostart: true} : {}),
+      ...(flags['file-events'] === false ? {fileEvents: false} : {}),
     }
 
     const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'

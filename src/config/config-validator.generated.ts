@@ -4,9 +4,10 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","share","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"share":{"type":"string","pattern":"^/"},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"},"autostart":{"type":"boolean"}}};
+const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"mounts":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","pattern":"^/."},"readOnly":{"type":"boolean"}},"required":["path"],"additionalProperties":false}},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"},"autostart":{"type":"boolean"},"fileEvents":{"type":"boolean"}}};
 const pattern4 = new RegExp("^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
-const pattern5 = new RegExp("^/", "u");
+const pattern5 = new RegExp("^/.", "u");
+const pattern6 = new RegExp("^/", "u");
 const pattern7 = new RegExp("\\S", "u");
 const pattern8 = new RegExp("^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$", "u");
 const pattern10 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._+-]*$", "u");
@@ -66,8 +67,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data.share === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "share"},message:"must have required property '"+"share"+"'"};
+if(data.sshKey === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sshKey"},message:"must have required property '"+"sshKey"+"'"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -76,8 +77,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(data.sshKey === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sshKey"},message:"must have required property '"+"sshKey"+"'"};
+if(data.extraArgs === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "extraArgs"},message:"must have required property '"+"extraArgs"+"'"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -86,8 +87,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data.extraArgs === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "extraArgs"},message:"must have required property '"+"extraArgs"+"'"};
+if(data.osSource === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "osSource"},message:"must have required property '"+"osSource"+"'"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -96,8 +97,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.osSource === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "osSource"},message:"must have required property '"+"osSource"+"'"};
+if(data.subnet === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "subnet"},message:"must have required property '"+"subnet"+"'"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -106,8 +107,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.subnet === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "subnet"},message:"must have required property '"+"subnet"+"'"};
+if(data.dockerSocket === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dockerSocket"},message:"must have required property '"+"dockerSocket"+"'"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -116,8 +117,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data.dockerSocket === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dockerSocket"},message:"must have required property '"+"dockerSocket"+"'"};
+if(data.accel === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "accel"},message:"must have required property '"+"accel"+"'"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -126,8 +127,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data.accel === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "accel"},message:"must have required property '"+"accel"+"'"};
+if(data.image === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -136,8 +137,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.image === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'"};
+if(data.createdAt === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "createdAt"},message:"must have required property '"+"createdAt"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -146,8 +147,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.createdAt === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "createdAt"},message:"must have required property '"+"createdAt"+"'"};
+if(data.cpus !== undefined){
+let data0 = data.cpus;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err12 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -156,10 +159,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data.cpus !== undefined){
-let data0 = data.cpus;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err13 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 1024 || isNaN(data0)){
+const err13 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -168,9 +170,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 1024 || isNaN(data0)){
-const err14 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+if(data0 < 1 || isNaN(data0)){
+const err14 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -179,8 +180,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data0 < 1 || isNaN(data0)){
-const err15 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data.memoryGiB !== undefined){
+let data1 = data.memoryGiB;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err15 = {instancePath:instancePath+"/memoryGiB",schemaPath:"#/properties/memoryGiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -189,12 +194,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-}
-if(data.memoryGiB !== undefined){
-let data1 = data.memoryGiB;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err16 = {instancePath:instancePath+"/memoryGiB",schemaPath:"#/properties/memoryGiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err16 = {instancePath:instancePath+"/memoryGiB",schemaPath:"#/properties/memoryGiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -203,9 +205,12 @@ vErrors.push(err16);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 1 || isNaN(data1)){
-const err17 = {instancePath:instancePath+"/memoryGiB",schemaPath:"#/properties/memoryGiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data.diskGiB !== undefined){
+let data2 = data.diskGiB;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err17 = {instancePath:instancePath+"/diskGiB",schemaPath:"#/properties/diskGiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -214,28 +219,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-}
-if(data.diskGiB !== undefined){
-let data2 = data.diskGiB;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err18 = {instancePath:instancePath+"/diskGiB",schemaPath:"#/properties/diskGiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 8 || isNaN(data2)){
+const err18 = {instancePath:instancePath+"/diskGiB",schemaPath:"#/properties/diskGiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
-}
-errors++;
-}
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 8 || isNaN(data2)){
-const err19 = {instancePath:instancePath+"/diskGiB",schemaPath:"#/properties/diskGiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
 }
 errors++;
 }
@@ -245,7 +236,18 @@ if(data.hostname !== undefined){
 let data3 = data.hostname;
 if(typeof data3 === "string"){
 if(!pattern4.test(data3)){
-const err20 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},message:"must match pattern \""+"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"+"\""};
+const err19 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},message:"must match pattern \""+"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"+"\""};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -255,8 +257,15 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath:instancePath+"/hostname",schemaPath:"#/properties/hostname/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.mounts !== undefined){
+let data4 = data.mounts;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.path === undefined){
+const err21 = {instancePath:instancePath+"/mounts/" + i0,schemaPath:"#/properties/mounts/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -265,12 +274,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-if(data.share !== undefined){
-let data4 = data.share;
-if(typeof data4 === "string"){
-if(!pattern5.test(data4)){
-const err22 = {instancePath:instancePath+"/share",schemaPath:"#/properties/share/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+for(const key0 in data5){
+if(!((key0 === "path") || (key0 === "readOnly"))){
+const err22 = {instancePath:instancePath+"/mounts/" + i0,schemaPath:"#/properties/mounts/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -280,8 +286,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-else {
-const err23 = {instancePath:instancePath+"/share",schemaPath:"#/properties/share/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.path !== undefined){
+let data6 = data5.path;
+if(typeof data6 === "string"){
+if(!pattern5.test(data6)){
+const err23 = {instancePath:instancePath+"/mounts/" + i0+"/path",schemaPath:"#/properties/mounts/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -291,10 +300,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.sshKey !== undefined){
-let data5 = data.sshKey;
-if((typeof data5 !== "string") && (data5 !== null)){
-const err24 = {instancePath:instancePath+"/sshKey",schemaPath:"#/properties/sshKey/type",keyword:"type",params:{type: schema31.properties.sshKey.type},message:"must be string,null"};
+else {
+const err24 = {instancePath:instancePath+"/mounts/" + i0+"/path",schemaPath:"#/properties/mounts/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -303,9 +310,10 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(typeof data5 === "string"){
-if(!pattern5.test(data5)){
-const err25 = {instancePath:instancePath+"/sshKey",schemaPath:"#/properties/sshKey/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+}
+if(data5.readOnly !== undefined){
+if(typeof data5.readOnly !== "boolean"){
+const err25 = {instancePath:instancePath+"/mounts/" + i0+"/readOnly",schemaPath:"#/properties/mounts/items/properties/readOnly/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -316,13 +324,8 @@ errors++;
 }
 }
 }
-if(data.extraArgs !== undefined){
-let data6 = data.extraArgs;
-if(Array.isArray(data6)){
-const len0 = data6.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data6[i0] !== "string"){
-const err26 = {instancePath:instancePath+"/extraArgs/" + i0,schemaPath:"#/properties/extraArgs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err26 = {instancePath:instancePath+"/mounts/" + i0,schemaPath:"#/properties/mounts/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -334,7 +337,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath:instancePath+"/extraArgs",schemaPath:"#/properties/extraArgs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err27 = {instancePath:instancePath+"/mounts",schemaPath:"#/properties/mounts/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -344,11 +347,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.osSource !== undefined){
-let data8 = data.osSource;
-if(typeof data8 === "string"){
-if(!pattern7.test(data8)){
-const err28 = {instancePath:instancePath+"/osSource",schemaPath:"#/properties/osSource/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(data.sshKey !== undefined){
+let data8 = data.sshKey;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err28 = {instancePath:instancePath+"/sshKey",schemaPath:"#/properties/sshKey/type",keyword:"type",params:{type: schema31.properties.sshKey.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -357,9 +359,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/osSource",schemaPath:"#/properties/osSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data8 === "string"){
+if(!pattern6.test(data8)){
+const err29 = {instancePath:instancePath+"/sshKey",schemaPath:"#/properties/sshKey/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -369,9 +371,14 @@ vErrors.push(err29);
 errors++;
 }
 }
-let data9 = data.network;
-if(typeof data9 !== "string"){
-const err30 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.extraArgs !== undefined){
+let data9 = data.extraArgs;
+if(Array.isArray(data9)){
+const len1 = data9.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data9[i1] !== "string"){
+const err30 = {instancePath:instancePath+"/extraArgs/" + i1,schemaPath:"#/properties/extraArgs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -380,8 +387,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(!((data9 === "user") || (data9 === "bridged"))){
-const err31 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/enum",keyword:"enum",params:{allowedValues: schema31.properties.network.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/extraArgs",schemaPath:"#/properties/extraArgs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -390,11 +399,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data.subnet !== undefined){
-let data10 = data.subnet;
-if(typeof data10 === "string"){
-if(!pattern8.test(data10)){
-const err32 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},message:"must match pattern \""+"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"+"\""};
+}
+if(data.osSource !== undefined){
+let data11 = data.osSource;
+if(typeof data11 === "string"){
+if(!pattern7.test(data11)){
+const err32 = {instancePath:instancePath+"/osSource",schemaPath:"#/properties/osSource/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -405,7 +415,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/osSource",schemaPath:"#/properties/osSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -415,11 +425,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data.dockerSocket !== undefined){
-let data11 = data.dockerSocket;
-if(typeof data11 === "string"){
-if(!pattern5.test(data11)){
-const err34 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+let data12 = data.network;
+if(typeof data12 !== "string"){
+const err34 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -428,9 +436,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data12 === "user") || (data12 === "bridged"))){
+const err35 = {instancePath:instancePath+"/network",schemaPath:"#/properties/network/enum",keyword:"enum",params:{allowedValues: schema31.properties.network.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -439,11 +446,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data.accel !== undefined){
-let data12 = data.accel;
-if(typeof data12 !== "string"){
-const err36 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.subnet !== undefined){
+let data13 = data.subnet;
+if(typeof data13 === "string"){
+if(!pattern8.test(data13)){
+const err36 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},message:"must match pattern \""+"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -452,8 +459,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!((((data12 === "auto") || (data12 === "kvm")) || (data12 === "hvf")) || (data12 === "tcg"))){
-const err37 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/enum",keyword:"enum",params:{allowedValues: schema31.properties.accel.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err37 = {instancePath:instancePath+"/subnet",schemaPath:"#/properties/subnet/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -463,11 +471,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.image !== undefined){
-let data13 = data.image;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.current === undefined){
-const err38 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/required",keyword:"required",params:{missingProperty: "current"},message:"must have required property '"+"current"+"'"};
+if(data.dockerSocket !== undefined){
+let data14 = data.dockerSocket;
+if(typeof data14 === "string"){
+if(!pattern6.test(data14)){
+const err38 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -476,9 +484,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key0 in data13){
-if(!((key0 === "current") || (key0 === "previous"))){
-const err39 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+}
+else {
+const err39 = {instancePath:instancePath+"/dockerSocket",schemaPath:"#/properties/dockerSocket/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -488,11 +496,10 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data13.current !== undefined){
-let data14 = data13.current;
-if(typeof data14 === "string"){
-if(!pattern10.test(data14)){
-const err40 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
+if(data.accel !== undefined){
+let data15 = data.accel;
+if(typeof data15 !== "string"){
+const err40 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -501,9 +508,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((data15 === "auto") || (data15 === "kvm")) || (data15 === "hvf")) || (data15 === "tcg"))){
+const err41 = {instancePath:instancePath+"/accel",schemaPath:"#/properties/accel/enum",keyword:"enum",params:{allowedValues: schema31.properties.accel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -513,11 +519,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data13.previous !== undefined){
-let data15 = data13.previous;
-if(typeof data15 === "string"){
-if(!pattern10.test(data15)){
-const err42 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
+if(data.image !== undefined){
+let data16 = data.image;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.current === undefined){
+const err42 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/required",keyword:"required",params:{missingProperty: "current"},message:"must have required property '"+"current"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -526,9 +532,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data16){
+if(!((key1 === "current") || (key1 === "previous"))){
+const err43 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -538,9 +544,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data16.current !== undefined){
+let data17 = data16.current;
+if(typeof data17 === "string"){
+if(!pattern10.test(data17)){
+const err44 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -550,11 +558,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data.createdAt !== undefined){
-let data16 = data.createdAt;
-if(typeof data16 === "string"){
-if(!pattern12.test(data16)){
-const err45 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
+else {
+const err45 = {instancePath:instancePath+"/image/current",schemaPath:"#/properties/image/properties/current/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -564,8 +569,11 @@ vErrors.push(err45);
 errors++;
 }
 }
-else {
-const err46 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.previous !== undefined){
+let data18 = data16.previous;
+if(typeof data18 === "string"){
+if(!pattern10.test(data18)){
+const err46 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -575,11 +583,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data.owner !== undefined){
-let data17 = data.owner;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.uid === undefined){
-const err47 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+else {
+const err47 = {instancePath:instancePath+"/image/previous",schemaPath:"#/properties/image/properties/previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -588,8 +593,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data17.gid === undefined){
-const err48 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -598,8 +605,12 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data17.home === undefined){
-const err49 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "home"},message:"must have required property '"+"home"+"'"};
+}
+if(data.createdAt !== undefined){
+let data19 = data.createdAt;
+if(typeof data19 === "string"){
+if(!pattern12.test(data19)){
+const err49 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -608,9 +619,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-for(const key1 in data17){
-if(!(((key1 === "uid") || (key1 === "gid")) || (key1 === "home"))){
-const err50 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+else {
+const err50 = {instancePath:instancePath+"/createdAt",schemaPath:"#/properties/createdAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -620,10 +631,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data17.uid !== undefined){
-let data18 = data17.uid;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err51 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.owner !== undefined){
+let data20 = data.owner;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.uid === undefined){
+const err51 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -632,9 +644,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 0 || isNaN(data18)){
-const err52 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data20.gid === undefined){
+const err52 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -643,12 +654,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-}
-if(data17.gid !== undefined){
-let data19 = data17.gid;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err53 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data20.home === undefined){
+const err53 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/required",keyword:"required",params:{missingProperty: "home"},message:"must have required property '"+"home"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -657,9 +664,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 0 || isNaN(data19)){
-const err54 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key2 in data20){
+if(!(((key2 === "uid") || (key2 === "gid")) || (key2 === "home"))){
+const err54 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -669,12 +676,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-if(data17.home !== undefined){
-let data20 = data17.home;
-if(typeof data20 === "string"){
-if(!pattern5.test(data20)){
-const err55 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data20.uid !== undefined){
+let data21 = data20.uid;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err55 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -683,9 +688,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err56 = {instancePath:instancePath+"/owner/uid",schemaPath:"#/properties/owner/properties/uid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -696,8 +701,10 @@ errors++;
 }
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data20.gid !== undefined){
+let data22 = data20.gid;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err57 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -706,10 +713,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data.activateContext !== undefined){
-if(typeof data.activateContext !== "boolean"){
-const err58 = {instancePath:instancePath+"/activateContext",schemaPath:"#/properties/activateContext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err58 = {instancePath:instancePath+"/owner/gid",schemaPath:"#/properties/owner/properties/gid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -719,9 +725,12 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data.autostart !== undefined){
-if(typeof data.autostart !== "boolean"){
-const err59 = {instancePath:instancePath+"/autostart",schemaPath:"#/properties/autostart/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data20.home !== undefined){
+let data23 = data20.home;
+if(typeof data23 === "string"){
+if(!pattern6.test(data23)){
+const err59 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -731,9 +740,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-}
 else {
-const err60 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err60 = {instancePath:instancePath+"/owner/home",schemaPath:"#/properties/owner/properties/home/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -742,7 +750,67 @@ vErrors.push(err60);
 }
 errors++;
 }
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/owner",schemaPath:"#/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data.activateContext !== undefined){
+if(typeof data.activateContext !== "boolean"){
+const err62 = {instancePath:instancePath+"/activateContext",schemaPath:"#/properties/activateContext/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data.autostart !== undefined){
+if(typeof data.autostart !== "boolean"){
+const err63 = {instancePath:instancePath+"/autostart",schemaPath:"#/properties/autostart/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data.fileEvents !== undefined){
+if(typeof data.fileEvents !== "boolean"){
+const err64 = {instancePath:instancePath+"/fileEvents",schemaPath:"#/properties/fileEvents/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"share":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true,"autostart":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"mounts":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true,"autostart":true,"fileEvents":true},"dynamicProps":false,"dynamicItems":false};

@@ -8,7 +8,7 @@ import type {Schema} from 'conf'
  * CONFIG_MIGRATIONS that turns the previous shape into the new one. conf records the last migrated
  * version inside the file (`__internal__.migrations.version`) and runs each newer migration once.
  */
-export const CONFIG_SCHEMA_VERSION = 2
+export const CONFIG_SCHEMA_VERSION = 3
 
 export type Accel = 'auto' | 'kvm' | 'hvf' | 'tcg'
 export const ACCELS: readonly Accel[] = ['auto', 'kvm', 'hvf', 'tcg']
@@ -34,8 +34,8 @@ export type DliteConfig = {
   memoryGiB: number
   diskGiB: number
   hostname: string
-  /** Absolute host directory shared into the VM at the same path. */
-  share: string
+  /** Host directories shared into the VM, each at the same path (install's default: the home directory). */
+  mounts: Mount[]
   /** The user's own SSH public key to authorize in the guest, or null. */
   sshKey: string | null
   /** Extra dockerd arguments, already split. */
@@ -58,9 +58,14 @@ export type DliteConfig = {
   activateContext?: boolean
   /** Whether the service manager starts the VM at login (user) or boot (bridged); `dlite autostart` sets it. */
   autostart?: boolean
+  /** Whether changes the host sees under the shares raise inotify events in the VM (absent: yes). */
+  fileEvents?: boolean
 }
 
 export type ConfigOwner = {uid: number; gid: number; home: string}
+
+/** A host directory shared into the VM at the same path; readOnly: the host refuses the guest's writes. */
+export type Mount = {path: string; readOnly?: boolean}
 
 const VERSION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._+-]*$'
 
@@ -73,7 +78,16 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
     // the lookahead caps the length at 253 (a maxLength would need ajv's runtime in the generated validator)
     pattern: '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
   },
-  share: {type: 'string', pattern: '^/'},
+  // before schema 3 this was `share`, one path (the 3.0.0 migration turns it into a one-item list)
+  mounts: {
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: {path: {type: 'string', pattern: '^/.'}, readOnly: {type: 'boolean'}},
+      required: ['path'],
+      additionalProperties: false,
+    },
+  },
   sshKey: {type: ['string', 'null'], pattern: '^/'},
   extraArgs: {type: 'array', items: {type: 'string'}},
   osSource: {type: 'string', pattern: '\\S'},
@@ -104,9 +118,11 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
   },
   activateContext: {type: 'boolean'},
   autostart: {type: 'boolean'},
+  fileEvents: {type: 'boolean'},
 }
 
-const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'activateContext', 'autostart'])
+// conf validates a file before it migrates it: a field a migration adds must be optional to the schema
+const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'mounts', 'activateContext', 'autostart', 'fileEvents'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
 
 /**
@@ -129,5 +145,11 @@ export const CONFIG_MIGRATIONS: ConfigMigrations = {
   // Every install before schema 2 ran a root daemon on a bridge: it stays bridged (written out explicitly).
   '2.0.0': (store) => {
     if (!store.has('network')) store.set('network', 'bridged')
+  },
+  // One share became a list of mounts.
+  '3.0.0': (store) => {
+    const legacy = store.store as Record<string, unknown>
+    if (!store.has('mounts')) store.set('mounts', typeof legacy.share === 'string' ? [{path: legacy.share}] : [])
+    ;(store as unknown as Conf<Record<string, unknown>>).delete('share')
   },
 }

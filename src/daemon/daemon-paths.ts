@@ -25,8 +25,9 @@ export function qmpSocketPath(layout: HomeLayout): string {
   return join(layout.run, 'qmp.sock')
 }
 
-export function virtiofsSocketPath(layout: HomeLayout): string {
-  return join(layout.run, 'virtiofs.sock')
+/** One virtiofsd per shared directory: the socket of the index-th. */
+export function virtiofsSocketPath(layout: HomeLayout, index = 0): string {
+  return join(layout.run, `virtiofs${index}.sock`)
 }
 
 /** The guest settings bundle QEMU hands over as fw_cfg: 0600, removed at stop. */
@@ -55,6 +56,11 @@ export function readinessLogPath(layout: HomeLayout): string {
 /** The readiness log of the boot before. */
 export function previousReadinessLogPath(layout: HomeLayout): string {
   return join(layout.logs, 'ready.previous.log')
+}
+
+/** The host-to-guest port (virtio-serial `org.dlite.files`): changes under the shares, for the guest's inotify. */
+export function shareEventsSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'share-events.sock')
 }
 
 /** The host-to-guest port (virtio-serial `org.dlite.control`): the host's clock, for the guest to follow. */

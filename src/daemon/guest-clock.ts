@@ -4,7 +4,9 @@
 // listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, and at
 // once when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood
 // still meanwhile) or a clock set by hand or by NTP.
-import {connect, type Socket} from 'node:net'
+import type {Socket} from 'node:net'
+
+import {connectGuestPort} from './guest-port.js'
 
 export interface GuestClockOptions {
   socketPath: string
@@ -36,26 +38,19 @@ export class GuestClock {
   /** A new VM process: connect to its end of the control port (QEMU makes the socket as it starts). */
   async connect(deadlineMs = 30_000): Promise<void> {
     this.disconnect()
-    const deadline = Date.now() + deadlineMs
-    for (;;) {
-      try {
-        this.socket = await openSocket(this.options.socketPath)
-        this.socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
-        this.socket.on('close', () => {
-          this.socket = undefined
-          this.listening = false
-        })
-        // the guest writes nothing here; drain anyway so nothing piles up
-        this.socket.resume()
-        return
-      } catch (error) {
-        if (Date.now() > deadline) {
-          this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
-          return
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+    try {
+      this.socket = await connectGuestPort(this.options.socketPath, deadlineMs)
+    } catch (error) {
+      this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
+      return
     }
+    this.socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
+    this.socket.on('close', () => {
+      this.socket = undefined
+      this.listening = false
+    })
+    // the guest writes nothing here; drain anyway so nothing piles up
+    this.socket.resume()
   }
 
   disconnect(): void {
@@ -106,15 +101,4 @@ export class GuestClock {
     this.socket.write(`clock ${(this.now() / 1000).toFixed(3)}\n`)
     return true
   }
-}
-
-function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path)
-    socket.once('connect', () => {
-      socket.off('error', reject)
-      resolve(socket)
-    })
-    socket.once('error', reject)
-  })
 }

@@ -4,7 +4,7 @@
 import {readFile} from 'node:fs/promises'
 
 import type {DliteConfig} from '../config/index.js'
-import type {GuestNetwork, GuestSettings} from '../guest/settings.js'
+import type {GuestNetwork, GuestSettings, GuestShare} from '../guest/settings.js'
 import {readTlsFiles} from '../guest/tls.js'
 import {keyPaths} from '../keys/index.js'
 
@@ -36,7 +36,7 @@ export async function guestSettings(options: {
   network: GuestNetwork
   tlsDir: string
   keysDir: string
-  shareTransport: 'virtiofs' | '9p'
+  shares: GuestShare[]
 }): Promise<GuestSettings> {
   const {config} = options
   const tls = await readTlsFiles(options.tlsDir)
@@ -46,7 +46,7 @@ export async function guestSettings(options: {
   return {
     hostname: config.hostname,
     network: options.network,
-    share: {path: config.share, transport: options.shareTransport},
+    shares: options.shares,
     dockerArgs: config.extraArgs,
     tls: {ca: tls.ca.cert, serverCert: tls.server.cert, serverKey: tls.server.key},
     authorizedKeys,

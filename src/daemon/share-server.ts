@@ -1,11 +1,15 @@
-// The host side of the home-directory share. virtiofs needs a virtiofsd; the one this design can trust with a
+// The host side of the shared directories. virtiofs needs a virtiofsd; the one this design can trust with a
 // user's files runs as that user. QEMU's C virtiofsd (Debian 12's) insists on root and serves every request as
 // root with no uid mapping, so a daemon that runs as the user shares over 9p instead: QEMU itself serves it,
 // with the user's own uid (security_model=none: the guest's chown and setuid never reach the host as root).
+// A read-only directory is 9p everywhere: QEMU enforces readonly=on, and this virtiofsd has no such option.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {closeSync, existsSync, openSync, rmSync} from 'node:fs'
 
+import type {Mount} from '../config/index.js'
 import {dieWithParent} from '../host/parent-death.js'
+import type {GuestShare} from '../guest/settings.js'
+import type {ShareSpec} from '../hypervisor/qemu-argv.js'
 import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
 import {which} from '../util/exec.js'
 import type {ShareTransport} from '../vm/backend.js'
@@ -24,49 +28,133 @@ export function chooseShareTransport(options: {runningAsRoot: boolean; forced?: 
   return {transport: 'virtiofs', reason: 'virtiofs'}
 }
 
-export class ShareServer {
-  private virtiofsd?: ChildProcess
-  readonly choice: ShareChoice
-  private readonly binary?: string
+/** One shared directory as QEMU and the guest see it: a device tag of its own, mounted at the same path. */
+export interface PlannedShare {
+  path: string
+  readOnly: boolean
+  tag: string
+  transport: ShareTransport
+  /** virtiofs: the socket of its virtiofsd. */
+  socketPath?: string
+}
 
+/**
+ * The mounts in the order the guest mounts them (a directory before the directories under it), each with its tag
+ * and transport.
+ */
+export function planShares(mounts: Mount[], choice: ShareChoice, socketPathFor: (index: number) => string): PlannedShare[] {
+  return [...mounts]
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((mount, index) => {
+      const transport: ShareTransport = mount.readOnly ? '9p' : choice.transport
+      return {
+        path: mount.path, readOnly: mount.readOnly === true, tag: `share${index}`, transport,
+        ...(transport === 'virtiofs' ? {socketPath: socketPathFor(index)} : {}),
+      }
+    })
+}
+
+/** The start pipeline's line for the share stage. */
+export function describeShares(shares: PlannedShare[], choice: ShareChoice): string {
+  if (shares.length === 0) return 'nothing shared'
+  const transports = new Set(shares.map((s) => s.transport))
+  const how = transports.size === 1 && transports.has(choice.transport) ? choice.reason : [...transports].join(' and ')
+  const readOnly = shares.filter((s) => s.readOnly).length
+  return `${shares.length === 1 ? shares[0].path : `${shares.length} directories`}${readOnly ? ` (${readOnly} read-only)` : ''}: ${how}`
+}
+
+export interface FileEventRoots {
+  watched: string[]
+  unwatched: Array<{path: string; why: string}>
+}
+
+/**
+ * The shares whose host changes can be shown to the guest's inotify watchers: virtiofs ones mounted read-write.
+ * 9p as mounted here (no cache, so the guest sees host changes at once) gives every lookup a fresh inode: a
+ * watcher's inode is never the one a later touch reaches, so no event can be made for it. A read-only share
+ * refuses the touch.
+ */
+export function fileEventRoots(shares: PlannedShare[]): FileEventRoots {
+  const roots: FileEventRoots = {watched: [], unwatched: []}
+  for (const share of shares) {
+    if (share.readOnly) roots.unwatched.push({path: share.path, why: 'read-only'})
+    else if (share.transport !== 'virtiofs') roots.unwatched.push({path: share.path, why: '9p gives watchers in the VM no events'})
+    else roots.watched.push(share.path)
+  }
+  return roots
+}
+
+export class ShareServer {
+  private readonly servers = new Map<string, ChildProcess>()
+  readonly choice: ShareChoice
+  readonly shares: PlannedShare[]
+  private readonly binary?: string
   private stopping = false
 
-  /** `onExit`: virtiofsd ended without being asked to (killed, crashed); it serves one QEMU and exits with it, too. */
-  constructor(private readonly options: {path: string; socketPath: string; logPath: string; onExit?: (how: string) => void}) {
+  /** `onExit`: a virtiofsd ended without being asked to (killed, crashed); each serves one QEMU and exits with it, too. */
+  constructor(private readonly options: {
+    mounts: Mount[]
+    socketPathFor: (index: number) => string
+    logPath: string
+    onExit?: (how: string, path: string) => void
+  }) {
     this.binary = findVirtiofsd(which)
     this.choice = chooseShareTransport({runningAsRoot: process.getuid?.() === 0, forced: process.env.DLITE_SHARE_TRANSPORT, virtiofsd: this.binary})
+    this.shares = planShares(options.mounts, this.choice, options.socketPathFor)
   }
 
-  /** QEMU's view of the share. */
-  get qemuShare(): {type: 'virtiofs'; socketPath: string} | {type: '9p'; path: string} {
-    return this.choice.transport === 'virtiofs' ? {type: 'virtiofs', socketPath: this.options.socketPath} : {type: '9p', path: this.options.path}
+  get reason(): string {
+    return describeShares(this.shares, this.choice)
   }
 
-  /** Starts virtiofsd when the share needs one and none runs (it serves one QEMU and exits with it). */
+  /** QEMU's view of the shares. */
+  get qemuShares(): ShareSpec[] {
+    return this.shares.map((s) => (s.transport === 'virtiofs'
+      ? {type: 'virtiofs', socketPath: s.socketPath!, tag: s.tag}
+      : {type: '9p', path: s.path, tag: s.tag, readOnly: s.readOnly}))
+  }
+
+  /** The guest's view: what to mount where. */
+  get guestShares(): GuestShare[] {
+    return this.shares.map((s) => ({path: s.path, tag: s.tag, transport: s.transport, readOnly: s.readOnly}))
+  }
+
+  /** The shares whose host changes reach the guest's inotify watchers, and why the others do not. */
+  get eventRoots(): FileEventRoots {
+    return fileEventRoots(this.shares)
+  }
+
+  /** Starts a virtiofsd for each virtiofs share that has none running (each serves one QEMU and exits with it). */
   async ensureRunning(): Promise<void> {
-    if (this.choice.transport !== 'virtiofs' || alive(this.virtiofsd)) return
-    rmSync(this.options.socketPath, {force: true})
+    this.stopping = false
+    for (const share of this.shares) {
+      if (share.transport === 'virtiofs' && !alive(this.servers.get(share.path))) await this.startVirtiofsd(share)
+    }
+  }
+
+  private async startVirtiofsd(share: PlannedShare): Promise<void> {
+    const socketPath = share.socketPath!
+    rmSync(socketPath, {force: true})
     const log = openSync(this.options.logPath, 'a')
     // it dies with the daemon, as QEMU does (host/parent-death.ts)
-    const {binary, args} = dieWithParent({binary: this.binary!, args: [`--socket-path=${this.options.socketPath}`, '-o', `source=${this.options.path}`, '-o', 'cache=auto']})
+    const {binary, args} = dieWithParent({binary: this.binary!, args: [`--socket-path=${socketPath}`, '-o', `source=${share.path}`, '-o', 'cache=auto']})
     const child = spawn(binary, args, {stdio: ['ignore', log, log]})
     closeSync(log)
-    this.virtiofsd = child
-    this.stopping = false
+    this.servers.set(share.path, child)
     child.once('exit', (code, signal) => {
-      if (!this.stopping && this.virtiofsd === child) this.options.onExit?.(signal ? `killed by ${signal}` : `exited with code ${code}`)
+      if (!this.stopping && this.servers.get(share.path) === child) this.options.onExit?.(signal ? `killed by ${signal}` : `exited with code ${code}`, share.path)
     })
     const deadline = Date.now() + 10_000
-    while (!existsSync(this.options.socketPath)) {
-      if (child.exitCode !== null) throw new Error(`virtiofsd exited with code ${child.exitCode}`)
-      if (Date.now() > deadline) throw new Error('virtiofsd did not open its socket')
+    while (!existsSync(socketPath)) {
+      if (child.exitCode !== null) throw new Error(`virtiofsd for ${share.path} exited with code ${child.exitCode}`)
+      if (Date.now() > deadline) throw new Error(`virtiofsd for ${share.path} did not open its socket`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
 
   stop(): void {
     this.stopping = true
-    this.virtiofsd?.kill('SIGTERM')
+    for (const child of this.servers.values()) child.kill('SIGTERM')
   }
 }
 

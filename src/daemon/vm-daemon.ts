@@ -18,7 +18,7 @@ import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {networkNames, type NetworkNames} from '../network/names.js'
 import {parseSubnet, type Subnet} from '../network/subnet.js'
-import {dliteHome, homeLayout, type HomeLayout} from '../paths.js'
+import {defaultHome, dliteHome, homeLayout, profilesDir, type HomeLayout} from '../paths.js'
 import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
 import type {VmInstance} from '../vm/backend.js'
 import type {GuestMarker} from '../vm/marker-watch.js'
@@ -30,9 +30,10 @@ import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type S
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {
   consoleLogPath, controlSocketPath, guestControlSocketPath, pidFilePath, previousConsoleLogPath, previousReadinessLogPath,
-  qemuLogPath, qmpSocketPath, readinessLogPath, settingsBundlePath, virtiofsdLogPath, virtiofsSocketPath, vmRecordPath,
+  qemuLogPath, qmpSocketPath, readinessLogPath, settingsBundlePath, shareEventsSocketPath, virtiofsdLogPath, virtiofsSocketPath, vmRecordPath,
 } from './daemon-paths.js'
 import {GuestClock} from './guest-clock.js'
+import {ShareEvents} from './share-events.js'
 import {guestSettings} from './guest-settings.js'
 import {failedPlugins, HookDispatch, type FireHook} from './hook-dispatch.js'
 import {BridgedNetworkDriver} from './network-drivers/bridged.js'
@@ -78,6 +79,7 @@ export class VmDaemon {
   private readonly share: ShareServer
   private readonly readiness: Readiness
   private readonly clock: GuestClock
+  private readonly shareEvents: ShareEvents
   private readonly pausedWatch: PausedGuestWatch
   private network?: VmNetwork
   private vm?: VmInstance
@@ -112,10 +114,18 @@ export class VmDaemon {
         openTap: (name) => loadNative().openTap(name).fd,
       })
     this.share = new ShareServer({
-      path: config.share, socketPath: virtiofsSocketPath(this.layout), logPath: virtiofsdLogPath(this.layout),
-      onExit: (how) => this.onShareServerExit(how),
+      mounts: config.mounts, socketPathFor: (index) => virtiofsSocketPath(this.layout, index), logPath: virtiofsdLogPath(this.layout),
+      onExit: (how, path) => this.onShareServerExit(how, path),
     })
     this.clock = new GuestClock({socketPath: guestControlSocketPath(this.layout), log: options.log})
+    const events = this.share.eventRoots
+    this.shareEvents = new ShareEvents({
+      socketPath: shareEventsSocketPath(this.layout),
+      roots: config.fileEvents === false ? [] : events.watched,
+      // dlite's own directories change all the time (the VM's disk, its logs); shares without events inside a watched one
+      exclude: [this.home, defaultHome(), profilesDir(), ...events.unwatched.map((share) => share.path)],
+      log: options.log,
+    })
     this.readiness = new Readiness({
       consoleLog: consoleLogPath(this.layout), previousConsoleLog: previousConsoleLogPath(this.layout),
       portLog: readinessLogPath(this.layout), previousPortLog: previousReadinessLogPath(this.layout),
@@ -198,6 +208,10 @@ export class VmDaemon {
       this.status.state = 'running'
       this.status.readyAt = Date.now()
       this.clock.start()
+      this.shareEvents.start()
+      if (this.config.fileEvents !== false) {
+        for (const {path, why} of this.share.eventRoots.unwatched) this.options.log(`share events: none for ${path} (${why})`)
+      }
       this.pausedWatch.start()
       this.stages.decide({type: 'ready', status: this.snapshot()})
     } catch (error) {
@@ -272,7 +286,7 @@ export class VmDaemon {
     this.status.ssh = network.ssh
 
     // virtiofsd serves one QEMU and exits with it: the backend starts it again before every launch
-    await this.stage('share', async () => this.share.choice.reason, (reason) => reason)
+    await this.stage('share', async () => this.share.reason, (reason) => reason)
 
     const choice = chooseAccelerator(loadNative().probe(), this.config.accel)
     this.setAccelerator(choice.accelerator, choice.reason)
@@ -306,11 +320,11 @@ export class VmDaemon {
    * virtiofsd also exits with its QEMU (a restart brings a new one). One that ends while its QEMU runs takes the
    * share with it: QEMU 7.2 cannot reconnect a vhost-user-fs device, so the user is told how to get it back.
    */
-  private onShareServerExit(how: string): void {
+  private onShareServerExit(how: string, path: string): void {
     const pid = this.vm?.pid
     setTimeout(() => {
       if (pid === undefined || this.vm?.pid !== pid || this.stopping) return
-      const why = `the share server (virtiofsd) ${how}: ${this.config.share} is not shared until the VM restarts (dlite stop && dlite start)`
+      const why = `the share server (virtiofsd) ${how}: ${path} is not shared until the VM restarts (dlite stop && dlite start)`
       this.options.log(why)
       this.status.lastError = why
       this.shareLost = true
@@ -340,7 +354,7 @@ export class VmDaemon {
     const settingsPath = settingsBundlePath(this.layout)
     const settings = await guestSettings({
       config: this.config, network: network.guest, tlsDir: this.layout.tls, keysDir: this.layout.keys,
-      shareTransport: this.share.choice.transport,
+      shares: this.share.guestShares,
     })
     settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.hooks.dockerArgs(this.lifecycleEvent))]
     await writeSettingsBundle(settingsPath, settings)
@@ -358,9 +372,10 @@ export class VmDaemon {
       settingsFile: settingsPath,
       readinessLog: readinessLogPath(this.layout),
       guestControlSocket: guestControlSocketPath(this.layout),
+      shareEventsSocket: shareEventsSocketPath(this.layout),
       net: network.qemu,
       inheritFds: network.inheritFds,
-      share: this.share.qemuShare,
+      shares: this.share.qemuShares,
       consoleLog: consoleLogPath(this.layout),
       log: qemuLogPath(this.layout),
     }, {
@@ -381,6 +396,7 @@ export class VmDaemon {
       if (pid === undefined) return
       void writeVmRecord(vmRecordPath(this.layout), pid, this.layout.disk).catch((error: Error) => this.options.log(`cannot record the VM process: ${error.message}`))
       void this.clock.connect()
+      void this.shareEvents.connect()
     }
     // the first launch happened before these listeners: each restart's comes as an event
     onSpawn(vm.pid)
@@ -388,6 +404,7 @@ export class VmDaemon {
     vm.on('exit', (info, willRestart: boolean) => {
       if (pid !== undefined) clearVmRecord(vmRecordPath(this.layout), pid)
       this.clock.disconnect()
+      this.shareEvents.disconnect()
       const panic = this.readiness.kernelPanic()
       const why = `QEMU ${describeExit(info)}${panic ? ` after a guest kernel panic (${panic})` : ''}`
       this.options.log(`${why}${willRestart ? '; restarting' : ''}`)
@@ -499,6 +516,7 @@ export class VmDaemon {
     this.readiness.stop()
     this.pausedWatch.stop()
     this.clock.stop()
+    this.shareEvents.stop()
     if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
     await this.closePorts()
     await this.dockerSocket?.close()

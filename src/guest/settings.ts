@@ -4,7 +4,7 @@
  * unpacks into /run/dlite/settings (tmpfs, 0700). Layout (see os/README.md):
  *
  *   settings.env                 KEY=value lines (HOSTNAME, IP, GATEWAY, DNS, HOST_ADDR, MAC,
- *                                SHARE_PATH, SHARE_TAG, SHARE_TRANSPORT, DOCKER_ARGS)
+ *                                DOCKER_ARGS, and one `SHARE=TAG TRANSPORT ro|rw PATH` per share)
  *   daemon.json                  optional dockerd config file
  *   tls/ca.pem                   CA that client certificates must chain to
  *   tls/server-cert.pem, tls/server-key.pem
@@ -33,8 +33,10 @@ export interface GuestNetwork {
 export interface GuestShare {
   /** absolute path; mounted at the same path in the guest as on the host */
   path: string
-  tag?: string
+  tag: string
   transport?: 'virtiofs' | '9p' | 'auto'
+  /** mounted read-only in the guest too (the host already refuses writes) */
+  readOnly?: boolean
 }
 
 export interface GuestTls {
@@ -53,7 +55,8 @@ export interface GuestSettings {
   hostname: string
   /** static addressing; omitted: the guest uses DHCP */
   network?: GuestNetwork
-  share?: GuestShare
+  /** mounted in this order (a directory before those under it) */
+  shares?: GuestShare[]
   /** extra dockerd arguments (DLite's -e); each must be free of white space */
   dockerArgs?: string[]
   /** dockerd config file; must not set hosts or tls* (the guest sets those as flags) */
@@ -99,9 +102,12 @@ export function validateSettings(s: GuestSettings): void {
     if (n.hostAddress !== undefined && isIP(n.hostAddress) !== 4) throw new SettingsError(`network.hostAddress ${n.hostAddress} is not an IPv4 address`)
     if (n.mac !== undefined && !MAC_RE.test(n.mac)) throw new SettingsError(`network.mac ${n.mac} is not a MAC address`)
   }
-  if (s.share) {
-    if (!path.isAbsolute(s.share.path) || s.share.path === '/') throw new SettingsError(`share.path ${s.share.path} must be an absolute directory other than /`)
-    if (s.share.tag !== undefined && !/^[A-Za-z0-9_.-]{1,36}$/.test(s.share.tag)) throw new SettingsError(`share.tag ${s.share.tag} must be 1-36 of [A-Za-z0-9_.-]`)
+  const tags = new Set<string>()
+  for (const share of s.shares ?? []) {
+    if (!path.isAbsolute(share.path) || share.path === '/') throw new SettingsError(`share path ${share.path} must be an absolute directory other than /`)
+    if (!/^[A-Za-z0-9_.-]{1,36}$/.test(share.tag)) throw new SettingsError(`share tag ${share.tag} must be 1-36 of [A-Za-z0-9_.-]`)
+    if (tags.has(share.tag)) throw new SettingsError(`share tag ${share.tag} is used twice`)
+    tags.add(share.tag)
   }
   for (const a of s.dockerArgs ?? []) {
     if (!isDockerArg(a)) throw new SettingsError(`dockerArgs entry ${JSON.stringify(a)} must be non-empty and free of white space (use --flag=value)`)
@@ -127,11 +133,8 @@ export function renderSettingsEnv(s: GuestSettings): string {
     if (s.network.hostAddress) out += value('HOST_ADDR', s.network.hostAddress)
     if (s.network.mac) out += value('MAC', s.network.mac.toLowerCase())
   }
-  if (s.share) {
-    out += value('SHARE_PATH', s.share.path)
-    out += value('SHARE_TAG', s.share.tag ?? 'share')
-    out += value('SHARE_TRANSPORT', s.share.transport ?? 'auto')
-  }
+  // the path goes last: the guest reads the line with `read -r tag transport mode path`, so it may hold spaces
+  for (const share of s.shares ?? []) out += value('SHARE', `${share.tag} ${share.transport ?? 'auto'} ${share.readOnly ? 'ro' : 'rw'} ${share.path}`)
   if (s.dockerArgs?.length) out += value('DOCKER_ARGS', s.dockerArgs.join(' '))
   return out
 }

@@ -28,8 +28,8 @@ export type NetSpec =
   | {type: 'user'; mac?: string; net?: string; host?: string; dns?: string; hostfwd?: string[]}
 
 export type ShareSpec =
-  | {type: 'virtiofs'; socketPath: string; tag?: string}
-  | {type: '9p'; path: string; tag?: string; readOnly?: boolean}
+  | {type: 'virtiofs'; socketPath: string; tag: string}
+  | {type: '9p'; path: string; tag: string; readOnly?: boolean}
 
 export type ReadinessSpec =
   /** guest lines are appended to this file */
@@ -61,13 +61,16 @@ export interface VmSpec {
   /** fw_cfg name for settingsFile; default opt/org.dlite/settings */
   settingsName?: string
   net?: NetSpec
-  share?: ShareSpec
+  /** host directories, each a device of its own with a distinct tag */
+  shares?: ShareSpec[]
   qmpSocket?: string
   /** guest serial console (ttyS0) is written to this file */
   serialLog?: string
   readiness?: ReadinessSpec
   /** QEMU listens on this unix socket for the host-to-guest port org.dlite.control (server, no wait) */
   guestControlSocket?: string
+  /** QEMU listens on this unix socket for the host-to-guest port org.dlite.files (server, no wait) */
+  shareEventsSocket?: string
   pidFile?: string
   /** process / guest name shown in ps and QMP */
   name?: string
@@ -92,9 +95,9 @@ export interface QemuCommand {
 export const SETTINGS_FW_CFG_NAME = 'opt/org.dlite/settings'
 export const READINESS_PORT_NAME = 'org.dlite.ready'
 export const GUEST_CONTROL_PORT_NAME = 'org.dlite.control'
+export const SHARE_EVENTS_PORT_NAME = 'org.dlite.files'
 export const ROOT_DISK_SERIAL = 'dlite-root'
 export const DATA_DISK_SERIAL = 'dlite-data'
-export const DEFAULT_SHARE_TAG = 'share'
 export const DEFAULT_TCG_TB_SIZE_MIB = 64
 
 export class QemuSpecError extends Error {
@@ -190,7 +193,7 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   args.push('-smp', String(spec.cpus))
 
   // memory: virtiofs needs guest RAM shared with virtiofsd
-  if (spec.share?.type === 'virtiofs') {
+  if (spec.shares?.some((share) => share.type === 'virtiofs')) {
     args.push('-m', `${spec.memoryMiB}M`)
     args.push('-object', `memory-backend-memfd,id=mem,size=${spec.memoryMiB}M,share=on`)
     args.push('-numa', 'node,memdev=mem')
@@ -256,19 +259,21 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
     args.push('-device', [virtio('virtio-net'), 'netdev=net0', ...(spec.net.mac ? [`mac=${spec.net.mac.toLowerCase()}`] : [])].join(','))
   }
 
-  // host directory share
-  if (spec.share) {
-    const tag = spec.share.tag ?? DEFAULT_SHARE_TAG
-    if (!TAG_RE.test(tag)) throw new QemuSpecError(`share tag ${tag} must be 1-36 of [A-Za-z0-9_.-]`)
-    if (spec.share.type === 'virtiofs') {
-      args.push('-chardev', `socket,id=vfs0,path=${requirePath('virtiofs socketPath', spec.share.socketPath)}`)
-      args.push('-device', `${pci ? 'vhost-user-fs-pci' : 'vhost-user-fs-device'},chardev=vfs0,tag=${tag}`)
+  // host directory shares
+  const tags = new Set<string>()
+  for (const [index, share] of (spec.shares ?? []).entries()) {
+    if (!TAG_RE.test(share.tag)) throw new QemuSpecError(`share tag ${share.tag} must be 1-36 of [A-Za-z0-9_.-]`)
+    if (tags.has(share.tag)) throw new QemuSpecError(`share tag ${share.tag} is used twice`)
+    tags.add(share.tag)
+    if (share.type === 'virtiofs') {
+      args.push('-chardev', `socket,id=vfs${index},path=${requirePath('virtiofs socketPath', share.socketPath)}`)
+      args.push('-device', `${pci ? 'vhost-user-fs-pci' : 'vhost-user-fs-device'},chardev=vfs${index},tag=${share.tag}`)
     } else {
       // the tag belongs to the device; -fsdev refuses mount_tag (QEMU exits: "Invalid parameter 'mount_tag'")
-      const opts = [`local,id=fs0,path=${requirePath('9p share path', spec.share.path)}`, 'security_model=none']
-      if (spec.share.readOnly) opts.push('readonly=on')
+      const opts = [`local,id=fs${index},path=${requirePath('9p share path', share.path)}`, 'security_model=none']
+      if (share.readOnly) opts.push('readonly=on')
       args.push('-fsdev', opts.join(','))
-      args.push('-device', `${virtio('virtio-9p')},fsdev=fs0,mount_tag=${tag}`)
+      args.push('-device', `${virtio('virtio-9p')},fsdev=fs${index},mount_tag=${share.tag}`)
     }
   }
 
@@ -284,7 +289,7 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
     args.push('-serial', 'none')
   }
   // virtio-serial ports: lines of their own, with no kernel messages among them (unlike the serial console)
-  if (spec.readiness || spec.guestControlSocket) args.push('-device', virtio('virtio-serial'))
+  if (spec.readiness || spec.guestControlSocket || spec.shareEventsSocket) args.push('-device', virtio('virtio-serial'))
   if (spec.readiness) {
     const p = requirePath('readiness path', spec.readiness.path)
     args.push('-chardev', spec.readiness.type === 'file' ? `file,id=ready0,path=${p}` : `socket,id=ready0,path=${p},server=on,wait=off`)
@@ -294,6 +299,11 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
     const p = requirePath('guestControlSocket', spec.guestControlSocket)
     args.push('-chardev', `socket,id=control0,path=${p},server=on,wait=off`)
     args.push('-device', `virtserialport,chardev=control0,name=${GUEST_CONTROL_PORT_NAME}`)
+  }
+  if (spec.shareEventsSocket) {
+    const p = requirePath('shareEventsSocket', spec.shareEventsSocket)
+    args.push('-chardev', `socket,id=files0,path=${p},server=on,wait=off`)
+    args.push('-device', `virtserialport,chardev=files0,name=${SHARE_EVENTS_PORT_NAME}`)
   }
   if (spec.rng ?? true) {
     args.push('-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', `${virtio('virtio-rng')},rng=rng0`)

@@ -6,7 +6,7 @@ import {cpus as osCpus, homedir, totalmem} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type NetworkMode} from '../config/schema.js'
+import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type NetworkMode} from '../config/schema.js'
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
@@ -21,7 +21,8 @@ export interface InstallInput {
   memory?: number | string
   disk?: number | string
   hostname?: string
-  share?: string
+  /** `PATH[:ro]`, one or several; `none` alone shares nothing. */
+  mounts?: string | string[]
   /** Path of a public key, or `none` for no key (the wizard's empty answer means none too). */
   sshKey?: string
   /** Extra dockerd arguments as one shell-like string or several. */
@@ -55,7 +56,7 @@ export interface InstallHostFacts {
   platform: NodeJS.Platform
   cpuCores: number
   memoryBytes: number
-  /** The invoking user's home directory (default share, ~ expansion, default SSH keys). */
+  /** The invoking user's home directory (default mount, ~ expansion, default SSH keys). */
   homeDir: string
   /** Resolves relative paths given on the command line. */
   cwd: string
@@ -218,18 +219,60 @@ export function checkHostname(raw: string | undefined): Checked<string> {
   return ok(value)
 }
 
-// ---- share ---------------------------------------------------------------------------------------
+// ---- mounts --------------------------------------------------------------------------------------
 
-export function checkShare(raw: string | undefined, facts: InstallHostFacts): Checked<string> {
-  const given = isUnset(raw) ? facts.homeDir : expandHome(raw!.trim(), facts.homeDir)
-  if (!isAbsolute(given)) {
-    return fail('--share', `"${raw}" is not an absolute path`, `give an absolute directory, e.g. --share ${resolve(facts.cwd, given)}`)
+/** Where a share would hide the guest's own system or dlite's state: refused, with everything under them. */
+const GUEST_OWN_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr',
+  '/mnt/data', '/var/lib/docker', '/var/lib/containerd', '/var/log', '/var/run']
+/** Refused only as themselves: a share of one of these would hide the trees above. */
+const GUEST_OWN_PARENTS = ['/', '/mnt', '/var', '/var/lib']
+
+/** `PATH`, `PATH:ro` or `PATH:rw`; `~` expands to the home directory. */
+export function parseMount(raw: string, homeDir: string): Mount {
+  const suffix = /:(ro|rw)$/.exec(raw)
+  const path = expandHome(suffix ? raw.slice(0, -3) : raw, homeDir)
+  return suffix?.[1] === 'ro' ? {path, readOnly: true} : {path}
+}
+
+/** How a mount is written back (`dlite config get`, the wizard's default). */
+export function formatMount(mount: Mount): string {
+  return mount.readOnly ? `${mount.path}:ro` : mount.path
+}
+
+function checkMount(raw: string, facts: InstallHostFacts): Checked<Mount> {
+  const mount = parseMount(raw, facts.homeDir)
+  const suffix = mount.readOnly ? ':ro' : ''
+  if (!isAbsolute(mount.path)) {
+    return fail('--mount', `"${raw}" is not an absolute path`, `give an absolute directory, e.g. --mount ${resolve(facts.cwd, mount.path)}${suffix}`)
   }
-  const path = resolve(given)
+  const path = resolve(mount.path)
+  const hidden = GUEST_OWN_PARENTS.includes(path) ? path : GUEST_OWN_TREES.find((tree) => path === tree || path.startsWith(`${tree}/`))
+  if (hidden) return fail('--mount', `${path} would hide the VM's own ${hidden}`, 'share a directory of your own, e.g. your home or a project directory')
   const kind = facts.fs.kind(path)
-  if (kind === 'missing') return fail('--share', `${path} does not exist`, 'create the directory first or share an existing one')
-  if (kind !== 'directory') return fail('--share', `${path} is not a directory`, 'share a directory (its contents appear at the same path in the VM)')
-  return ok(path)
+  if (kind === 'missing') return fail('--mount', `${path} does not exist`, 'create the directory first or share an existing one')
+  if (kind !== 'directory') return fail('--mount', `${path} is not a directory`, 'share a directory (its contents appear at the same path in the VM)')
+  return ok({...mount, path})
+}
+
+/**
+ * `--mount PATH[:ro]`, repeatable; none given: the home directory, read-write; `none`: nothing shared. Each
+ * directory appears at the same path in the VM.
+ */
+export function checkMounts(raw: string | string[] | undefined, facts: InstallHostFacts): Checked<Mount[]> {
+  const given = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw])
+  if (given.length === 0) return ok([{path: facts.homeDir}])
+  if (given.length === 1 && given[0].trim() === 'none') return ok([])
+  const mounts: Mount[] = []
+  for (const piece of given) {
+    const text = checkFlagText('--mount', piece, {emptyFix: 'give a directory, or leave --mount out to share your home'})
+    if (!text.ok) return {ok: false, error: text.error}
+    if (piece === 'none') return fail('--mount', '"none" cannot be combined with directories', 'give --mount none alone to share nothing')
+    const checked = checkMount(piece, facts)
+    if (!checked.ok) return checked
+    if (mounts.some((m) => m.path === checked.value.path)) return fail('--mount', `${checked.value.path} is given twice`, 'give each directory once')
+    mounts.push(checked.value)
+  }
+  return ok(mounts)
 }
 
 // ---- ssh key -------------------------------------------------------------------------------------
@@ -512,7 +555,7 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
     memoryGiB: screened('--memory', input.memory, () => checkMemory(input.memory, facts)),
     diskGiB: screened('--disk', input.disk, () => checkDisk(input.disk)),
     hostname: screened('--hostname', input.hostname, () => checkHostname(input.hostname)),
-    share: screened('--share', input.share, () => checkShare(input.share, facts)),
+    mounts: checkMounts(input.mounts, facts),
     sshKey: screened('--ssh-key', input.sshKey, () => checkSshKey(input.sshKey, facts), {emptyFix: 'give the path of your public key, or --ssh-key none for no key'}),
     extraArgs: screenedExtra(input.extra),
     osSource: screened('--os', input.os, () => checkOsSource(input.os, facts), {emptyFix: 'give the path or URL of a manifest.json, or leave --os out for the default'}),
@@ -535,7 +578,7 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
       memoryGiB: value(checks.memoryGiB),
       diskGiB: value(checks.diskGiB),
       hostname: value(checks.hostname),
-      share: value(checks.share),
+      mounts: value(checks.mounts),
       sshKey: value(checks.sshKey),
       extraArgs: value(checks.extraArgs),
       osSource: value(checks.osSource),

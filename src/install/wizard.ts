@@ -3,7 +3,7 @@
 import {input} from '@inquirer/prompts'
 
 import {
-  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkNetwork, checkOsSource, checkShare, checkSshKey,
+  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkNetwork, checkMounts, checkOsSource, checkSshKey,
   defaultCpus, DEFAULT_DISK_GIB, DEFAULT_HOSTNAME, DEFAULT_MEMORY_GIB, maxMemoryGiB,
   type Checked, type InstallHostFacts, type InstallInput,
 } from './validate.js'
@@ -23,7 +23,11 @@ export async function askInstallQuestions(given: InstallInput, facts: InstallHos
   answers.memory ??= await ask(`Memory in GiB (1-${maxMemoryGiB(facts)})`, String(DEFAULT_MEMORY_GIB), (v) => verdict(checkMemory(v, facts)))
   answers.disk ??= await ask('Disk in GiB (sparse: only what is used takes space)', String(DEFAULT_DISK_GIB), (v) => verdict(checkDisk(v)))
   answers.hostname ??= await ask('Hostname of the VM', DEFAULT_HOSTNAME, (v) => verdict(checkHostname(v)))
-  answers.share ??= await ask('Directory to share into the VM (same path inside)', facts.homeDir, (v) => verdict(checkShare(v, facts)))
+  if (answers.mounts === undefined) {
+    const list = (v: string) => v.split(',').map((piece) => piece.trim())
+    answers.mounts = list(await ask('Directories to share into the VM, same path inside (comma-separated, PATH:ro read-only, "none")',
+      facts.homeDir, (v) => verdict(checkMounts(list(v), facts))))
+  }
   if (answers.sshKey === undefined) {
     const fallback = checkSshKey(undefined, facts)
     answers.sshKey = await ask('Your SSH public key to authorize ("none" for only dlite\'s own key)',

@@ -4,7 +4,7 @@
 import type {DliteConfig} from '../config/index.js'
 import {updateConfig} from '../config/store.js'
 import {
-  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkShare,
+  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkMounts, formatMount,
   type Checked, type InstallHostFacts, type ValidationError,
 } from '../install/validate.js'
 
@@ -14,9 +14,10 @@ export const SETTINGS = {
   memory: '--memory',
   disk: '--disk',
   hostname: '--hostname',
-  share: '--share',
+  mounts: '--mount',
   extra: '--extra',
   'activate-context': '--no-activate',
+  'file-events': '--no-file-events',
 } as const
 export type SettingName = keyof typeof SETTINGS
 
@@ -26,9 +27,10 @@ export function settingValues(config: DliteConfig): Record<SettingName, string> 
     memory: String(config.memoryGiB),
     disk: String(config.diskGiB),
     hostname: config.hostname,
-    share: config.share,
+    mounts: config.mounts.map(formatMount).join(','),
     extra: config.extraArgs.join(' '),
     'activate-context': String(config.activateContext ?? true),
+    'file-events': String(config.fileEvents ?? true),
   }
 }
 
@@ -100,15 +102,21 @@ function applySetting(name: SettingName, value: string, next: DliteConfig, curre
     }
     case 'hostname':
       return take(checkHostname(value), (v) => (next.hostname = v))
-    case 'share':
-      return take(checkShare(value, facts), (v) => (next.share = v))
+    case 'mounts':
+      // one value for the whole list (`mounts=~/src,/data:ro`, `mounts=none`): a path with a comma needs `dlite edit`
+      return take(checkMounts(value.split(','), facts), (v) => (next.mounts = v))
     case 'extra':
       return take(checkExtraArgs(value), (v) => (next.extraArgs = v))
     case 'activate-context':
-      if (!['true', 'false'].includes(value)) return {flag: name, message: `${JSON.stringify(value)} is not true or false`, fix: `write ${name}=true or ${name}=false`}
-      next.activateContext = value === 'true'
-      return undefined
+      return take(checkBoolean(name, value), (v) => (next.activateContext = v))
+    case 'file-events':
+      return take(checkBoolean(name, value), (v) => (next.fileEvents = v))
   }
+}
+
+function checkBoolean(name: SettingName, value: string): Checked<boolean> {
+  if (value === 'true' || value === 'false') return {ok: true, value: value === 'true'}
+  return {ok: false, error: {flag: name, message: `${JSON.stringify(value)} is not true or false`, fix: `write ${name}=true or ${name}=false`}}
 }
 
 /** Install's errors name its flags; here they name the setting. */

@@ -4,7 +4,7 @@
 import type {EventEmitter} from 'node:events'
 
 import type {NetworkMode} from '../config/index.js'
-import type {Accel, NetSpec, VmSpec} from '../hypervisor/qemu-argv.js'
+import type {Accel, NetSpec, ShareSpec, VmSpec} from '../hypervisor/qemu-argv.js'
 
 export type ShareTransport = 'virtiofs' | '9p'
 
@@ -26,13 +26,16 @@ export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel'
   net: NetSpec
   /** Descriptors the VM process inherits as fd 3, 4, ... (a tap). */
   inheritFds: number[]
-  share: {type: 'virtiofs'; socketPath: string} | {type: '9p'; path: string}
+  /** The shared directories, each with its own device tag. */
+  shares: ShareSpec[]
   /** Guest serial console log. */
   consoleLog: string
   /** Where the guest's readiness port (its DLITE-* markers, on a channel of their own) is written. */
   readinessLog: string
   /** The host end of the host-to-guest control port (the host's clock). */
   guestControlSocket: string
+  /** The host end of the host-to-guest port for file changes under the shares. */
+  shareEventsSocket: string
   /** The backend's own log (QEMU's stderr). */
   log: string
 }

@@ -12,10 +12,10 @@ import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervi
 
 /** QEMU's command line for a machine: the sparse data disk with discard, the console log, one QMP socket. */
 export function qemuCommand(spec: MachineSpec, qmpSocket: string): QemuCommand {
-  const {dataDisk, consoleLog, readinessLog, guestControlSocket, inheritFds: _fds, log: _log, ...machine} = spec
+  const {dataDisk, consoleLog, readinessLog, guestControlSocket, shareEventsSocket, inheritFds: _fds, log: _log, ...machine} = spec
   return buildQemuArgv({
     ...machine, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog,
-    readiness: {type: 'file', path: readinessLog}, guestControlSocket,
+    readiness: {type: 'file', path: readinessLog}, guestControlSocket, shareEventsSocket,
   })
 }
 

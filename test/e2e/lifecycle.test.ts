@@ -3,13 +3,14 @@
 // ssh -> the daemon killed (its QEMU goes with it) and started again -> QEMU killed and brought back -> stop ->
 // uninstall leaves nothing behind.
 import {expect} from 'chai'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {BUILT_OS_MANIFEST, dliteCli, printLogsOnFailure, type CliRunner} from '../helpers/dlite-cli.js'
 import {isAlive} from '../../src/daemon/pid-lock.js'
+import {inotifyWatchBinary} from '../helpers/inotify-watch.js'
 import {createNetns, type Netns} from '../helpers/netns.js'
 
 const SUBNET = '192.168.64.0/24'
@@ -89,6 +90,43 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     const read = await docker(['run', '--rm', '-v', `${share}:/data`, 'busybox:local', '/bin/cat', '/data/hello.txt'])
     expect(read.code, read.stderr).to.equal(0)
     expect(read.stdout).to.equal('from the host\n')
+  })
+
+  it('a file saved on the host under the share fires inotify in a container watching it, and keeps its modification time', async () => {
+    const share = join(dir, 'share')
+    const project = join(share, 'project')
+    const file = join(project, 'app.js')
+    mkdirSync(project)
+    writeFileSync(file, 'v1\n')
+    const watcher = inotifyWatchBinary(share)
+    const started = await docker(['run', '-d', '--name', 'watcher', '-v', `${share}:${share}`, 'busybox:local', watcher, file, project])
+    expect(started.code, started.stderr).to.equal(0)
+    const logsUntil = async (text: string) => {
+      const began = Date.now()
+      let out = ''
+      for (let attempt = 0; attempt < 80 && !out.includes(text); attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250))
+        out = (await docker(['logs', 'watcher'])).stdout
+      }
+      return {out, ms: Date.now() - began}
+    }
+    try {
+      expect((await logsUntil('WATCHING')).out).to.equal('WATCHING\n')
+      appendFileSync(file, 'v2\n')
+      const savedMtime = statSync(file, {bigint: true}).mtimeNs
+      const seen = await logsUntil(`MODIFY\t${project}\tapp.js\n`)
+      expect(seen.out).to.contain(`MODIFY\t${file}\n`).and.contain(`MODIFY\t${project}\tapp.js\n`)
+      console.log(`      (inotify in the container ${seen.ms} ms after the host's write, polled through docker logs)`)
+      // a file made after the watch began is a change in the watched directory too
+      writeFileSync(join(project, 'new.txt'), 'new\n')
+      expect((await logsUntil(`MODIFY\t${project}\tnew.txt\n`)).out).to.contain(`MODIFY\t${project}\tnew.txt\n`)
+      // the guest set the time the file already had: the host's file is as the editor left it
+      expect(statSync(file, {bigint: true}).mtimeNs).to.equal(savedMtime)
+      expect(readFileSync(file, 'utf8')).to.equal('v1\nv2\n')
+      expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.match(/share events: watching \d+ directories/)
+    } finally {
+      await docker(['rm', '-f', 'watcher'])
+    }
   })
 
   it('a published port answers at http://local.docker:8080 (the namespace hosts file)', async () => {

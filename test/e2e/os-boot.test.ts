@@ -166,7 +166,7 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
       dataDisk: {path: file('data.img'), format: 'raw'},
       settingsFile: file('settings.tar'),
       net: {type: 'tap', ifname: 'tap0', mac: '52:54:00:64:00:02'},
-      share: {type: 'virtiofs', socketPath: vfsSock},
+      shares: [{type: 'virtiofs', socketPath: vfsSock, tag: 'share0'}],
       qmpSocket: file('qmp.sock'),
       serialLog: consoleLog,
       readiness: {type: 'file', path: readyLog},
@@ -240,7 +240,7 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
     const settings: GuestSettings = {
       hostname: HOSTNAME,
       network: {address: VM_IP, prefix: 24, gateway: HOST_IP, dns: [HOST_IP], mac: '52:54:00:64:00:02'},
-      share: {path: shareDir, transport: 'virtiofs'},
+      shares: [{path: shareDir, tag: 'share0', transport: 'virtiofs'}],
       // DLITE_TEST_DOCKER_ARGS: e.g. "--iptables=false" to measure the fast mode (os/README.md)
       dockerArgs: ['--log-level=info', ...(process.env.DLITE_TEST_DOCKER_ARGS ?? '').split(/\s+/).filter(Boolean)],
       tls: {ca: readText(tls.ca), serverCert: readText(tls.serverCert), serverKey: readText(tls.serverKey)},

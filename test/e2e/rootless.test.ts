@@ -5,7 +5,8 @@
 // bindings, taken ports reported, listeners gone with the container); containers reach a host server at host.docker.internal; files containers write into the
 // shared home are the user's, and a setuid-root file cannot be made there.
 import {expect} from 'chai'
-import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {isAlive} from '../../src/daemon/pid-lock.js'
@@ -51,6 +52,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
   let socket: string
   let hostServer: ReturnType<Netns['spawn']> | undefined
   let squatter: ReturnType<Netns['spawn']> | undefined
+  let readOnly: string | undefined
 
   /** A node one-liner run as the user inside the namespace (the host side of a check). */
   const nodeAsUser = (script: string) => user.run(ns, process.execPath, ['-e', script], {timeoutMs: 15_000})
@@ -96,6 +98,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     if (dlite) await dlite(['stop', '--timeout', '5']).catch(() => {})
     await ns?.remove()
     user?.remove()
+    if (readOnly) rmSync(readOnly, {recursive: true, force: true})
   })
 
   afterEach(printLogsOnFailure(() => home))
@@ -105,7 +108,8 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     const installed = await dlite(['install', '--yes', '--os', manifest, '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '--json'])
     expect(installed.code, installed.stderr).to.equal(0)
     const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
-    expect(config).to.include({network: 'user', share: user.home, dockerSocket: socket})
+    expect(config).to.include({network: 'user', dockerSocket: socket})
+    expect(config.mounts).to.deep.equal([{path: user.home}])
     for (const name of ['config.json', 'disk.img', 'keys', 'tls', 'images']) expect(statSync(join(home, name)).uid, name).to.equal(user.uid)
   })
 
@@ -182,6 +186,8 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(statSync(planted).uid).to.not.equal(0)
     const who = await user.run(ns, planted, ['id', '-u'])
     expect(who.stdout.trim(), who.stderr).to.equal(String(user.uid))
+    // 9p cannot carry host file events to watchers in the VM (the lifecycle test has them over virtiofs): the log says so
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain(`share events: none for ${share} (9p gives watchers in the VM no events)`)
   })
 
   it('a published port answers on 127.0.0.1 and [::1] right after docker run, and goes when the container stops', async () => {
@@ -288,12 +294,15 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(body.context.outcome).to.equal('already current')
     // the guest's keeper stood down before rc.shutdown stopped dockerd: nothing was started again on the way down
     const before = readFileSync(join(home, 'logs', 'console.previous.log'), 'utf8')
-    expect(before).to.contain('DLITE-STAGE shutdown-done').and.not.contain('started it again')
+    // a guest kernel that panicked as it booted again (TCG, docs/RELIABILITY.md) was relaunched, and its console
+    // is then the previous one: the shutdown's is gone
+    if (before.includes('Kernel panic')) console.log('      (the new boot panicked under TCG and was relaunched: the shutdown\'s console was not kept)')
+    else expect(before).to.contain('DLITE-STAGE shutdown-done').and.not.contain('started it again')
     const images = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
     expect(images.stdout).to.contain('busybox:local')
   })
 
-  it('config set memory=3 disk=12 --restart: the guest sees 3 GiB and a bigger file system; an image, a stopped container and a volume are kept', async () => {
+  it('config set memory=3 disk=12 mounts=HOME,DIR:ro --restart: the guest sees 3 GiB, a bigger file system and a second, read-only share; an image, a stopped container and a volume are kept', async () => {
     const ok = (r: RunResult) => {
       expect(r.code, r.stderr + r.stdout).to.equal(0)
       return r.stdout.trim()
@@ -302,10 +311,20 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     ok(await docker(['create', '--name', 'stopped-one', 'busybox:local', 'true']))
     const dataKiB = async () => Number(ok(await docker(['run', '--rm', '-v', 'kept:/v', 'busybox:local', 'df', '-k', '/v'])).split('\n')[1].trim().split(/\s+/)[1])
     const before = await dataKiB()
-    const set = await dlite(['config', 'set', 'memory=3', 'disk=12', '--restart', '--json'], {timeoutMs: 540_000})
+    readOnly = mkdtempSync(join(tmpdir(), 'dlite-ro-share-'))
+    chmodSync(readOnly, 0o755)
+    writeFileSync(join(readOnly, 'data.txt'), 'read-only data\n')
+    const set = await dlite(['config', 'set', 'memory=3', 'disk=12', `mounts=${user.home},${readOnly}:ro`, '--restart', '--json'], {timeoutMs: 540_000})
     expect(set.code, set.stderr).to.equal(0)
     const body = JSON.parse(set.stdout)
-    expect(body.changed.map((c: {name: string}) => c.name)).to.deep.equal(['memory', 'disk'])
+    expect(body.changed.map((c: {name: string}) => c.name)).to.deep.equal(['memory', 'disk', 'mounts'])
+    // both shares, each at its host path; the container cannot write to the read-only one
+    expect(ok(await docker(['run', '--rm', '-v', `${readOnly}:${readOnly}`, 'busybox:local', 'cat', join(readOnly, 'data.txt')]))).to.equal('read-only data')
+    const write = await docker(['run', '--rm', '-v', `${readOnly}:${readOnly}`, 'busybox:local', 'sh', '-c', `echo x > ${readOnly}/new.txt`])
+    expect(write.code).to.not.equal(0)
+    expect(write.stderr).to.match(/Read-only file system/)
+    expect(existsSync(join(readOnly, 'new.txt'))).to.equal(false)
+    expect(ok(await docker(['run', '--rm', '-v', `${user.home}:${user.home}`, 'busybox:local', 'cat', join(user.home, 'hello.txt')]))).to.equal('from the host')
     expect(body.restarted.status.state).to.equal('running')
     const memTotal = Number(ok(await docker(['info', '--format', '{{.MemTotal}}'])))
     expect(memTotal / 1024 ** 3, 'GiB the guest sees').to.be.within(2.6, 3)

@@ -7,7 +7,7 @@ export function sampleConfig(): DliteConfig {
     memoryGiB: 2,
     diskGiB: 20,
     hostname: 'local.docker',
-    share: '/home/user',
+    mounts: [{path: '/home/user'}],
     sshKey: null,
     extraArgs: ['--log-level', 'debug'],
     osSource: '/srv/os/manifest.json',

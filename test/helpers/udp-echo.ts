@@ -1,9 +1,5 @@
-// A UDP echo server for containers: busybox has no UDP server applet and there is no registry to pull one
-// from, so the tests compile this static program (the host's C compiler and static libc) into a directory the
-// container can see.
-import {execFileSync} from 'node:child_process'
-import {existsSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+// A UDP echo server for containers: busybox has no UDP server applet.
+import {staticProgram} from './static-program.js'
 
 const SOURCE = `
 #include <netinet/in.h>
@@ -27,10 +23,5 @@ int main(int argc, char **argv) {
 
 /** Builds `<dir>/udp-echo` (usage: udp-echo PORT) unless it is there. */
 export function udpEchoBinary(dir: string): string {
-  const binary = join(dir, 'udp-echo')
-  if (existsSync(binary)) return binary
-  const source = join(dir, 'udp-echo.c')
-  writeFileSync(source, SOURCE)
-  execFileSync('cc', ['-static', '-O2', '-o', binary, source], {stdio: 'pipe'})
-  return binary
+  return staticProgram(dir, 'udp-echo', SOURCE)
 }

@@ -54,9 +54,9 @@ describe('dlite install: bad input', function () {
   // Valid values for the flags a case does not override.
   const withDefaults = (flags: string[]) => {
     const base: Record<string, string> = {
-      '--os': BUILT_OS_MANIFEST, '--share': dir, '--docker-socket': join(dir, 'run', 'docker.sock'), '--ssh-key': 'none',
+      '--os': BUILT_OS_MANIFEST, '--mount': dir, '--docker-socket': join(dir, 'run', 'docker.sock'), '--ssh-key': 'none',
     }
-    const aliases: Record<string, string> = {'-S': '--share', '-s': '--ssh-key'}
+    const aliases: Record<string, string> = {'-S': '--mount', '-s': '--ssh-key'}
     for (let i = 0; i < flags.length; i += 2) delete base[aliases[flags[i]] ?? flags[i]]
     return ['--yes', ...Object.entries(base).flat(), ...flags]
   }
@@ -70,8 +70,8 @@ describe('dlite install: bad input', function () {
     ['disk below 8 GiB', ['-d', '4'], /--disk.*at least 8/s],
     ['hostname with an underscore', ['-n', 'bad_name'], /--hostname.*RFC 1123/s],
     ['hostname too long', ['-n', `${'a'.repeat(64)}.docker`], /--hostname/],
-    ['share missing', ['-S', '/definitely/not/here'], /--share/],
-    ['share relative to nothing', ['-S', 'relative/dir/that/is/missing'], /--share/],
+    ['share missing', ['-S', '/definitely/not/here'], /--mount/],
+    ['share relative to nothing', ['-S', 'relative/dir/that/is/missing'], /--mount/],
     ['ssh key missing', ['-s', '/nope/id.pub'], /--ssh-key/],
     ['ssh key not a key', ['-s', '__NOTAKEY__'], /--ssh-key/],
     ['extra args with plain TCP', ['-e', '-H tcp://0.0.0.0:2375'], /--extra.*(TCP|tcp)/s],
@@ -108,10 +108,10 @@ describe('dlite install: bad input', function () {
     ['hostname with an escape sequence', ['-n', '\x1b[31mred'], /--hostname.*control character "\\u001b"/s],
     ['hostname with DEL', ['-n', 'local.docker\x7f'], /--hostname.*control character "\\u007f"/s],
     // paths: files for directories and directories for files, emptiness, control characters, length
-    ['share empty', ['-S', ''], /--share.*empty/s],
-    ['share that is a file', ['-S', '__NOTAKEY__'], /--share.*not a directory/s],
-    ['share with a trailing newline', ['-S', '__DIR__\n'], /--share.*control character/s],
-    ['share with a name too long', ['-S', `/tmp/${'x'.repeat(300)}`], /--share/],
+    ['share empty', ['-S', ''], /--mount.*empty/s],
+    ['share that is a file', ['-S', '__NOTAKEY__'], /--mount.*not a directory/s],
+    ['share with a trailing newline', ['-S', '__DIR__\n'], /--mount.*control character/s],
+    ['share with a name too long', ['-S', `/tmp/${'x'.repeat(300)}`], /--mount/],
     ['ssh key empty', ['-s', ''], /--ssh-key.*empty.*--ssh-key none/s],
     ['ssh key that is a directory', ['-s', '__DIR__'], /--ssh-key.*not a file/s],
     ['ssh key with an escape', ['-s', '__DIR__/id\x1b.pub'], /--ssh-key.*control character/s],

@@ -38,7 +38,7 @@ describe('QEMU accepts the share arguments dlite builds', () => {
 
   for (const readOnly of [false, true]) {
     it(`9p${readOnly ? ', read-only' : ''}`, async () => {
-      const {args} = buildQemuArgv({accel: 'tcg', cpus: 1, memoryMiB: 256, kernel: '/k', initrd: '/i', cmdline: '', share: {type: '9p', path: dir, readOnly}})
+      const {args} = buildQemuArgv({accel: 'tcg', cpus: 1, memoryMiB: 256, kernel: '/k', initrd: '/i', cmdline: '', shares: [{type: '9p', path: dir, tag: 'share0', readOnly}]})
       const share = shareArgs(args)
       expect(share).to.have.length(4)
       const verdict = await qemuAccepts(share)

@@ -27,6 +27,20 @@ describe('config set', () => {
     expect(needsRestart(plan.change)).to.equal(true)
   })
 
+  it('replaces the shared directories as one list, :ro read-only, none for nothing', () => {
+    const plan = planConfigChange(['mounts=~/src,/home/user/data:ro'], sampleConfig(), facts)
+    expect(plan.ok).to.equal(true)
+    if (!plan.ok) return
+    expect(plan.change.next.mounts).to.deep.equal([{path: '/home/user/src'}, {path: '/home/user/data', readOnly: true}])
+    expect(plan.change.changed).to.deep.equal([{name: 'mounts', from: '/home/user', to: '/home/user/src,/home/user/data:ro'}])
+    expect(needsRestart(plan.change)).to.equal(true)
+    const none = planConfigChange(['mounts=none'], sampleConfig(), facts)
+    expect(none.ok && none.change.next.mounts).to.deep.equal([])
+    const bad = planConfigChange(['mounts=/home/user,/nowhere'], sampleConfig(), facts)
+    expect(bad.ok).to.equal(false)
+    if (!bad.ok) expect(bad.errors[0]).to.include({flag: 'mounts'}).and.to.have.property('message').that.matches(/\/nowhere does not exist/)
+  })
+
   it('reports every bad value at once in the setting\'s own name, and changes nothing', () => {
     const config = sampleConfig()
     const plan = planConfigChange(['disk=10', 'cpus=99', 'frob=1', 'memory', 'memory=0', 'memory=3', 'hostname=', 'activate-context=maybe'], config, facts)
@@ -55,9 +69,18 @@ describe('config set', () => {
     expect(settingValues(sampleConfig())['activate-context']).to.equal('true')
   })
 
+  it('file events turn off in the config and take effect at the next start (the daemon watches from its start)', () => {
+    const off = planConfigChange(['file-events=false'], sampleConfig(), facts)
+    expect(off.ok && off.change.next.fileEvents).to.equal(false)
+    expect(off.ok && needsRestart(off.change)).to.equal(true)
+    expect(settingValues(sampleConfig())['file-events']).to.equal('true')
+    const bad = planConfigChange(['file-events=off'], sampleConfig(), facts)
+    expect(!bad.ok && bad.errors[0].fix).to.equal('write file-events=true or file-events=false')
+  })
+
   it('nothing to change is an error that lists the settings', () => {
     const plan = planConfigChange([], sampleConfig(), facts)
     expect(plan.ok).to.equal(false)
-    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, share, extra, activate-context\)/)
+    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, mounts, extra, activate-context, file-events\)/)
   })
 })

@@ -43,7 +43,7 @@ describe('config store', () => {
     createConfig(home, sampleConfig())
     expect(isInstalled(home)).to.equal(true)
     expect(await readConfig(home)).to.deep.equal(sampleConfig())
-    expect(onDisk().__internal__.migrations.version).to.equal('2.0.0')
+    expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
     expect(statSync(configPath(home)).mode & 0o777).to.equal(0o644 & ~process.umask())
     expect(readdirSync(home)).to.deep.equal(['config.json']) // no temp file left
   })
@@ -61,7 +61,7 @@ describe('config store', () => {
     ['fractional memory', {memoryGiB: 1.5}, /memoryGiB/],
     ['a 4 GiB disk', {diskGiB: 4}, /diskGiB/],
     ['an upper-case hostname with a space', {hostname: 'Bad Host'}, /hostname/],
-    ['a relative share', {share: 'relative/dir'}, /share/],
+    ['a relative mount', {mounts: [{path: 'relative/dir'}]}, /mounts/],
     ['an unknown accelerator', {accel: 'xen'}, /accel/],
     ['a subnet that is no CIDR', {subnet: 'lots'}, /subnet/],
     ['an image without current', {image: {previous: '1'}}, /current/],
@@ -75,7 +75,7 @@ describe('config store', () => {
     })
 
     it(`reading a stamped file with ${what} fails with conf's message, naming the field`, async () => {
-      writeFileSync(configPath(home), JSON.stringify({...sampleConfig(), ...patch, __internal__: {migrations: {version: '2.0.0'}}}))
+      writeFileSync(configPath(home), JSON.stringify({...sampleConfig(), ...patch, __internal__: {migrations: {version: '3.0.0'}}}))
       const error = await rejection(readConfig(home))
       expect(error.code).to.equal(new InvalidConfigError('', '').code)
       expect(error.message).to.match(/Config schema violation/).and.to.match(field)
@@ -99,7 +99,7 @@ describe('config store', () => {
     const before = readFileSync(configPath(home), 'utf8')
     expect(() => updateConfig(home, {memoryGiB: -1})).to.throw(InvalidConfigError, /memoryGiB/)
     expect(readFileSync(configPath(home), 'utf8')).to.equal(before)
-    expect(onDisk().__internal__.migrations.version).to.equal('2.0.0')
+    expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
   })
 
   it('selects a new image keeping the old one as previous, and rolls back', () => {
@@ -119,43 +119,52 @@ describe('config store', () => {
   })
 
   describe('migrations', () => {
-    it('schema 1 (every install before user-mode networking) becomes schema 2 as a bridged VM, written back once', async () => {
-      const {network: _network, ...v1} = sampleConfig()
-      writeFileSync(configPath(home), JSON.stringify({...v1, __internal__: {migrations: {version: '1.0.0'}}}))
+    it('schema 1 (every install before user-mode networking) becomes the current schema as a bridged VM, written back once', async () => {
+      const {network: _network, mounts, ...v1} = sampleConfig()
+      writeFileSync(configPath(home), JSON.stringify({...v1, share: mounts[0].path, __internal__: {migrations: {version: '1.0.0'}}}))
       const config = await readConfig(home)
       expect(config.network).to.equal('bridged')
       expect(onDisk().network).to.equal('bridged')
-      expect(onDisk().__internal__.migrations.version).to.equal('2.0.0')
+      expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
       expect(await readConfig(home)).to.deep.equal(config)
     })
 
-    // This simulates the next change: pretend schema 3 added a field `accel` that schema-2 files lack, with
+    it('schema 2 (one share) becomes schema 3 with that directory as its only mount', async () => {
+      const {mounts: _mounts, ...v2} = sampleConfig()
+      writeFileSync(configPath(home), JSON.stringify({...v2, share: '/srv/project', __internal__: {migrations: {version: '2.0.0'}}}))
+      const config = await readConfig(home)
+      expect(config.mounts).to.deep.equal([{path: '/srv/project'}])
+      expect(onDisk()).to.not.have.property('share')
+      expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
+    })
+
+    // This simulates the next change: pretend schema 4 added a field `accel` that schema-3 files lack, with
     // the migration that fills it in.
-    function writeV2File() {
-      const {accel: _accel, ...v2} = sampleConfig()
-      writeFileSync(configPath(home), JSON.stringify({...v2, __internal__: {migrations: {version: '2.0.0'}}}))
+    function writeV3File() {
+      const {accel: _accel, ...v3} = sampleConfig()
+      writeFileSync(configPath(home), JSON.stringify({...v3, __internal__: {migrations: {version: '3.0.0'}}}))
     }
 
     it('migrates an old-version file on open, persists it and runs each migration once', async () => {
-      writeV2File()
+      writeV3File()
       let runs = 0
       const migrations = {
-        '3.0.0': (store: {set: (k: 'accel', v: 'tcg') => void}) => {
+        '4.0.0': (store: {set: (k: 'accel', v: 'tcg') => void}) => {
           runs++
           store.set('accel', 'tcg')
         },
       }
-      const config = await readConfig(home, {schemaVersion: 3, migrations: migrations as never})
+      const config = await readConfig(home, {schemaVersion: 4, migrations: migrations as never})
       expect(config.accel).to.equal('tcg')
       expect(onDisk().accel).to.equal('tcg')
-      expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
-      await readConfig(home, {schemaVersion: 3, migrations: migrations as never})
+      expect(onDisk().__internal__.migrations.version).to.equal('4.0.0')
+      await readConfig(home, {schemaVersion: 4, migrations: migrations as never})
       expect(runs).to.equal(1)
     })
 
     it('without the migration the old file fails validation instead of being half-read', async () => {
-      writeV2File()
-      const error = await rejection(readConfig(home, {schemaVersion: 3, migrations: {}}))
+      writeV3File()
+      const error = await rejection(readConfig(home, {schemaVersion: 4, migrations: {}}))
       expect(error.code).to.equal(new InvalidConfigError('', '').code)
       expect(error.message).to.match(/accel/)
     })
@@ -163,15 +172,15 @@ describe('config store', () => {
     it('a file with no version stamp (hand-written) is adopted at the current version', async () => {
       writeFileSync(configPath(home), JSON.stringify(sampleConfig()))
       expect(await readConfig(home)).to.deep.equal(sampleConfig())
-      expect(onDisk().__internal__.migrations.version).to.equal('2.0.0')
+      expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
     })
 
     it('refuses a file written by a newer dlite and does not downgrade its stamp', async () => {
-      writeFileSync(configPath(home), JSON.stringify({...sampleConfig(), __internal__: {migrations: {version: '3.0.0'}}}))
+      writeFileSync(configPath(home), JSON.stringify({...sampleConfig(), __internal__: {migrations: {version: '4.0.0'}}}))
       const error = await rejection(readConfig(home))
       expect(error).to.be.instanceOf(ConfigTooNewError)
       expect(error.message).to.match(/upgrade dlite/)
-      expect(onDisk().__internal__.migrations.version).to.equal('3.0.0')
+      expect(onDisk().__internal__.migrations.version).to.equal('4.0.0')
     })
   })
 })

@@ -15,7 +15,7 @@ const HOSTKEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRI
 const full: GuestSettings = {
   hostname: 'local.docker',
   network: {address: '192.168.64.2', prefix: 24, gateway: '192.168.64.1', dns: ['192.168.64.1', '1.1.1.1'], hostAddress: '192.168.64.1', mac: '52:54:00:AB:CD:EF'},
-  share: {path: '/home/alice', transport: 'virtiofs'},
+  shares: [{path: '/home/alice', tag: 'share0', transport: 'virtiofs'}, {path: '/home/alice/my src', tag: 'share1', transport: '9p', readOnly: true}],
   dockerArgs: ['--debug', '--max-concurrent-downloads=6'],
   daemonJson: {features: {buildkit: true}},
   tls: {ca: CERT, serverCert: CERT, serverKey: KEY},
@@ -64,9 +64,8 @@ describe('guest settings bundle', () => {
       'DNS=192.168.64.1,1.1.1.1',
       'HOST_ADDR=192.168.64.1',
       'MAC=52:54:00:ab:cd:ef',
-      'SHARE_PATH=/home/alice',
-      'SHARE_TAG=share',
-      'SHARE_TRANSPORT=virtiofs',
+      'SHARE=share0 virtiofs rw /home/alice',
+      'SHARE=share1 9p ro /home/alice/my src',
       'DOCKER_ARGS=--debug --max-concurrent-downloads=6',
     ])
   })
@@ -97,7 +96,9 @@ describe('guest settings bundle', () => {
       [{network: {address: '10.0.0.2', prefix: 31}}, /prefix/],
       [{network: {address: '10.0.0.2', prefix: 24, gateway: 'x'}}, /gateway/],
       [{network: {address: '10.0.0.2', prefix: 24, hostAddress: '10.0.0.1\nDNS=1.1.1.1'}}, /hostAddress/],
-      [{share: {path: 'relative'}}, /share.path/],
+      [{shares: [{path: 'relative', tag: 'share0'}]}, /share path/],
+      [{shares: [{path: '/a', tag: 'share0'}, {path: '/b', tag: 'share0'}]}, /used twice/],
+      [{shares: [{path: '/a', tag: 'bad tag'}]}, /share tag/],
       [{dockerArgs: ['--label a=b c']}, /white space/],
       [{daemonJson: {hosts: ['tcp://0.0.0.0:2375']}}, /hosts/],
       [{daemonJson: {tlsverify: false}}, /tlsverify/],

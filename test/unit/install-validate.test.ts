@@ -98,7 +98,7 @@ describe('install option validation', () => {
       memoryGiB: 2,
       diskGiB: 20,
       hostname: 'local.docker',
-      share: '/home/ann',
+      mounts: [{path: '/home/ann'}],
       sshKey: '/home/ann/.ssh/id_ed25519.pub',
       extraArgs: [],
       osSource: '/srv/os/manifest.json',
@@ -110,11 +110,12 @@ describe('install option validation', () => {
 
   it('normalizes good values (strings from the wizard, case, trailing slashes, ~)', () => {
     const options = optionsFor({
-      cpus: '8', memory: '15', disk: 8, hostname: 'Dev.Docker', share: '~/work/', sshKey: '~/.ssh/id_ed25519.pub',
+      cpus: '8', memory: '15', disk: 8, hostname: 'Dev.Docker', mounts: '~/work/', sshKey: '~/.ssh/id_ed25519.pub',
       extra: ["--label 'team=a b'", '--log-level=debug'], os: 'https://example.test/os/manifest.json', subnet: '10.1.0.0/16',
       dockerSocket: '/tmp/dlite-a/docker.sock', accel: 'TCG',
     }, facts({'/tmp': {kind: 'directory'}}))
-    expect(options).to.include({cpus: 8, memoryGiB: 15, diskGiB: 8, hostname: 'dev.docker', share: '/home/ann/work', subnet: '10.1.0.0/16', accel: 'tcg'})
+    expect(options).to.include({cpus: 8, memoryGiB: 15, diskGiB: 8, hostname: 'dev.docker', subnet: '10.1.0.0/16', accel: 'tcg'})
+    expect(options.mounts).to.deep.equal([{path: '/home/ann/work'}])
     expect(options.extraArgs).to.deep.equal(['--label', 'team=a b', '--log-level=debug'])
     expect(options.osSource).to.equal('https://example.test/os/manifest.json')
     expect(options.dockerSocket).to.equal('/tmp/dlite-a/docker.sock')
@@ -126,8 +127,8 @@ describe('install option validation', () => {
   })
 
   it('reports every bad flag at once, each with a fix', () => {
-    const errors = errorsFor({cpus: 0, memory: 0, disk: 1, hostname: '-x', share: 'rel', subnet: '8.8.8.0/24'})
-    expect(errors.map((e) => e.flag)).to.deep.equal(['--cpus', '--memory', '--disk', '--hostname', '--share', '--subnet'])
+    const errors = errorsFor({cpus: 0, memory: 0, disk: 1, hostname: '-x', mounts: 'rel', subnet: '8.8.8.0/24'})
+    expect(errors.map((e) => e.flag)).to.deep.equal(['--cpus', '--memory', '--disk', '--hostname', '--mount', '--subnet'])
     expect(formatValidationErrors(errors).split('\n')).to.have.length(6)
   })
 
@@ -190,14 +191,32 @@ describe('install option validation', () => {
     })
   })
 
-  describe('--share', () => {
+  describe('--mount', () => {
     it('rejects a relative path, suggesting the absolute one', () => {
-      const error = expectOnlyError({share: 'src'}, '--share', /not an absolute path/)
+      const error = expectOnlyError({mounts: 'src'}, '--mount', /not an absolute path/)
       expect(error.fix).to.contain('/home/ann/work/src')
+      expect(expectOnlyError({mounts: 'src:ro'}, '--mount', /not an absolute path/).fix).to.contain('/home/ann/work/src:ro')
     })
     it('rejects a missing path and a file', () => {
-      expectOnlyError({share: '/nope'}, '--share', /does not exist/)
-      expectOnlyError({share: '/home/ann/notes.txt'}, '--share', /not a directory/)
+      expectOnlyError({mounts: '/nope'}, '--mount', /does not exist/)
+      expectOnlyError({mounts: '/home/ann/notes.txt'}, '--mount', /not a directory/)
+    })
+    it('takes several directories, read-only ones with :ro, ~ expanded', () => {
+      expect(optionsFor({mounts: ['~', '/srv/os:ro', '/home/ann/work:rw']}).mounts).to.deep.equal([
+        {path: '/home/ann'}, {path: '/srv/os', readOnly: true}, {path: '/home/ann/work'},
+      ])
+    })
+    it('shares nothing with none, and refuses none among directories', () => {
+      expect(optionsFor({mounts: ['none']}).mounts).to.deep.equal([])
+      expectOnlyError({mounts: ['none', '/srv']}, '--mount', /none/)
+    })
+    it('refuses a directory given twice', () => {
+      expectOnlyError({mounts: ['/srv/os', '/srv/os/:ro']}, '--mount', /twice/)
+    })
+    it("refuses what would hide the VM's own system or docker's state", () => {
+      for (const path of ['/', '/var', '/usr/local/src', '/var/lib/docker', '/mnt/data/x', '/proc', '/etc']) {
+        expectOnlyError({mounts: path}, '--mount', /would hide the VM's own/)
+      }
     })
   })
 
@@ -370,7 +389,7 @@ describe('install option validation', () => {
 
 describe('flag values that no flag takes', () => {
   it('refuses empty values instead of quietly using the default, and says how to get the default', () => {
-    for (const [field, flag] of [['cpus', '--cpus'], ['memory', '--memory'], ['disk', '--disk'], ['hostname', '--hostname'], ['share', '--share'],
+    for (const [field, flag] of [['cpus', '--cpus'], ['memory', '--memory'], ['disk', '--disk'], ['hostname', '--hostname'], ['mounts', '--mount'],
       ['os', '--os'], ['subnet', '--subnet'], ['dockerSocket', '--docker-socket'], ['accel', '--accel'], ['network', '--network']] as const) {
       const error = expectOnlyError({[field]: ''}, flag, /empty/)
       expect(error.fix, flag).to.match(/leave .* out/)
@@ -383,14 +402,14 @@ describe('flag values that no flag takes', () => {
   it('refuses whitespace around a value, showing it without', () => {
     expect(expectOnlyError({cpus: ' 2'}, '--cpus', /whitespace/).fix).to.equal('drop it: --cpus 2')
     expectOnlyError({subnet: '192.168.64.0/24 '}, '--subnet', /whitespace/)
-    expectOnlyError({share: '/home/ann '}, '--share', /whitespace/)
+    expectOnlyError({mounts: '/home/ann '}, '--mount', /whitespace/)
     // --extra is split like a shell line: whitespace around its words is only whitespace
     expect(optionsFor({extra: '  --debug  '}).extraArgs).to.deep.equal(['--debug'])
   })
 
   it('refuses control characters anywhere, shown escaped', () => {
     const cases: [keyof InstallInput, string, string][] = [
-      ['hostname', 'local.docker\n', '--hostname'], ['hostname', '\u001b[31mred', '--hostname'], ['share', '/home/ann\t', '--share'],
+      ['hostname', 'local.docker\n', '--hostname'], ['hostname', '\u001b[31mred', '--hostname'], ['mounts', '/home/ann\t', '--mount'],
       ['dockerSocket', '/tmp/d\u007f.sock', '--docker-socket'], ['subnet', '192.168.64.0/24\n', '--subnet'], ['sshKey', '/k\u0085.pub', '--ssh-key'],
       ['extra', '--label "a\tb"', '--extra'], ['extra', '--debug\n--tls', '--extra'], ['os', '/srv/os/manifest.json\r', '--os'], ['memory', '2\n', '--memory'],
     ]

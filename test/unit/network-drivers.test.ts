@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 import {createServer} from 'node:net'
 
-import {chooseShareTransport} from '../../src/daemon/share-server.js'
+import {chooseShareTransport, describeShares, fileEventRoots, planShares} from '../../src/daemon/share-server.js'
 import {UserNetworkDriver, USER_GUEST_IP, USER_HOST_ALIAS} from '../../src/daemon/network-drivers/user.js'
 import {guestAddress} from '../../src/daemon/network-drivers/driver.js'
 import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
@@ -47,5 +47,27 @@ describe('share transport', () => {
     expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/usr/lib/qemu/virtiofsd'}).transport).to.equal('virtiofs')
     expect(chooseShareTransport({runningAsRoot: true}).reason).to.match(/not found/)
     expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/x', forced: '9p'}).transport).to.equal('9p')
+  })
+  it('several directories: a parent before the directories under it, a tag each, read-only ones over 9p', () => {
+    const virtiofs = {transport: 'virtiofs', reason: 'virtiofs'} as const
+    const shares = planShares([{path: '/home/u/src'}, {path: '/opt/data', readOnly: true}, {path: '/home/u'}], virtiofs, (i) => `/run/vfs${i}.sock`)
+    expect(shares).to.deep.equal([
+      {path: '/home/u', readOnly: false, tag: 'share0', transport: 'virtiofs', socketPath: '/run/vfs0.sock'},
+      {path: '/home/u/src', readOnly: false, tag: 'share1', transport: 'virtiofs', socketPath: '/run/vfs1.sock'},
+      {path: '/opt/data', readOnly: true, tag: 'share2', transport: '9p'},
+    ])
+    expect(describeShares(shares, virtiofs)).to.equal('3 directories (1 read-only): virtiofs and 9p')
+    const userMode = chooseShareTransport({runningAsRoot: false})
+    expect(describeShares(planShares([{path: '/home/u'}], userMode, () => ''), userMode)).to.equal('/home/u: 9p, served by QEMU as you')
+    expect(describeShares([], userMode)).to.equal('nothing shared')
+  })
+  it('file events only for read-write virtiofs shares: 9p watchers in the VM hold inodes a later lookup never reaches', () => {
+    const virtiofs = {transport: 'virtiofs', reason: 'virtiofs'} as const
+    const shares = planShares([{path: '/home/u'}, {path: '/opt/data', readOnly: true}], virtiofs, (i) => `/run/vfs${i}.sock`)
+    expect(fileEventRoots(shares)).to.deep.equal({watched: ['/home/u'], unwatched: [{path: '/opt/data', why: 'read-only'}]})
+    const userMode = chooseShareTransport({runningAsRoot: false})
+    expect(fileEventRoots(planShares([{path: '/home/u'}], userMode, () => ''))).to.deep.equal({
+      watched: [], unwatched: [{path: '/home/u', why: '9p gives watchers in the VM no events'}],
+    })
   })
 })

@@ -100,19 +100,30 @@ describe('buildQemuArgv', () => {
   })
 
   it('shares a directory over virtiofs with shared guest memory', () => {
-    const {args} = buildQemuArgv({...base, share: {type: 'virtiofs', socketPath: '/run/vfs.sock'}})
+    const {args} = buildQemuArgv({...base, shares: [{type: 'virtiofs', socketPath: '/run/vfs.sock', tag: 'share0'}]})
     expect(all(args, '-object')).to.include('memory-backend-memfd,id=mem,size=2048M,share=on')
     expect(opt(args, '-numa')).to.equal('node,memdev=mem')
     expect(all(args, '-chardev')).to.include('socket,id=vfs0,path=/run/vfs.sock')
-    expect(all(args, '-device')).to.include('vhost-user-fs-pci,chardev=vfs0,tag=share')
+    expect(all(args, '-device')).to.include('vhost-user-fs-pci,chardev=vfs0,tag=share0')
   })
 
   it('falls back to 9p without shared memory', () => {
-    const {args} = buildQemuArgv({...base, share: {type: '9p', path: '/home/u', tag: 'home'}})
+    const {args} = buildQemuArgv({...base, shares: [{type: '9p', path: '/home/u', tag: 'home'}]})
     expect(opt(args, '-fsdev')).to.equal('local,id=fs0,path=/home/u,security_model=none')
     expect(all(args, '-device')).to.include('virtio-9p-pci,fsdev=fs0,mount_tag=home')
     expect(args).to.not.include('-numa')
-    expect(() => buildQemuArgv({...base, share: {type: '9p', path: '/x', tag: 'bad tag'}})).to.throw(QemuSpecError, /tag/)
+    expect(() => buildQemuArgv({...base, shares: [{type: '9p', path: '/x', tag: 'bad tag'}]})).to.throw(QemuSpecError, /tag/)
+  })
+
+  it('gives each shared directory a device of its own, and refuses a tag used twice', () => {
+    const {args} = buildQemuArgv({...base, shares: [
+      {type: 'virtiofs', socketPath: '/run/vfs0.sock', tag: 'share0'},
+      {type: '9p', path: '/srv/data', tag: 'share1', readOnly: true},
+    ]})
+    expect(all(args, '-chardev')).to.include('socket,id=vfs0,path=/run/vfs0.sock')
+    expect(opt(args, '-fsdev')).to.equal('local,id=fs1,path=/srv/data,security_model=none,readonly=on')
+    expect(all(args, '-device')).to.include.members(['vhost-user-fs-pci,chardev=vfs0,tag=share0', 'virtio-9p-pci,fsdev=fs1,mount_tag=share1'])
+    expect(() => buildQemuArgv({...base, shares: [{type: '9p', path: '/a', tag: 's'}, {type: '9p', path: '/b', tag: 's'}]})).to.throw(QemuSpecError, /twice/)
   })
 
   it('wires QMP, the serial log and the readiness port', () => {

@@ -10,8 +10,9 @@ const machine: MachineSpec = {
   kernel: '/h/images/1/vmlinuz', initrd: '/h/images/1/initrd.img', cmdline: 'console=ttyS0', rootImage: '/h/images/1/root.img',
   dataDisk: '/h/disk.img', settingsFile: '/h/run/settings.tar',
   net: {type: 'user', net: '10.0.2.0/24', host: '10.0.2.2', dns: '10.0.2.3', hostfwd: ['tcp:127.0.0.1:40001-10.0.2.15:2376']},
-  inheritFds: [], share: {type: '9p', path: '/home/ann'}, consoleLog: '/h/logs/console.log', log: '/h/logs/qemu.log',
+  inheritFds: [], shares: [{type: '9p', path: '/home/ann', tag: 'share0'}], consoleLog: '/h/logs/console.log', log: '/h/logs/qemu.log',
   readinessLog: '/h/logs/ready.log', guestControlSocket: '/h/run/guest-control.sock',
+  shareEventsSocket: '/h/run/share-events.sock',
 }
 
 describe('QEMU backend', () => {
@@ -26,6 +27,7 @@ describe('QEMU backend', () => {
     // the guest's own channels: markers out to a file, the host's clock in through a socket
     expect(line).to.contain('-chardev file,id=ready0,path=/h/logs/ready.log -device virtserialport,chardev=ready0,name=org.dlite.ready')
     expect(line).to.contain('-chardev socket,id=control0,path=/h/run/guest-control.sock,server=on,wait=off -device virtserialport,chardev=control0,name=org.dlite.control')
+    expect(line).to.contain('-chardev socket,id=files0,path=/h/run/share-events.sock,server=on,wait=off -device virtserialport,chardev=files0,name=org.dlite.files')
     expect(line).to.contain('-netdev user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:40001-10.0.2.15:2376')
     expect(line).to.contain('-fsdev local,id=fs0,path=/home/ann,security_model=none')
     expect(line).to.contain('-name dlite-abc123,process=dlite-abc123')

@@ -4,7 +4,8 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/dlite/bin
 export PATH
 
 # dlite_port NAME: the device of the virtio-serial port NAME, when QEMU gave the guest one:
-# org.dlite.ready (guest -> host: the DLITE-* markers), org.dlite.control (host -> guest: the host's clock).
+# org.dlite.ready (guest -> host: the DLITE-* markers), org.dlite.control (host -> guest: the host's clock),
+# org.dlite.files (host -> guest: changes under the shares, for inotify).
 dlite_port() {
   for n in /sys/class/virtio-ports/*/name; do
     [ -r "$n" ] || continue

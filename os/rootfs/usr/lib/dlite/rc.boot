@@ -38,7 +38,8 @@ if [ -r "$FW" ]; then
 else
   warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
 fi
-HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= SHARE_PATH= SHARE_TAG=share SHARE_TRANSPORT=auto DOCKER_ARGS= DATA_LABEL=dlite-data
+HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= DOCKER_ARGS= DATA_LABEL=dlite-data
+: > /run/dlite/shares
 if [ -r $S/settings.env ]; then
   while IFS= read -r line || [ -n "$line" ]; do
     case "$line" in ''|'#'*) continue ;; esac
@@ -50,9 +51,7 @@ if [ -r $S/settings.env ]; then
       DNS) DNS=$val ;;
       HOST_ADDR) HOST_ADDR=$val ;;
       MAC) MAC=$val ;;
-      SHARE_PATH) SHARE_PATH=$val ;;
-      SHARE_TAG) SHARE_TAG=$val ;;
-      SHARE_TRANSPORT) SHARE_TRANSPORT=$val ;;
+      SHARE) printf '%s\n' "$val" >> /run/dlite/shares ;;
       DOCKER_ARGS) DOCKER_ARGS=$val ;;
       *) warn "settings: unknown key $key" ;;
     esac
@@ -190,18 +189,28 @@ start_dockerd() {
 start_dockerd
 stage dockerd-start
 
-# ---------------------------------------------------------------- share
-if [ -n "$SHARE_PATH" ] && [ "$SHARE_TRANSPORT" != none ]; then
-  mkdir -p "$SHARE_PATH"
-  ok=
-  case "$SHARE_TRANSPORT" in
-    auto|virtiofs) mount -t virtiofs "$SHARE_TAG" "$SHARE_PATH" 2>/dev/null && ok=virtiofs ;;
+# ---------------------------------------------------------------- shares
+# One line per shared directory, "TAG TRANSPORT ro|rw PATH", a directory before those under it; each is mounted
+# at its host path. "share-<transports>" tells the host they are all mounted.
+mount_share() { # TAG TRANSPORT MODE PATH
+  mkdir -p "$4" || return 1
+  case "$2" in
+    auto|virtiofs) mount -t virtiofs -o "$3" "$1" "$4" 2>/dev/null && { echo virtiofs; return 0; } ;;
   esac
-  if [ -z "$ok" ] && [ "$SHARE_TRANSPORT" != virtiofs ]; then
-    modprobe -a 9pnet_virtio 9p 2>/dev/null
-    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$SHARE_TAG" "$SHARE_PATH" 2>/dev/null && ok=9p
-  fi
-  if [ -n "$ok" ]; then stage "share-$ok"; else warn "share: cannot mount tag $SHARE_TAG at $SHARE_PATH"; fi
+  [ "$2" = virtiofs ] && return 1
+  modprobe -a 9pnet_virtio 9p 2>/dev/null
+  mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=262144,cache=mmap" "$1" "$4" 2>/dev/null && echo 9p
+}
+if [ -s /run/dlite/shares ]; then
+  used=
+  while read -r tag transport mode path; do
+    case "$mode" in ro|rw) ;; *) warn "share: bad line for tag $tag"; continue ;; esac
+    how=$(mount_share "$tag" "$transport" "$mode" "$path") || { warn "share: cannot mount tag $tag at $path"; continue; }
+    case "+$used+" in *"+$how+"*) ;; *) used="${used:+$used+}$how" ;; esac
+  done < /run/dlite/shares
+  [ -n "$used" ] && stage "share-$used"
+  # host file changes under the shares reach the guest's inotify watchers
+  /usr/lib/dlite/share-events-agent </dev/null >/dev/null 2>&1 &
 fi
 
 # ---------------------------------------------------------------- sshd, acpid
