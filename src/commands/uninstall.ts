@@ -28,7 +28,8 @@ export default class Uninstall extends DliteCommand {
     const result = await uninstall(home, {purge: flags.purge, entry: join(this.config.root, 'bin', 'run.js')})
     if (!this.jsonEnabled()) {
       if (!result.wasInstalled) this.log(`dlite was not installed in ${home}${result.purged ? ' (removed what was left)' : ''}.`)
-      else this.log(`dlite uninstalled${result.purged ? ` and ${home} deleted` : ` (${home} kept; --purge deletes it)`}. Docker context: ${result.context}.`)
+      else this.log(`dlite uninstalled${result.purged ? ` and ${home} deleted` : ` (${home} kept; --purge deletes it)`}. Docker context: ${result.context}.` +
+        `${result.systemSocket === 'none' ? '' : ` ${result.systemSocket}.`}`)
     }
     return result
   }

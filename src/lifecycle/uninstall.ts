@@ -10,6 +10,7 @@ import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {homeService} from '../service/index.js'
 import {restorePreviousContext} from './context-activation.js'
+import {systemSocketState, unlinkSystemSocket} from './system-socket.js'
 import {stopVm} from './vm-control.js'
 
 export interface UninstallResult {
@@ -18,11 +19,13 @@ export interface UninstallResult {
   stopped: boolean
   service: string
   context: string
+  /** The /var/run/docker.sock link to this VM: removed (as root), or left for `sudo dlite docker-socket unlink`. */
+  systemSocket: string
   purged: boolean
 }
 
 export async function uninstall(home: string, options: {purge: boolean; hostsFile?: string; entry: string}): Promise<UninstallResult> {
-  const result: UninstallResult = {home, wasInstalled: isInstalled(home), stopped: false, service: 'none', context: 'none', purged: false}
+  const result: UninstallResult = {home, wasInstalled: isInstalled(home), stopped: false, service: 'none', context: 'none', systemSocket: 'none', purged: false}
   if (!result.wasInstalled) {
     if (options.purge) {
       rmSync(home, {recursive: true, force: true})
@@ -44,9 +47,23 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   const restored = await restorePreviousContext(home, name, config.owner)
   const context = await removeDockerContext(name, config.owner)
   result.context = context.ok ? `${name} removed${restored ? `; ${restored} is current again` : ''}` : `not removed: ${context.reason}`
+  result.systemSocket = removeSystemSocketLink(config.dockerSocket)
   if (options.purge) {
     rmSync(home, {recursive: true, force: true})
     result.purged = true
   }
   return result
+}
+
+/** Only root may remove the link; a user is told the command. A link that leads elsewhere is not dlite's to touch. */
+function removeSystemSocketLink(target: string): string {
+  const state = systemSocketState(target)
+  if (state.kind !== 'ours' && !state.persistent) return 'none'
+  if (process.getuid?.() !== 0) return `${state.path} still leads here: sudo dlite docker-socket unlink removes it`
+  try {
+    unlinkSystemSocket(target)
+    return `${state.path} removed`
+  } catch (error) {
+    return `${state.path} not removed: ${(error as Error).message}`
+  }
 }

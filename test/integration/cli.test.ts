@@ -200,6 +200,30 @@ describe('CLI', () => {
     }
   })
 
+  it('docker-socket: root links /var/run/docker.sock to the VM\'s socket with a boot entry and unlinks it; a user may not', async function () {
+    if (process.getuid?.() !== 0) this.skip()
+    this.timeout(60_000)
+    await withInstalledHome([], async (env) => {
+      const socket = join(env.DLITE_HOME, 'docker.sock')
+      // a private /run and /etc/tmpfiles.d: the machine's own are never touched
+      const script = [
+        'mount -t tmpfs -o mode=0755 tmpfs /run', 'mount -t tmpfs -o mode=0755 tmpfs /etc/tmpfiles.d',
+        './bin/run.js docker-socket link --json', 'echo "link=$(readlink /var/run/docker.sock)"', 'cat /etc/tmpfiles.d/dlite-docker-sock.conf',
+        './bin/run.js docker-socket', './bin/run.js docker-socket unlink --json', 'echo "left=$(ls -A /run /etc/tmpfiles.d | tr -d "\\n")"',
+      ].join(' && ')
+      const run = await exec('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {env: {...process.env, ...env}})
+      const linked = JSON.parse(run.stdout.slice(0, run.stdout.indexOf('\n}') + 2))
+      expect(linked).to.include({kind: 'ours', target: socket, persistent: true, changed: true})
+      expect(run.stdout).to.contain(`link=${socket}\n`).and.contain(`L /run/docker.sock - - - - ${socket}\n`)
+      expect(run.stdout).to.contain(`/var/run/docker.sock leads to this VM's docker socket ${socket} (made again at every boot)`)
+      expect(run.stdout).to.match(/"kind": "absent"[\s\S]*left=\/etc\/tmpfiles.d:\/run:/)
+      const asUser = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', './bin/run.js', 'docker-socket', 'link'], {env: {...process.env, ...env}})
+        .then(() => ({code: 0, stderr: ''}), (error: {code: number; stderr: string}) => error)
+      expect(asUser.code).to.equal(1)
+      expect(asUser.stderr).to.match(/only root can link \/var\/run\/docker.sock[\s\S]*sudo dlite docker-socket link/)
+    })
+  })
+
   it('an unknown flag is a usage error (exit 2)', async () => {
     const {code, stderr} = await cli(['doctor', '--frobnicate'])
     expect(code).to.equal(2)
