@@ -20,6 +20,15 @@ export function pluginDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataHome, 'dlite')
 }
 
+/**
+ * Where `dlite os build` puts the guest OS image it builds, and where `dlite install` looks for one outside a
+ * checkout: <data dir>/os, i.e. DLITE_DATA_DIR/os or ~/.local/share/dlite/os (XDG_DATA_HOME when set), of the
+ * invoking user under sudo, as pluginDataDir.
+ */
+export function osBuildDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(pluginDataDir(env), 'os')
+}
+
 /** A profile's name: it becomes a directory, a docker context (`dlite-NAME`) and part of service names. */
 export const PROFILE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,29}$/
 

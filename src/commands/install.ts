@@ -1,15 +1,15 @@
 import {Flags} from '@oclif/core'
-import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {DliteCommand} from '../base-command.js'
 import {isInstalled} from '../config/index.js'
+import {describeOrigin, findImageSource, RELEASE_FIELD, type FoundImage} from '../install/image-source.js'
 import {runInstall, type InstallOutcome} from '../install/install-home.js'
 import {invokingUser} from '../host/invoking-user.js'
-import {formatValidationErrors, gatherInstallHostFacts, validateInstallOptions, type InstallInput} from '../install/validate.js'
+import {formatValidationErrors, gatherInstallHostFacts, realFsProbe, validateInstallOptions, type InstallInput} from '../install/validate.js'
 import {autostartUnavailable} from '../lifecycle/autostart.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
-import {defaultHome, dliteHome} from '../paths.js'
+import {defaultHome, dliteHome, osBuildDir} from '../paths.js'
 
 export default class Install extends DliteCommand {
   static override summary = 'Create the VM: config, sparse disk, keys, TLS certificates and the verified OS image'
@@ -33,7 +33,10 @@ export default class Install extends DliteCommand {
     }),
     'ssh-key': Flags.string({char: 's', description: 'your SSH public key to authorize, or "none" [default: ~/.ssh/id_ed25519.pub or id_rsa.pub]'}),
     extra: Flags.string({char: 'e', description: 'extra dockerd arguments, e.g. "--registry-mirror=https://mirror.example"'}),
-    os: Flags.string({description: 'OS image manifest: a path, file:// or http(s):// URL [default: os/dist/manifest.json of a checkout]'}),
+    os: Flags.string({
+      description: 'OS image manifest: a path, file:// or http(s):// URL [default: the first of <cli>/os/dist/manifest.json (a checkout), ' +
+        'the image `dlite os build` made (~/.local/share/dlite/os/manifest.json), this release\'s image]',
+    }),
     subnet: Flags.string({description: 'bridged: private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
     'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: <DLITE_HOME>/docker.sock; bridged: /var/run/dlite/docker.sock]'}),
     accel: Flags.string({description: 'accelerator: auto, kvm, hvf or tcg [default: auto]', options: ['auto', 'kvm', 'hvf', 'tcg']}),
@@ -49,12 +52,16 @@ export default class Install extends DliteCommand {
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
   }
 
-  async run(): Promise<InstallOutcome> {
+  async run(): Promise<InstallOutcome & {os: FoundImage}> {
     const {flags} = await this.parse(Install)
     const home = dliteHome()
     const owner = invokingUser()
-    const checkoutImage = join(this.config.root, 'os', 'dist', 'manifest.json')
-    const facts = await gatherInstallHostFacts({homeDir: owner.home, dliteHome: home, defaultOsSource: existsSync(checkoutImage) ? checkoutImage : undefined})
+    const image = findImageSource(flags.os, {
+      cliRoot: this.config.root, osBuildDir: osBuildDir(), isFile: (path) => realFsProbe.kind(path) === 'file',
+      releaseField: (this.config.pjson as Record<string, unknown>)[RELEASE_FIELD],
+    })
+    for (const warning of image.warnings) this.warn(warning)
+    const facts = await gatherInstallHostFacts({homeDir: owner.home, dliteHome: home, defaultOsSource: image.found?.source, osSearched: image.searched})
 
     if (isInstalled(home) && !flags.force) {
       this.usageError(`dlite is already installed in ${home}`, 'use --force to replace it (its disk is lost), `dlite update` to change the OS image, or --profile NAME for a second VM')
@@ -87,8 +94,13 @@ export default class Install extends DliteCommand {
         home, options, owner, entry: join(this.config.root, 'bin', 'run.js'),
         isDefaultHome: home === defaultHome(), force: flags.force,
       }, renderer)
-      if (!this.jsonEnabled()) this.log(`\ndlite is installed in ${home} (OS ${outcome.imageVersion}). Start it with: dlite start`)
-      return outcome
+      // where the image came from; a release's pinned manifest digest is recorded here (not yet enforced: see image-source.ts)
+      const found = image.found?.source === answers.os?.trim() || answers.os === undefined ? image.found : undefined
+      const os: FoundImage = found ? {...found, source: options.osSource} : {source: options.osSource, origin: 'wizard'}
+      if (!this.jsonEnabled()) {
+        this.log(`\ndlite is installed in ${home} (OS ${outcome.imageVersion}, ${describeOrigin(os.origin)}). Start it with: dlite start`)
+      }
+      return {...outcome, os}
     } catch (error) {
       this.runtimeError(`install failed, nothing was changed: ${(error as Error).message}`)
     }

@@ -66,7 +66,7 @@ async function httpGet(url: URL, signal?: AbortSignal): Promise<Response> {
 export async function readManifestText(source: ImageSource, signal?: AbortSignal): Promise<string> {
   if (source.kind === 'path') {
     const info = await stat(source.manifestPath).catch(() => undefined)
-    if (!info) throw new SourceError(`no manifest at ${source.manifestPath}: build one with \`npm run os:build\` or pass --os <path or URL>`)
+    if (!info) throw new SourceError(`no manifest at ${source.manifestPath}: build one with \`sudo dlite os build\` or pass --os <path or URL>`)
     if (!info.isFile()) throw new SourceError(`${source.manifestPath} is not a file: pass the manifest.json itself`)
     if (info.size > MAX_MANIFEST_BYTES) throw new SourceError(`${source.manifestPath} is too large to be a manifest`)
     return readFile(source.manifestPath, 'utf8')

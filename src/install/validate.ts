@@ -11,6 +11,7 @@ import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocket
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
 import {homeLayout} from '../paths.js'
+import {noImageError} from './image-source.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
 
 const GiB = 1024 ** 3
@@ -69,8 +70,10 @@ export interface InstallHostFacts {
   isRoot?: boolean
   /** Root through sudo for another user: a user-mode VM must be made by that user, never by root in their home. */
   underSudo?: boolean
-  /** Used when --os is not given (e.g. a checkout's os/dist/manifest.json); without it --os is required. */
+  /** Used when --os is not given: what findImageSource found (image-source.ts); without it --os is required. */
   defaultOsSource?: string
+  /** Where findImageSource looked, named in the error when it found nothing. */
+  osSearched?: string[]
 }
 
 export interface ValidationError {
@@ -479,9 +482,9 @@ export function checkAccel(raw: string | undefined, facts: Pick<InstallHostFacts
   return ok(value as Accel)
 }
 
-export function checkOsSource(raw: string | undefined, facts: Pick<InstallHostFacts, 'cwd' | 'homeDir' | 'fs' | 'defaultOsSource'>): Checked<string> {
+export function checkOsSource(raw: string | undefined, facts: Pick<InstallHostFacts, 'cwd' | 'homeDir' | 'fs' | 'defaultOsSource' | 'osSearched'>): Checked<string> {
   const given = isUnset(raw) ? facts.defaultOsSource : raw!.trim()
-  if (given === undefined) return fail('--os', 'no OS image source was given', 'pass --os <manifest path or URL> (npm run os:build writes os/dist/manifest.json)')
+  if (given === undefined) return {ok: false, error: noImageError(facts.osSearched)}
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
     let url: URL
     try {
@@ -496,7 +499,7 @@ export function checkOsSource(raw: string | undefined, facts: Pick<InstallHostFa
   }
   const path = given.startsWith('file:') ? fileURLToPath(given) : resolve(facts.cwd, expandHome(given, facts.homeDir))
   const kind = facts.fs.kind(path)
-  if (kind === 'missing') return fail('--os', `${path} does not exist`, 'give the path of a manifest.json (npm run os:build writes os/dist/manifest.json)')
+  if (kind === 'missing') return fail('--os', `${path} does not exist`, 'give the path of a manifest.json (`sudo dlite os build` makes one; in a checkout, npm run os:build writes os/dist/manifest.json)')
   if (kind !== 'file') return fail('--os', `${path} is not a file`, 'give the manifest.json itself, not its directory')
   return ok(path)
 }

@@ -39,7 +39,9 @@ export async function askInstallQuestions(given: InstallInput, facts: InstallHos
     answers.extra = extra === '' ? [] : extra
   }
   if (answers.os === undefined) {
-    answers.os = await ask('OS image manifest (path or URL)', facts.defaultOsSource ?? '', (v) => verdict(checkOsSource(v, facts)))
+    // the default is what install found (image-source.ts); with none, the answer is required and the hint says how to get one
+    const hint = facts.defaultOsSource === undefined ? '; none found: `sudo dlite os build` makes one' : ''
+    answers.os = await ask(`OS image manifest (path or URL${hint})`, facts.defaultOsSource ?? '', (v) => verdict(checkOsSource(v, facts)))
   }
   return answers
 }

@@ -282,8 +282,11 @@ describe('install option validation', () => {
   })
 
   describe('--os', () => {
-    it('requires a source when there is no default', () => {
-      expectOnlyError({}, '--os', /no OS image source/, facts({}, {defaultOsSource: undefined}))
+    it('requires a source when there is no default, naming where it looked and the command that builds one', () => {
+      expectOnlyError({}, '--os', /no OS image was found/, facts({}, {defaultOsSource: undefined}))
+      const error = expectOnlyError({}, '--os', /looked for \/cli\/os\/dist\/manifest\.json and \/data\/os\/manifest\.json/,
+        facts({}, {defaultOsSource: undefined, osSearched: ['/cli/os/dist/manifest.json', '/data/os/manifest.json']}))
+      expect(error.fix).to.include('`sudo dlite os build`').and.include('--os PATH|URL')
     })
     it('rejects a missing path, a directory, an unsupported scheme and a broken URL', () => {
       expectOnlyError({os: '/srv/nope.json'}, '--os', /does not exist/)
