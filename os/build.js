@@ -234,7 +234,9 @@ function main() {
     // already up to date?
     try {
       const m = JSON.parse(fs.readFileSync(outManifest, 'utf8'))
-      if (m.inputsHash === hash && m.files.every((f) => fs.existsSync(path.join(opts.out, f.name)) && fs.statSync(path.join(opts.out, f.name)).size === f.size)) {
+      // the manifest must be the cached one byte for byte: an edited one (another version, other digests) is replaced
+      const same = fs.readFileSync(outManifest).equals(fs.readFileSync(path.join(distCache, 'manifest.json')))
+      if (same && m.inputsHash === hash && m.files.every((f) => fs.existsSync(path.join(opts.out, f.name)) && fs.statSync(path.join(opts.out, f.name)).size === f.size)) {
         log(`up to date: ${opts.out} (inputs ${hash.slice(0, 12)})`)
         return
       }
