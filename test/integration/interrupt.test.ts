@@ -75,7 +75,7 @@ describe('Ctrl-C during install and update', function () {
       expect(installed.code, installed.stderr).to.equal(0)
       v1 = JSON.parse(readFileSync(BUILT_OS_MANIFEST, 'utf8')).version
       // the same files under another version: update copies and verifies them like any new image
-      cpSync(dirname(BUILT_OS_MANIFEST), join(dir, 'img-v2'), {recursive: true})
+      cpSync(dirname(BUILT_OS_MANIFEST), join(dir, 'img-v2'), {recursive: true, dereference: true})
       v2Manifest = join(dir, 'img-v2', 'manifest.json')
       const m = JSON.parse(readFileSync(v2Manifest, 'utf8'))
       m.version = '0.2.0-interrupt'
