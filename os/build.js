@@ -119,6 +119,7 @@ function checkHost() {
     zstd: 'zstd',
     xz: 'xz-utils',
     chroot: 'coreutils',
+    cc: 'gcc libc6-dev',
   }
   const missing = Object.entries(need).filter(([cmd]) => !which(cmd))
   if (missing.length > 0) {
@@ -174,7 +175,7 @@ function listFiles(dir) {
 function inputsHash(opts, baseHash) {
   const h = createHash('sha256')
   h.update(JSON.stringify({baseHash, version: opts.version, broken: opts.broken, compression: opts.compression}))
-  for (const sub of ['build.js', 'scripts', 'initrd', 'rootfs']) {
+  for (const sub of ['build.js', 'scripts', 'initrd', 'rootfs', 'src']) {
     const p = path.join(osDir, sub)
     const files = fs.statSync(p).isDirectory() ? listFiles(p) : [p]
     for (const f of files) {

@@ -1,7 +1,7 @@
-// Carries file changes the host sees under the shares to the guest, where 9p and virtiofs raise no inotify
-// events of their own: dev servers and watchers in containers reload when an editor on the host saves. Each
-// changed file goes out as `touch MTIME PATH` on the org.dlite.files port; the guest's agent sets that same
-// modification time on it (os/rootfs/usr/lib/dlite/share-events-agent), which its watchers see as IN_MODIFY
+// Carries file changes the host sees under the shares to the guest, where virtiofs raises no inotify events
+// of its own: dev servers and watchers in containers reload when an editor on the host saves. Each
+// changed file or directory goes out as `touch MTIME PATH` on the org.dlite.files port; the guest's agent sets
+// that same modification time on it (os/src/share-events-agent.c), which its watchers see as IN_MODIFY
 // and which leaves the host's file as it was. That setting comes back to the host as a change of its own:
 // a file whose modification time is the one last sent is not sent again, so nothing echoes.
 import {lstat} from 'node:fs/promises'
@@ -104,9 +104,9 @@ export class ShareEvents {
     const lines: Array<{path: string; mtimeNs: bigint; line: string}> = []
     for (const path of paths) {
       const stat = await lstat(path, {bigint: true}).catch(() => undefined)
-      // a removed file cannot be shown to the guest's watchers without removing it; a directory's own events
-      // are those of the files in it
-      if (!stat || stat.isDirectory()) continue
+      // a removed file cannot be shown to the guest's watchers without removing it; a directory goes too (a new
+      // one is then a change in its parent for the watchers there)
+      if (!stat) continue
       if (this.sent.get(path) === stat.mtimeNs) continue
       const line = touchLine(path, stat.mtimeNs)
       if (!line) continue

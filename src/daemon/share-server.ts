@@ -70,9 +70,9 @@ export interface FileEventRoots {
 
 /**
  * The shares whose host changes can be shown to the guest's inotify watchers: virtiofs ones mounted read-write.
- * 9p as mounted here (no cache, so the guest sees host changes at once) gives every lookup a fresh inode: a
- * watcher's inode is never the one a later touch reaches, so no event can be made for it. A read-only share
- * refuses the touch.
+ * A read-only share refuses the guest's touch. An uncached 9p mount gives every lookup a fresh inode, so no
+ * touch reaches a watcher's; holding its directories open would keep one, but then a lookup refreshed the
+ * size of a file the VM was still writing and a page of it was lost (os/src/share-events-agent.c).
  */
 export function fileEventRoots(shares: PlannedShare[]): FileEventRoots {
   const roots: FileEventRoots = {watched: [], unwatched: []}

@@ -185,7 +185,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     // whatever mode bits it kept, the planted file runs with the user's identity, never root's
     expect(statSync(planted).uid).to.not.equal(0)
     const who = await user.run(ns, planted, ['id', '-u'])
-    expect(who.stdout.trim(), who.stderr).to.equal(String(user.uid))
+    expect(who.stdout.trim(), `exit ${who.code}: ${who.stderr}; ${planted}: ${statSync(planted).size} bytes, mode ${statSync(planted).mode.toString(8)}`).to.equal(String(user.uid))
     // 9p cannot carry host file events to watchers in the VM (the lifecycle test has them over virtiofs): the log says so
     expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain(`share events: none for ${share} (9p gives watchers in the VM no events)`)
   })

@@ -1,6 +1,7 @@
 // An inotify watcher for containers, as a dev server's file watcher would be (Debian's busybox has no
-// inotifyd): `inotify-watch PATH...` prints "MODIFY<TAB>PATH[<TAB>NAME]" for each modify event, a line at a
-// time, after "WATCHING" once every watch is in place.
+// inotifyd): `inotify-watch PATH...` prints "MODIFY<TAB>PATH[<TAB>NAME]" for each modify event and
+// "ATTRIB<TAB>..." for each attribute change (both are a change to Node's fs.watch), a line at a time, after
+// "WATCHING" once every watch is in place.
 import {staticProgram} from './static-program.js'
 
 const SOURCE = `
@@ -10,7 +11,7 @@ const SOURCE = `
 int main(int argc, char **argv) {
   int fd = inotify_init();
   if (fd < 0) return 1;
-  for (int i = 1; i < argc; i++) if (inotify_add_watch(fd, argv[i], IN_MODIFY) != i) return 2;
+  for (int i = 1; i < argc; i++) if (inotify_add_watch(fd, argv[i], IN_MODIFY | IN_ATTRIB) != i) return 2;
   printf("WATCHING\\n");
   fflush(stdout);
   char buf[65536] __attribute__((aligned(8)));
@@ -19,9 +20,10 @@ int main(int argc, char **argv) {
     if (n <= 0) return 3;
     for (char *p = buf; p < buf + n;) {
       struct inotify_event *e = (struct inotify_event *)p;
-      if (e->mask & IN_MODIFY) {
-        if (e->len) printf("MODIFY\\t%s\\t%s\\n", argv[e->wd], e->name);
-        else printf("MODIFY\\t%s\\n", argv[e->wd]);
+      const char *kind = (e->mask & IN_MODIFY) ? "MODIFY" : (e->mask & IN_ATTRIB) ? "ATTRIB" : 0;
+      if (kind) {
+        if (e->len) printf("%s\\t%s\\t%s\\n", kind, argv[e->wd], e->name);
+        else printf("%s\\t%s\\n", kind, argv[e->wd]);
         fflush(stdout);
       }
       p += sizeof *e + e->len;

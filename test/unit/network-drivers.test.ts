@@ -61,7 +61,7 @@ describe('share transport', () => {
     expect(describeShares(planShares([{path: '/home/u'}], userMode, () => ''), userMode)).to.equal('/home/u: 9p, served by QEMU as you')
     expect(describeShares([], userMode)).to.equal('nothing shared')
   })
-  it('file events only for read-write virtiofs shares: 9p watchers in the VM hold inodes a later lookup never reaches', () => {
+  it('file events only for read-write virtiofs shares: a 9p watcher holds an inode no later lookup reaches', () => {
     const virtiofs = {transport: 'virtiofs', reason: 'virtiofs'} as const
     const shares = planShares([{path: '/home/u'}, {path: '/opt/data', readOnly: true}], virtiofs, (i) => `/run/vfs${i}.sock`)
     expect(fileEventRoots(shares)).to.deep.equal({watched: ['/home/u'], unwatched: [{path: '/opt/data', why: 'read-only'}]})

@@ -81,6 +81,14 @@ describe('share events', function () {
     expect(lines.some((l) => l.endsWith(` ${file}`))).to.equal(true)
   })
 
+  it('sends a new directory too, so the guest can hold it open before its watchers hear of it', async () => {
+    await started()
+    const made = join(share, 'fresh')
+    mkdirSync(made)
+    await until(() => lines.some((l) => l.endsWith(` ${made}`)))
+    expect(lines.some((l) => l.endsWith(` ${made}`))).to.equal(true)
+  })
+
   it('does not send again a file whose time is the one it sent (the guest touch echoing back)', async () => {
     const watcher = await started()
     const file = join(share, 'a.txt')

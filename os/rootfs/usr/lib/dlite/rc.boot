@@ -210,7 +210,8 @@ if [ -s /run/dlite/shares ]; then
   done < /run/dlite/shares
   [ -n "$used" ] && stage "share-$used"
   # host file changes under the shares reach the guest's inotify watchers
-  /usr/lib/dlite/share-events-agent </dev/null >/dev/null 2>&1 &
+  /usr/lib/dlite/share-events-agent </dev/null >/dev/null 2>/var/log/share-events.log &
+  echo $! > /run/dlite/share-events.pid
 fi
 
 # ---------------------------------------------------------------- sshd, acpid
