@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {isAlive} from '../../src/daemon/pid-lock.js'
-import {busyboxImageTarball} from '../helpers/busybox-image.js'
+import {busyboxImageTarball, findStaticBusybox} from '../helpers/busybox-image.js'
 import {printLogsOnFailure} from '../helpers/dlite-cli.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
@@ -188,6 +188,20 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(who.stdout.trim(), `exit ${who.code}: ${who.stderr}; ${planted}: ${statSync(planted).size} bytes, mode ${statSync(planted).mode.toString(8)}`).to.equal(String(user.uid))
     // 9p cannot carry host file events to watchers in the VM (the lifecycle test has them over virtiofs): the log says so
     expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain(`share events: none for ${share} (9p gives watchers in the VM no events)`)
+  })
+
+  it('files a container writes into the share arrive whole while the container works in that directory and stats them', async () => {
+    // the container's working directory keeps the share's dentry in use; a page cache on 9p then lost pages
+    const dir = join(user.home, 'copies')
+    expect((await user.run(ns, 'mkdir', ['-p', dir])).code).to.equal(0)
+    const copies = 20
+    const script = `(while :; do stat ${dir}/copy.* >/dev/null 2>&1; done) & for i in $(seq ${copies}); do cp /bin/busybox ${dir}/copy.$i; done; kill $!`
+    const ran = await docker(['run', '--rm', '-v', `${user.home}:${user.home}`, '-w', dir, 'busybox:local', 'sh', '-c', script], {timeoutMs: 300_000})
+    expect(ran.code, ran.stderr).to.equal(0)
+    const original = readFileSync(findStaticBusybox())
+    const broken = readdirSync(dir).filter((name) => !readFileSync(join(dir, name)).equals(original))
+    expect(broken, `of ${copies} copies`).to.deep.equal([])
+    expect(readdirSync(dir)).to.have.length(copies)
   })
 
   it('a published port answers on 127.0.0.1 and [::1] right after docker run, and goes when the container stops', async () => {

@@ -199,7 +199,9 @@ mount_share() { # TAG TRANSPORT MODE PATH
   esac
   [ "$2" = virtiofs ] && return 1
   modprobe -a 9pnet_virtio 9p 2>/dev/null
-  mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=262144,cache=mmap" "$1" "$4" 2>/dev/null && echo 9p
+  # cache=none: with cache=mmap (a write-back page cache) a file written while another process in the guest
+  # looked it up from a directory in use (a container's working directory) lost a page now and then
+  mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=262144,cache=none" "$1" "$4" 2>/dev/null && echo 9p
 }
 if [ -s /run/dlite/shares ]; then
   used=
