@@ -315,7 +315,7 @@ export async function startToReady(): Promise<BenchResult> {
       'systemd as PID 1 with docker.service/docker.socket, containerd.service, ssh.service and ifupdown (static 192.168.64.2 on eth0) enabled; dockerd also listens on TLS 2376 with client certificates. ' +
       'Booted with buildQemuArgv (the same builder dlite uses) in its own namespace with a bridge and tap like dlite\'s; timed from spawning QEMU until ' +
       '`docker --tlsverify -H tcp://192.168.64.2:2376 version` succeeds from the namespace; then `systemctl poweroff` over ssh.',
-    `Same: QEMU binary, accelerator (${ACCEL}, single-threaded, tb-size 64), -machine q35, -cpu max, -smp 2, -m 2048, virtio-blk with cache=writeback,aio=threads, virtio-net on a tap, virtio-rng, virtio-balloon, ` +
+    `Same: QEMU binary, accelerator (${ACCEL}, multi-threaded, tb-size 64), -machine q35, -cpu max, -smp 2, -m 2048, virtio-blk with cache=writeback,aio=threads, virtio-net on a tap, virtio-rng, virtio-balloon, ` +
       `serial console to a file, kernel command line "${dliteCmdline()}" (the baseline adds root=LABEL=baseroot rw), the same kernel package.`,
     'Differences: dlite\'s time includes its CLI, daemon, host bridge/tap/NAT set-up and virtiofsd, the baseline\'s none of that (its namespace and tap exist before the clock starts); ' +
       'dlite polls through its host socket proxy (unix -> TLS), the baseline with the docker CLI straight over TLS; dlite has a read-only squashfs root plus an ext4 data disk and a virtiofs share ' +

@@ -179,9 +179,7 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   if (spec.accel === 'tcg') {
     const tb = spec.tcgTbSizeMiB ?? DEFAULT_TCG_TB_SIZE_MIB
     if (!Number.isInteger(tb) || tb < 1 || tb > 2048) throw new QemuSpecError(`tcgTbSizeMiB must be an integer 1..2048 (got ${tb})`)
-    // thread=single: every vCPU on one host thread, so the guest kernel patching its own code (static keys) is
-    // never seen half-done by another vCPU; multi-threaded TCG crashed guests that way (docs/RELIABILITY.md)
-    args.push('-accel', `tcg,thread=single,tb-size=${tb}`)
+    args.push('-accel', `tcg,thread=multi,tb-size=${tb}`)
   } else {
     if (spec.tcgTbSizeMiB !== undefined) throw new QemuSpecError('tcgTbSizeMiB only applies to accel tcg')
     args.push('-accel', spec.accel)

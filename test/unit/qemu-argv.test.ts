@@ -17,7 +17,7 @@ describe('buildQemuArgv', () => {
   it('builds a bounded TCG machine with -cpu max by default', () => {
     const {binary, args} = buildQemuArgv(base)
     expect(binary).to.equal('qemu-system-x86_64')
-    expect(opt(args, '-accel')).to.equal('tcg,thread=single,tb-size=64')
+    expect(opt(args, '-accel')).to.equal('tcg,thread=multi,tb-size=64')
     expect(opt(args, '-cpu')).to.equal('max')
     expect(opt(args, '-smp')).to.equal('2')
     expect(opt(args, '-m')).to.equal('2048M')
@@ -31,7 +31,7 @@ describe('buildQemuArgv', () => {
   })
 
   it('honours a custom TCG cache size and rejects it for other accelerators', () => {
-    expect(opt(buildQemuArgv({...base, tcgTbSizeMiB: 128}).args, '-accel')).to.equal('tcg,thread=single,tb-size=128')
+    expect(opt(buildQemuArgv({...base, tcgTbSizeMiB: 128}).args, '-accel')).to.equal('tcg,thread=multi,tb-size=128')
     expect(() => buildQemuArgv({...base, accel: 'kvm', tcgTbSizeMiB: 128})).to.throw(QemuSpecError, /only applies to accel tcg/)
     expect(() => buildQemuArgv({...base, tcgTbSizeMiB: 0})).to.throw(QemuSpecError, /tcgTbSizeMiB/)
   })
