@@ -145,13 +145,14 @@ function diskArgs(id: string, d: DiskSpec, pci: boolean): string[] {
  */
 /**
  * Kernel arguments added under software emulation. Multi-threaded TCG races with the guest kernel patching its
- * own code while another vCPU runs it: the guest crashed in the allocator's fast paths (`Oops: int3` in
- * `__kmalloc_noprof`, a torn jump in `__alloc_pages_noprof`) right as docker made its first cgroups. The first
- * memory cgroup flips the kmem and socket accounting static keys, which patches every allocation site; without
- * that accounting the keys never flip. Containers keep their memory limits; kernel memory is not charged to
- * them. Hardware accelerators keep full accounting.
+ * own code (static keys) while another vCPU runs it: the guest crashed in the allocator's fast paths (`Oops: int3`
+ * in `__kmalloc_noprof` and `get_page_from_freelist`, a torn jump in `__alloc_pages_noprof`) right as docker made
+ * its first cgroups. The first memory cgroup flips the kmem and socket accounting keys, and the first cpuset
+ * cgroup flips `cpusets_enabled_key`, which guards every page allocation; without that accounting and without
+ * the cpuset controller those keys never flip. Containers keep their memory and CPU limits; kernel memory is
+ * not charged to them and docker has no cpuset support. Hardware accelerators keep everything.
  */
-export const TCG_KERNEL_ARGS = 'cgroup.memory=nokmem,nosocket'
+export const TCG_KERNEL_ARGS = 'cgroup.memory=nokmem,nosocket cgroup_disable=cpuset'
 
 /** The kernel command line for this accelerator: the image's own, plus TCG_KERNEL_ARGS under tcg. */
 export function kernelCmdlineFor(cmdline: string | undefined, accel: Accel): string | undefined {
