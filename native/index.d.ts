@@ -138,6 +138,14 @@ export function openTap(name: string, options?: OpenTapOptions): TapHandle;
 /** Closes an fd returned by openTap (a non-persistent tap disappears with its last fd). */
 export function closeFd(fd: number): void;
 
+/**
+ * flock(2) without blocking: true when the lock was taken (or released, for 'unlock'), false when another open
+ * file description holds a conflicting lock. The kernel drops the lock when the last fd of that description closes,
+ * including when the process dies.
+ * @throws NativeErrnoError for a bad fd (EBADF) and the like.
+ */
+export function flock(fd: number, mode: 'exclusive' | 'shared' | 'unlock'): boolean;
+
 /** The platform the addon was compiled for. */
 export const platform: 'linux' | 'darwin' | 'unknown';
 

@@ -41,5 +41,6 @@ const binding = load();
 exports.probe = binding.probe;
 exports.openTap = binding.openTap;
 exports.closeFd = binding.closeFd;
+exports.flock = binding.flock;
 exports.peerCredentials = binding.peerCredentials;
 exports.platform = binding.platform;

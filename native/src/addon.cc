@@ -3,6 +3,7 @@
 //   openTap(name, options?) create/attach a tap device, return its fd
 //   closeFd(fd)             close an fd returned by openTap
 #include <napi.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -310,11 +311,43 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A non-blocking flock(2) on an open fd. The daemon's pid lock is one the kernel drops when the process dies,
+// so no starter ever has to judge a lock stale and remove it (Node has no flock).
+Napi::Value FlockNonBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsString()) {
+    Napi::TypeError::New(env, "flock(fd, mode): fd must be a number, mode 'exclusive', 'shared' or 'unlock'")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string mode = info[1].As<Napi::String>().Utf8Value();
+  int op;
+  if (mode == "exclusive") op = LOCK_EX;
+  else if (mode == "shared") op = LOCK_SH;
+  else if (mode == "unlock") op = LOCK_UN;
+  else {
+    Napi::TypeError::New(env, "flock: mode must be 'exclusive', 'shared' or 'unlock' (got " + mode + ")")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int rc;
+  do rc = flock(fd, op | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  int err = errno;
+  ErrnoError(env, err, "flock", "flock(" + std::to_string(fd) + ", " + mode + "): " + strerror(err))
+      .ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("flock", Napi::Function::New(env, FlockNonBlocking, "flock"));
   exports.Set("platform", kPlatform);
   return exports;
 }

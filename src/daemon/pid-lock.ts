@@ -1,5 +1,9 @@
-// One daemon per DLITE_HOME: a pid file created exclusively; a file left by a dead process is taken over.
-import {openSync, readFileSync, rmSync, writeSync, closeSync} from 'node:fs'
+// One daemon per DLITE_HOME: the pid file carries a kernel lock (flock) held for the daemon's life. The kernel
+// drops it when the daemon dies, so no starter ever judges a lock stale and removes it — two starters that both
+// did could each remove the other's fresh lock and both run.
+import {closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs'
+
+import {loadNative} from '../host/native.js'
 
 export function isAlive(pid: number): boolean {
   try {
@@ -19,28 +23,72 @@ export function readPid(path: string): number | undefined {
   }
 }
 
-/** The pid of the live process holding the lock, if any. */
-export function lockHolder(path: string): number | undefined {
-  const pid = readPid(path)
-  return pid !== undefined && isAlive(pid) ? pid : undefined
+/** Whether some process holds the lock on the file at `path`: a shared lock cannot be taken beside it. */
+function lockIsHeld(path: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch {
+    return false
+  }
+  try {
+    const native = loadNative()
+    const free = native.flock(fd, 'shared')
+    if (free) native.flock(fd, 'unlock')
+    return !free
+  } finally {
+    closeSync(fd)
+  }
 }
 
-/** Takes the lock for this process or throws naming the holder. */
+/** The pid of the live daemon holding the lock, if any: a pid file left by a dead daemon (or whose pid was reused) names no one. */
+export function lockHolder(path: string): number | undefined {
+  const pid = readPid(path)
+  return pid !== undefined && isAlive(pid) && lockIsHeld(path) ? pid : undefined
+}
+
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const open = fstatSync(fd)
+    const named = statSync(path)
+    return open.ino === named.ino && open.dev === named.dev
+  } catch {
+    return false
+  }
+}
+
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/** Takes the lock for this process or throws naming the holder. The returned function releases it. */
 export function acquirePidLock(path: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o644)
-      writeSync(fd, `${process.pid}\n`)
+  const native = loadNative()
+  // A few tries: lockHolder's probe holds a shared lock for an instant, and a daemon that released the lock
+  // between our open and our flock unlinked the file we opened.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644)
+    if (!native.flock(fd, 'exclusive')) {
       closeSync(fd)
-      return () => {
-        if (readPid(path) === process.pid) rmSync(path, {force: true})
+      const holder = readPid(path)
+      if (holder !== undefined && isAlive(holder) && attempt >= 4) {
+        throw new Error(`another dlite daemon (pid ${holder}) already runs for this DLITE_HOME`)
       }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = lockHolder(path)
-      if (holder !== undefined) throw new Error(`another dlite daemon (pid ${holder}) already runs for this DLITE_HOME`)
-      rmSync(path, {force: true}) // stale: its process is gone
+      pause(20)
+      continue
+    }
+    if (!sameFile(fd, path)) {
+      closeSync(fd)
+      continue
+    }
+    ftruncateSync(fd, 0)
+    writeSync(fd, `${process.pid}\n`, 0)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      // unlinked while still held, so whoever opens the path next gets a new file and its own lock
+      rmSync(path, {force: true})
+      closeSync(fd)
     }
   }
-  throw new Error(`could not take the lock ${path}`)
+  throw new Error(`could not take the lock ${path}: another dlite daemon is starting or stopping for this DLITE_HOME; try again`)
 }

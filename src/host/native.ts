@@ -83,8 +83,8 @@ export function loadNative(options: LoadNativeOptions = {}): NativeAddon {
     throw new NativeAddonError('DLITE_NATIVE_LOAD_FAILED', detail, {cause: error})
   }
   const addon = mod as Partial<NativeAddon> | null
-  if (!addon || typeof addon.probe !== 'function' || typeof addon.openTap !== 'function' || typeof addon.closeFd !== 'function') {
-    throw new NativeAddonError('DLITE_NATIVE_LOAD_FAILED', 'it does not export probe, openTap and closeFd (an outdated build?)')
+  if (!addon || (['probe', 'openTap', 'closeFd', 'flock'] as const).some((name) => typeof addon[name] !== 'function')) {
+    throw new NativeAddonError('DLITE_NATIVE_LOAD_FAILED', 'it does not export probe, openTap, closeFd and flock (an outdated build?)')
   }
   if (!options.require) cached = addon as NativeAddon
   return addon as NativeAddon

@@ -175,7 +175,7 @@ describe('accelerator decision', () => {
 })
 
 describe('native addon loader (with a stand-in require)', () => {
-  const fakeAddon = {probe: () => ({}), openTap: () => ({}), closeFd: () => undefined}
+  const fakeAddon = {probe: () => ({}), openTap: () => ({}), closeFd: () => undefined, flock: () => true}
 
   function notFound(id: string): Error {
     return Object.assign(new Error(`Cannot find module '${id}'`), {code: 'MODULE_NOT_FOUND'})
