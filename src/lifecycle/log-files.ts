@@ -12,22 +12,24 @@ export function logPath(home: string, name: LogName): string {
   return join(homeLayout(home).logs, `${name}.log`)
 }
 
-/** The last `count` lines of a file (reads only the tail, however large the file). */
+/** The last `count` lines of a file (reads only the tail, however large the file; chunks are decoded together). */
 export function tailLines(path: string, count: number): string[] {
   if (!existsSync(path)) return []
   const size = statSync(path).size
   const fd = openSync(path, 'r')
   try {
     let start = size
-    let text = ''
-    while (start > 0 && text.split('\n').length <= count + 1) {
+    let tail = Buffer.alloc(0)
+    let newlines = 0
+    while (start > 0 && newlines <= count) {
       const length = Math.min(64 * 1024, start)
       start -= length
       const buffer = Buffer.alloc(length)
       readSync(fd, buffer, 0, length, start)
-      text = buffer.toString('utf8') + text
+      for (const byte of buffer) if (byte === 0x0a) newlines++
+      tail = Buffer.concat([buffer, tail])
     }
-    const lines = text.split('\n')
+    const lines = tail.toString('utf8').split('\n')
     if (lines.at(-1) === '') lines.pop()
     return lines.slice(-count)
   } finally {
