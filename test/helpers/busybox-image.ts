@@ -2,6 +2,7 @@
 // plus its applet links, as a tarball for `docker import - busybox:local`.
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, chmodSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox']
@@ -20,7 +21,9 @@ export async function busyboxImageTarball(dir: string): Promise<string> {
   const tarball = join(dir, 'busybox-image.tar')
   if (existsSync(tarball)) return tarball
   const busybox = findStaticBusybox()
-  const root = mkdtempSync(join(dir, 'busybox-root-'))
+  // Built outside `dir`, which may be a share with file events: the guest setting a file's time again right
+  // after it was written changes its ctime, and tar then fails with "file changed as we read it".
+  const root = mkdtempSync(join(tmpdir(), 'dlite-busybox-root-'))
   try {
     for (const sub of ['bin', 'etc', 'tmp', 'var/www']) mkdirSync(join(root, sub), {recursive: true})
     copyFileSync(busybox, join(root, 'bin/busybox'))
