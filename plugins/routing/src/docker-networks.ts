@@ -1,6 +1,7 @@
-// Which docker networks get a host route: bridge networks with an IPv4 subnet, except internal ones
-// (`docker network create --internal` promises isolation; routing into it would break that promise).
-import {normalizePrefix} from './ipv4.js'
+// Which docker networks get a host route: bridge networks with a private IPv4 subnet, except internal ones
+// (`docker network create --internal` promises isolation; routing into it would break that promise). Anyone
+// with the docker socket can create a network, so its subnet decides nothing about the host's public routes.
+import {formatPrefix, isPrivatePrefix, parsePrefix} from './ipv4.js'
 
 /** The part of the Engine API's network object that matters here (GET /networks). */
 export interface DockerNetwork {
@@ -42,9 +43,10 @@ export function routableNetworks(networks: DockerNetwork[]): {routable: Routable
     }
     if (subnets.length === 0) skipped.push({name: network.Name, reason: 'no IPv4 subnet'})
     for (const subnet of subnets) {
-      const normalized = normalizePrefix(subnet)
-      if (normalized) routable.push({id: network.Id, name: network.Name, subnet: normalized})
-      else skipped.push({name: network.Name, subnet, reason: 'not an IPv4 subnet'})
+      const parsed = parsePrefix(subnet)
+      if (!parsed) skipped.push({name: network.Name, subnet, reason: 'not an IPv4 subnet'})
+      else if (!isPrivatePrefix(parsed)) skipped.push({name: network.Name, subnet, reason: 'not private address space (RFC 1918): the host keeps its own route there'})
+      else routable.push({id: network.Id, name: network.Name, subnet: formatPrefix(parsed)})
     }
   }
   return {routable, skipped}

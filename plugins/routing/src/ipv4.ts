@@ -11,7 +11,8 @@ export function parseIpv4(text: string): number | undefined {
   if (parts.length !== 4) return undefined
   let value = 0
   for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined
+    // no leading zeros: `010` is octal to inet_aton and decimal here, so it means two addresses
+    if (!/^(0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return undefined
     value = value * 256 + Number(part)
   }
   return value
@@ -50,4 +51,15 @@ export function normalizePrefix(text: string): string | undefined {
 export function overlaps(a: Prefix, b: Prefix): boolean {
   const mask = prefixMask(Math.min(a.prefix, b.prefix))
   return ((a.network & mask) >>> 0) === ((b.network & mask) >>> 0)
+}
+
+/** RFC 1918 space: the only place a docker network may sit and get a host route (docker's own pools are in it). */
+const PRIVATE_RANGES: Prefix[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((text) => parsePrefix(text)!)
+
+/**
+ * A prefix inside RFC 1918 space and no broader than /8. Anything else would send the host's traffic for
+ * public addresses (`docker network create --subnet 1.1.1.0/24`) into the VM.
+ */
+export function isPrivatePrefix(p: Prefix): boolean {
+  return p.prefix >= 8 && PRIVATE_RANGES.some((range) => p.prefix >= range.prefix && overlaps(p, range))
 }

@@ -2,6 +2,7 @@
 // interface so the router does not care which it has. Every program runs through an injectable Runner.
 import {run, runOrThrow, type Runner} from './exec.js'
 import {parseIpRouteJson, parseNetstatRoutes, type HostRoute} from './host-routes.js'
+import {isPrivatePrefix, parsePrefix} from './ipv4.js'
 
 /** What a backend needs to know about the VM: its address and the host interface it is reached through. */
 export interface VmLink {
@@ -69,9 +70,21 @@ export function darwinBackend(runner: Runner = run): RouteBackend {
   }
 }
 
+/** The last gate before a route is added, whatever asked for it: private (RFC 1918) space only, /8 or narrower. */
+export function privateRoutesOnly(backend: RouteBackend): RouteBackend {
+  return {
+    ...backend,
+    async addRoute(subnet, vm) {
+      const prefix = parsePrefix(subnet)
+      if (!prefix || !isPrivatePrefix(prefix)) throw new Error(`refusing a host route for ${subnet}: only private (RFC 1918) subnets, /8 or narrower, are routed to the VM`)
+      await backend.addRoute(subnet, vm)
+    },
+  }
+}
+
 export function backendFor(platform: NodeJS.Platform, runner: Runner = run): RouteBackend {
-  if (platform === 'linux') return linuxBackend(runner)
-  if (platform === 'darwin') return darwinBackend(runner)
+  if (platform === 'linux') return privateRoutesOnly(linuxBackend(runner))
+  if (platform === 'darwin') return privateRoutesOnly(darwinBackend(runner))
   throw new Error(`dlite-routing supports Linux and macOS hosts, not ${platform}`)
 }
 

@@ -34,6 +34,18 @@ describe('docker networks', () => {
     ])
   })
 
+  it('a network on public address space never becomes a host route (docker network create --subnet 1.1.1.0/24)', () => {
+    const {routable, skipped} = routableNetworks([
+      {Id: 'a', Name: 'cloudflare', Driver: 'bridge', IPAM: {Config: [{Subnet: '1.1.1.0/24'}]}},
+      {Id: 'b', Name: 'edge', Driver: 'bridge', IPAM: {Config: [{Subnet: '172.32.0.0/16'}, {Subnet: '192.169.0.0/16'}, {Subnet: '0.0.0.0/0'}, {Subnet: '8.0.0.0/7'}]}},
+      {Id: 'c', Name: 'wide', Driver: 'bridge', IPAM: {Config: [{Subnet: '172.0.0.0/8'}]}},
+      {Id: 'd', Name: 'ok', Driver: 'bridge', IPAM: {Config: [{Subnet: '10.0.0.0/8'}, {Subnet: '172.31.255.0/24'}, {Subnet: '192.168.99.0/24'}]}},
+    ])
+    expect(routable.map((n) => n.subnet)).to.deep.equal(['10.0.0.0/8', '172.31.255.0/24', '192.168.99.0/24'])
+    expect(skipped.map((s) => s.subnet)).to.deep.equal(['1.1.1.0/24', '172.32.0.0/16', '192.169.0.0/16', '0.0.0.0/0', '8.0.0.0/7', '172.0.0.0/8'])
+    for (const s of skipped) expect(s.reason).to.match(/not private address space/)
+  })
+
   it('picks one running container per routed network for the live check, port 80 when none is declared', () => {
     const {routable} = routableNetworks(networks)
     expect(probeTargets(containers, routable)).to.deep.equal([

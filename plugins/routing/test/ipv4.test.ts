@@ -6,7 +6,7 @@ describe('ipv4', () => {
   it('parses addresses and rejects what is not one', () => {
     expect(parseIpv4('192.168.64.2')).to.equal(0xc0a84002)
     expect(parseIpv4('255.255.255.255')).to.equal(0xffffffff)
-    for (const bad of ['256.1.1.1', '1.2.3', '1.2.3.4.5', 'a.b.c.d', '', 'fe80::1', '01234.1.1.1']) expect(parseIpv4(bad), bad).to.equal(undefined)
+    for (const bad of ['256.1.1.1', '1.2.3', '1.2.3.4.5', 'a.b.c.d', '', 'fe80::1', '01234.1.1.1', '010.1.1.1', '10.01.1.1', '00.0.0.0']) expect(parseIpv4(bad), bad).to.equal(undefined)
   })
 
   it('normalises prefixes: host bits cleared, bare addresses are /32', () => {

@@ -96,6 +96,21 @@ describe('route backends', () => {
     })
   })
 
+  it('the backend in use refuses a route for public or too-broad space before any program runs, on both platforms', async () => {
+    for (const platform of ['linux', 'darwin'] as const) {
+      const runner = recordingRunner()
+      const backend = backendFor(platform, runner)
+      for (const subnet of ['1.1.1.0/24', '0.0.0.0/0', '172.0.0.0/8', '100.64.0.0/10', 'not-a-subnet', '010.0.0.0/8']) {
+        let refused: Error | undefined
+        await backend.addRoute(subnet, VM).catch((error: Error) => (refused = error))
+        expect(refused?.message, `${platform} ${subnet}`).to.match(/refusing a host route for .*only private \(RFC 1918\)/)
+      }
+      expect(runner.calls, platform).to.deep.equal([])
+      await backend.addRoute('172.18.0.0/16', VM)
+      expect(runner.calls, platform).to.have.length(1)
+    }
+  })
+
   it('picks the backend by platform and refuses the others', () => {
     expect(backendFor('linux').platform).to.equal('linux')
     expect(backendFor('darwin').platform).to.equal('darwin')
