@@ -72,7 +72,7 @@ export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' |
     }
     try {
       state.service = await DnsService.start(settings, {
-        docker: dlite.dockerClientFor(event), vm: {ip: event.ip, hostname: event.hostname, hostIp: event.hostIp}, log,
+        docker: dlite.dockerClientFor(event), vm: {ip: event.ip, hostname: event.hostname, hostIp: event.hostIp, subnet: event.subnet}, log,
       })
     } catch (error) {
       state.lastError = (error as Error).message

@@ -6,6 +6,7 @@ import {isIP, createServer, type Server, type Socket} from 'node:net'
 
 import type {Responder} from './responder.js'
 import {formatUpstream} from './settings.js'
+import type {SourceFilter} from './source-filter.js'
 
 export interface ListenAddress {
   host: string
@@ -22,11 +23,12 @@ export interface DnsServer {
 const TCP_IDLE_MS = 10_000
 const MAX_TCP_CONNECTIONS = 128
 
-function bindUdp(address: ListenAddress, responder: Responder, onError: (error: Error) => void): Promise<UdpSocket> {
+function bindUdp(address: ListenAddress, responder: Responder, allowed: SourceFilter, onError: (error: Error) => void): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({type: isIP(address.host) === 6 ? 'udp6' : 'udp4'})
     socket.once('error', reject)
     socket.on('message', (message, from) => {
+      if (!allowed(from.address)) return // no answer at all: not even a refusal to amplify
       responder.respond(message, 'udp').then((reply) => {
         if (reply) socket.send(reply, from.port, from.address)
       }, onError)
@@ -39,7 +41,11 @@ function bindUdp(address: ListenAddress, responder: Responder, onError: (error: 
   })
 }
 
-function serveTcpConnection(connection: Socket, responder: Responder, onError: (error: Error) => void): void {
+function serveTcpConnection(connection: Socket, responder: Responder, allowed: SourceFilter, onError: (error: Error) => void): void {
+  if (!allowed(connection.remoteAddress ?? '')) {
+    connection.destroy()
+    return
+  }
   let buffer: Buffer = Buffer.alloc(0)
   connection.setTimeout(TCP_IDLE_MS, () => connection.destroy())
   connection.on('error', () => connection.destroy())
@@ -63,9 +69,9 @@ function serveTcpConnection(connection: Socket, responder: Responder, onError: (
   })
 }
 
-function listenTcp(address: ListenAddress, responder: Responder, onError: (error: Error) => void): Promise<Server> {
+function listenTcp(address: ListenAddress, responder: Responder, allowed: SourceFilter, onError: (error: Error) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer((connection) => serveTcpConnection(connection, responder, onError))
+    const server = createServer((connection) => serveTcpConnection(connection, responder, allowed, onError))
     server.maxConnections = MAX_TCP_CONNECTIONS
     server.once('error', reject)
     server.listen({host: address.host, port: address.port, exclusive: true}, () => {
@@ -79,8 +85,11 @@ function listenTcp(address: ListenAddress, responder: Responder, onError: (error
 /** Fresh ports tried for port 0 when the one the kernel picked for UDP is taken for TCP. */
 const EPHEMERAL_ATTEMPTS = 10
 
-/** Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. */
-export async function serveDns(addresses: ListenAddress[], responder: Responder, onError: (error: Error) => void = () => {}): Promise<DnsServer> {
+/**
+ * Listens on every address (UDP and TCP) or on none: a failure closes what was opened and rejects. Only
+ * sources `allowed` passes are served; a UDP query from anyone else gets no answer, a TCP connection is closed.
+ */
+export async function serveDns(addresses: ListenAddress[], responder: Responder, allowed: SourceFilter, onError: (error: Error) => void = () => {}): Promise<DnsServer> {
   const udp: UdpSocket[] = []
   const tcp: Server[] = []
   const bound: ListenAddress[] = []
@@ -98,11 +107,11 @@ export async function serveDns(addresses: ListenAddress[], responder: Responder,
       // TCP, so a few fresh picks are tried before giving up. A fixed port is tried once.
       const attempts = address.port === 0 ? EPHEMERAL_ATTEMPTS : 1
       for (let attempt = 1; ; attempt++) {
-        const socket = await bindUdp(address, responder, onError).catch((error: NodeJS.ErrnoException) => {
+        const socket = await bindUdp(address, responder, allowed, onError).catch((error: NodeJS.ErrnoException) => {
           throw listenError(address, 'udp', error)
         })
         const port = socket.address().port
-        const server = await listenTcp({host: address.host, port}, responder, onError).catch((error: NodeJS.ErrnoException) => {
+        const server = await listenTcp({host: address.host, port}, responder, allowed, onError).catch((error: NodeJS.ErrnoException) => {
           socket.close()
           if (error.code === 'EADDRINUSE' && attempt < attempts) return undefined
           throw listenError({host: address.host, port}, 'tcp', error)

@@ -3,6 +3,7 @@
 import {LOOPBACK_ADDRESS, formatUpstream, type DnsSettings, type Upstream} from './settings.js'
 import {serveDns, type DnsServer, type ListenAddress} from './dns-server.js'
 import {servedNames, type ServedName, type Zone} from './name-lookup.js'
+import {sourceFilter} from './source-filter.js'
 import type {QueryCounts} from './protocol.js'
 import {ContainerRegistry, type DockerApi} from './registry.js'
 import {Responder, type Forwarder} from './responder.js'
@@ -16,7 +17,8 @@ const SYSTEM_UPSTREAMS_CACHE_MS = 5000
 
 interface ServiceDeps {
   docker: DockerApi
-  vm: {ip: string; hostname: string; hostIp: string}
+  /** subnet: the VM's network (a.b.c.d/n); only it and loopback are answered. */
+  vm: {ip: string; hostname: string; hostIp: string; subnet: string}
   log: (line: string) => void
   /** Where to listen instead of `<hostIp>:53` (+ loopback): tests use 127.0.0.1:0. */
   listen?: ListenAddress[]
@@ -59,7 +61,7 @@ export class DnsService {
       {host: deps.vm.hostIp, port: DNS_PORT},
       ...(settings.loopback ? [LOOPBACK_ADDRESS] : []),
     ]
-    service.server = await serveDns(addresses, responder, (error) => deps.log(`dlite-dns: ${error.message}`))
+    service.server = await serveDns(addresses, responder, sourceFilter(deps.vm.subnet), (error) => deps.log(`dlite-dns: ${error.message}`))
     // Serve from the first moment; names appear as the first listing lands (normally well within a second).
     let timer: NodeJS.Timeout | undefined
     await Promise.race([registry.start(), new Promise((resolve) => {

@@ -130,6 +130,19 @@ function headerOnly(buffer: Buffer, rcode: number): Buffer {
   return reply
 }
 
+/** A response cut to its header and question, with TC set: "ask again over TCP" (RFC 1035 4.2.1). */
+function truncatedForm(response: Buffer): Buffer {
+  try {
+    const packet = dnsPacket.decode(response)
+    return dnsPacket.encode({...packet, flags: (packet.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: []})
+  } catch {
+    const header = Buffer.from(response.subarray(0, 12))
+    header.writeUInt16BE(header.readUInt16BE(2) | 0x0200, 2)
+    header.fill(0, 4) // no records at all: the counts go to zero
+    return header
+  }
+}
+
 function udpLimit(query: DecodedPacket): number {
   const opt = query.additionals?.find((a) => a.type === 'OPT') as {udpPayloadSize?: number} | undefined
   if (!opt) return CLASSIC_UDP_SIZE
@@ -168,6 +181,9 @@ export class Responder {
         const forwarded = await forward(buffer, transport).catch(() => undefined)
         if (forwarded) {
           this.options.onAnswer?.('forwarded')
+          // An upstream may answer bigger than this client can take over UDP (it asked with our EDNS size,
+          // or none): the client gets the truncated form and asks again over TCP.
+          if (transport === 'udp' && forwarded.length > udpLimit(query)) return truncatedForm(forwarded)
           return forwarded
         }
         reply = {rcode: RCODE.SERVFAIL, authoritative: false, answers: [], authorities: []}

@@ -1,7 +1,10 @@
-// Forwarding names that are not ours to upstream resolvers: the query bytes go out unchanged (a fresh UDP
-// socket per query, so a random source port) and the first upstream that answers wins. `system` means the
+// Forwarding names that are not ours to upstream resolvers: the query goes out with a fresh random ID (a
+// fresh UDP socket per query, so a random source port too) and the first upstream that answers wins; only a
+// reply from the address and port we asked, carrying that ID, is taken, and the client gets its own ID back.
+// A client's ID is its own to choose; passed on, a predictable one would make forged replies easy. `system` means the
 // host's own resolvers; the daemon runs on the host, so even a loopback resolver is reachable, but never
 // ourselves (a loop) nor systemd-resolved's stub, which may route names back to us.
+import {randomBytes} from 'node:crypto'
 import {createSocket} from 'node:dgram'
 import {readFileSync} from 'node:fs'
 import {isIP, Socket} from 'node:net'
@@ -76,14 +79,28 @@ function settleOnce(timeoutMs: number, close: () => void, resolve: (response: Bu
   return finish
 }
 
+/** The same address however it is written (::ffff:a.b.c.d is a.b.c.d; IPv6 case). */
+function sameAddress(a: string, b: string): boolean {
+  const plain = (text: string) => text.replace(/^::ffff:(?=\d+\.)/i, '').toLowerCase()
+  return plain(a) === plain(b)
+}
+
+/** The query with `id` in place of the client's. */
+function withId(message: Buffer, id: number): Buffer {
+  const copy = Buffer.from(message)
+  copy.writeUInt16BE(id, 0)
+  return copy
+}
+
 function forwardUdp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const socket = createSocket(isIP(upstream.host) === 6 ? 'udp6' : 'udp4')
     const finish = settleOnce(timeoutMs, () => socket.close(), resolve)
     socket.on('error', () => finish(undefined))
     socket.on('message', (message, from) => {
-      // Only the server we asked, answering this query's ID.
-      if (from.port !== upstream.port || message.length < 12 || message.readUInt16BE(0) !== query.readUInt16BE(0)) return
+      // Only the server we asked, answering this query's ID; anything else is ignored and the wait goes on.
+      if (!sameAddress(from.address, upstream.host) || from.port !== upstream.port) return
+      if (message.length < 12 || message.readUInt16BE(0) !== query.readUInt16BE(0)) return
       finish(message)
     })
     socket.send(query, upstream.port, upstream.host, (error) => {
@@ -116,11 +133,14 @@ function forwardTcp(query: Buffer, upstream: Upstream, timeoutMs = FORWARD_TIMEO
  * is: the client asks again over TCP, and that query is forwarded over TCP.
  */
 export async function forwardQuery(query: Buffer, upstreams: Upstream[], transport: Transport, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Buffer | undefined> {
+  const clientId = query.readUInt16BE(0)
   for (const upstream of upstreams) {
-    let response = transport === 'tcp' ? await forwardTcp(query, upstream, timeoutMs) : await forwardUdp(query, upstream, timeoutMs)
+    const sent = withId(query, randomBytes(2).readUInt16BE(0))
+    let response = transport === 'tcp' ? await forwardTcp(sent, upstream, timeoutMs) : await forwardUdp(sent, upstream, timeoutMs)
+    if (response !== undefined && (response.length < 12 || response.readUInt16BE(0) !== sent.readUInt16BE(0))) response = undefined
     const truncated = response !== undefined && (response.readUInt16BE(2) & 0x0200) !== 0
     if (truncated && transport === 'tcp') response = undefined
-    if (response) return response
+    if (response) return withId(response, clientId)
   }
   return undefined
 }

@@ -12,7 +12,7 @@ import {addresses, query} from './helpers/dns-client.js'
 import {FakeDocker} from './helpers/fake-docker.js'
 
 const HOST = '127.0.0.1'
-const VM = {ip: '192.168.64.2', hostname: 'local.docker', hostIp: '192.168.64.1'}
+const VM = {ip: '192.168.64.2', hostname: 'local.docker', hostIp: '192.168.64.1', subnet: '192.168.64.0/24'}
 
 describe('dlite-dns service (fake docker, real sockets)', () => {
   let docker: FakeDocker

@@ -10,10 +10,13 @@ import {containerEntry, type ContainerEntry, type ContainerFacts} from '../src/c
 import {serveDns, type DnsServer} from '../src/dns-server.js'
 import type {Zone} from '../src/name-lookup.js'
 import {Responder, reverseName, type Forwarder} from '../src/responder.js'
+import {sourceFilter} from '../src/source-filter.js'
 import {forwardQuery} from '../src/upstream.js'
 import {addresses, decodeReply, query, queryPacket, sendTcp, sendUdp} from './helpers/dns-client.js'
 
 const HOST = '127.0.0.1'
+/** The VM subnet the servers here are started for; loopback clients pass too. */
+const ALLOWED = sourceFilter('192.168.64.0/24')
 
 function container(id: string, ip: string, extra: Partial<ContainerFacts> = {}): ContainerEntry {
   return containerEntry({id, name: `/${id}`, image: 'busybox:local', labels: {}, env: [], networks: {bridge: {IPAddress: ip}}, ...extra})!
@@ -28,7 +31,7 @@ describe('dlite-dns responder (UDP and TCP on 127.0.0.1)', () => {
 
   before(async () => {
     const responder = new Responder({state: () => ({zone, entries}), forward: () => forward})
-    server = await serveDns([{host: HOST, port: 0}], responder)
+    server = await serveDns([{host: HOST, port: 0}], responder, ALLOWED)
     port = server.addresses[0].port
   })
 
@@ -50,13 +53,38 @@ describe('dlite-dns responder (UDP and TCP on 127.0.0.1)', () => {
     expect(server.addresses).to.deep.equal([{host: HOST, port}])
   })
 
+  it('a source outside the VM subnet and loopback gets nothing: no UDP answer (not even a refusal), its TCP connection closed', async () => {
+    const responder = new Responder({state: () => ({zone, entries}), forward: () => undefined})
+    const seenFrom: string[] = []
+    const closed = await serveDns([{host: HOST, port: 0}], responder, (address) => {
+      seenFrom.push(address)
+      return false
+    })
+    try {
+      const p = closed.addresses[0].port
+      const udp = await query(HOST, p, 'web.docker', 'A', {timeoutMs: 500}).then(() => 'answered', (error: Error) => error.message)
+      expect(udp).to.match(/no UDP answer/)
+      const tcp = await query(HOST, p, 'web.docker', 'A', {transport: 'tcp', timeoutMs: 1000}).then(() => 'answered', (error: Error) => error.message)
+      expect(tcp).to.not.equal('answered')
+      expect(seenFrom).to.deep.equal([HOST, HOST])
+    } finally {
+      await closed.close()
+    }
+  })
+
+  it('the source filter: the VM subnet and loopback only', () => {
+    for (const ok of ['192.168.64.2', '192.168.64.1', '192.168.64.255', '127.0.0.1', '127.8.0.1', '::1', '::ffff:192.168.64.7']) expect(ALLOWED(ok), ok).to.equal(true)
+    for (const bad of ['192.168.65.2', '10.0.0.1', '172.17.0.2', '8.8.8.8', 'fe80::1', '::ffff:10.0.0.1', '', 'x']) expect(ALLOWED(bad), bad).to.equal(false)
+    expect(() => sourceFilter('192.168.64.0')).to.throw(/not an IPv4 subnet/)
+  })
+
   it('a fixed port whose TCP side another program holds: a clear error, and the UDP side is let go', async () => {
     const holder = createServer()
     await new Promise<void>((resolve) => holder.listen(0, HOST, resolve))
     const taken = (holder.address() as AddressInfo).port
     try {
       const responder = new Responder({state: () => ({zone, entries}), forward: () => undefined})
-      const error = await serveDns([{host: HOST, port: taken}], responder).then(() => undefined, (error_: Error) => error_)
+      const error = await serveDns([{host: HOST, port: taken}], responder, ALLOWED).then(() => undefined, (error_: Error) => error_)
       expect(error?.message).to.equal(`cannot listen on ${HOST}:${taken}/tcp: another program already uses it (another DNS server such as dnsmasq?)`)
       const udp = createSocket('udp4')
       await new Promise<void>((resolve, reject) => {
@@ -235,25 +263,62 @@ describe('dlite-dns responder (UDP and TCP on 127.0.0.1)', () => {
 
   describe('forwarding to an upstream', () => {
     let upstream: UdpSocket
+    let spoofer: UdpSocket
     let upstreamPort: number
     const seen: string[] = []
+    const seenIds: number[] = []
 
     before(async () => {
-      // A fake upstream on loopback that answers every A query with 10.0.0.1 and TTL 60.
+      // A fake upstream on loopback that answers every A query with 10.0.0.1 and TTL 60; big.example gets
+      // 60 addresses (over 512 bytes). For spoofed.example an attacker at 127.0.0.2, same port, answers
+      // first with the right ID and 6.6.6.6.
       upstream = createSocket('udp4')
+      spoofer = createSocket('udp4')
       upstream.on('message', (message, from) => {
         const q = dnsPacket.decode(message)
-        seen.push(q.questions![0].name)
-        upstream.send(dnsPacket.encode({
-          type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: q.questions,
-          answers: [{type: 'A', name: q.questions![0].name, ttl: 60, data: '10.0.0.1'}],
-        }), from.port, from.address)
+        const name = q.questions![0].name
+        seen.push(name)
+        seenIds.push(q.id!)
+        const answer = (data: string) => ({type: 'A' as const, name, ttl: 60, data})
+        const reply = (data: string[]) => dnsPacket.encode({type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: q.questions, answers: data.map(answer)})
+        if (name === 'spoofed.example') {
+          spoofer.send(reply(['6.6.6.6']), from.port, from.address)
+          setTimeout(() => upstream.send(reply(['10.0.0.1']), from.port, from.address), 100)
+          return
+        }
+        upstream.send(reply(name === 'big.example' ? Array.from({length: 60}, (_, i) => `10.0.1.${i}`) : ['10.0.0.1']), from.port, from.address)
       })
       await new Promise<void>((resolve) => upstream.bind(0, HOST, () => resolve()))
       upstreamPort = upstream.address().port
+      await new Promise<void>((resolve) => spoofer.bind(upstreamPort, '127.0.0.2', () => resolve()))
     })
 
-    after(() => upstream.close())
+    after(() => {
+      upstream.close()
+      spoofer.close()
+    })
+
+    it('asks the upstream with a fresh random ID, and gives the client its own ID back', async () => {
+      forward = (message, transport) => forwardQuery(message, [{host: HOST, port: upstreamPort}], transport, 1000)
+      seenIds.length = 0
+      for (let i = 0; i < 5; i++) expect((await query(HOST, port, `id${i}.example`, 'A', {id: 4242})).id).to.equal(4242)
+      expect(seenIds).to.have.length(5)
+      expect(seenIds.every((id) => id === 4242), `upstream saw ${seenIds.join(', ')}`).to.equal(false)
+    })
+
+    it('a reply from another address with the right ID and port is ignored; the real upstream\'s answer is used', async () => {
+      forward = (message, transport) => forwardQuery(message, [{host: HOST, port: upstreamPort}], transport, 1000)
+      const reply = await query(HOST, port, 'spoofed.example', 'A')
+      expect(addresses(reply)).to.deep.equal(['10.0.0.1'])
+    })
+
+    it('a forwarded answer too big for the UDP client is truncated (TC, no answers): it asks again over TCP', async () => {
+      forward = (message, transport) => forwardQuery(message, [{host: HOST, port: upstreamPort}], transport, 1000)
+      const small = await query(HOST, port, 'big.example', 'A')
+      expect(small.flag_tc).to.equal(true)
+      expect(small.answers).to.deep.equal([])
+      expect(small.questions?.[0].name).to.equal('big.example')
+    })
 
     it('forwards names outside the domain and passes the answer through', async () => {
       forward = (message, transport) => forwardQuery(message, [{host: HOST, port: upstreamPort}], transport, 1000)
