@@ -65,15 +65,22 @@ function schemeName(entry: ContainerEntry, domain: string[]): string[] {
   return [...entry.name, ...entry.image, ...domain]
 }
 
+/**
+ * A container's aliases that are inside the domain (and not the domain itself). Labels and env are anyone's to
+ * set who can run a container: an alias `com` or `github.com` would make us answer for names not ours.
+ */
+function aliasesIn(entry: ContainerEntry, domain: string[]): string[][] {
+  return entry.aliases.filter((alias) => alias.length > domain.length && endsWith(alias, domain))
+}
+
 function ttlOf(entry: ContainerEntry, zone: Zone): number {
   return entry.ttl ?? zone.defaultTtl
 }
 
 /** The zone a query name falls in, or undefined when it is none of ours (forward or refuse it). */
-function apexFor(query: string[], domain: string[], vm: string[] | undefined, entries: Iterable<ContainerEntry>): string[] | undefined {
+function apexFor(query: string[], domain: string[], vm: string[] | undefined): string[] | undefined {
   const candidates: string[][] = [domain]
   if (vm) candidates.push(vm)
-  for (const entry of entries) candidates.push(...entry.aliases)
   let best: string[] | undefined
   for (const candidate of candidates) {
     if (endsWith(query, candidate) && (!best || candidate.length < best.length)) best = candidate
@@ -85,12 +92,12 @@ export function lookupName(qname: string, zone: Zone, entries: ContainerEntry[])
   const query = toLabels(qname)
   const domain = toLabels(zone.domain)
   const vm = vmHostname(zone)
-  const apex = apexFor(query, domain, vm, entries)
+  const apex = apexFor(query, domain, vm)
   if (!apex) return undefined
   const matches: Match[] = []
   for (const entry of entries) {
     const byScheme = endsWith(query, domain) && labelsMatch(query, schemeName(entry, domain))
-    const byAlias = entry.aliases.some((alias) => labelsMatch(query, alias))
+    const byAlias = aliasesIn(entry, domain).some((alias) => labelsMatch(query, alias))
     if (byScheme || byAlias) matches.push({source: entry.container, id: entry.id, ttl: ttlOf(entry, zone), ipv4: entry.ipv4, ipv6: entry.ipv6})
   }
   if (vm && zone.vm && endsWith(query, vm)) {
@@ -116,7 +123,7 @@ export function servedNames(zone: Zone, entries: ContainerEntry[]): ServedName[]
   for (const entry of entries) {
     if (entry.name.length > 0) names.add(schemeName(entry, domain).join('.'))
     if (entry.image.length > 0) names.add([...entry.image, ...domain].join('.'))
-    for (const alias of entry.aliases) names.add(alias.join('.'))
+    for (const alias of aliasesIn(entry, domain)) names.add(alias.join('.'))
   }
   const vm = vmHostname(zone)
   if (vm) names.add(vm.join('.'))
@@ -145,7 +152,7 @@ export function reverseLookup(ip: string, zone: Zone, entries: ContainerEntry[])
     ttl = Math.min(ttl, ttlOf(entry, zone))
     if (entry.name.length > 0) names.push(schemeName(entry, domain).join('.'))
     else if (entry.image.length > 0) names.push([...entry.image, ...domain].join('.'))
-    for (const alias of entry.aliases) names.push(alias.join('.'))
+    for (const alias of aliasesIn(entry, domain)) names.push(alias.join('.'))
   }
   const vm = vmHostname(zone)
   if (vm && zone.vm?.ip === ip) names.push(vm.join('.'))

@@ -150,9 +150,18 @@ describe('dlite-dns naming (dnsdock rules)', () => {
     it('aliases answer, also with something in front, and the container keeps its usual names', () => {
       expect(answer('db.docker', all)).to.deep.equal(['172.17.0.3'])
       expect(answer('master.db.docker', all)).to.deep.equal(['172.17.0.3'])
-      expect(answer('api.example.test', all)).to.deep.equal(['172.17.0.5'])
-      expect(answer('v2.api.example.test', all)).to.deep.equal(['172.17.0.5'])
       expect(answer('api.app.docker', all)).to.deep.equal(['172.17.0.5'])
+    })
+
+    it('an alias outside the domain is not served: a container labelled `com` or `github.com` hijacks nothing', () => {
+      const hijack = entry({id: 'h', name: '/evil', networks: {bridge: {IPAddress: '172.17.0.9'}}, labels: {'com.dnsdock.alias': 'com,github.com,docker'}})
+      const withHijack = [...all, hijack]
+      for (const name of ['github.com', 'api.github.com', 'example.com', 'com', 'api.example.test', 'v2.api.example.test']) {
+        expect(answer(name, withHijack), name).to.equal(undefined)
+      }
+      // the bare domain stays every container's, not the alias's alone
+      expect(answer('docker', withHijack)).to.deep.equal(['172.17.0.2', '172.17.0.3', '172.17.0.4', '172.17.0.5', '172.17.0.9'])
+      expect(servedNames(zone, withHijack).map((n) => n.name)).to.not.include.members(['com', 'github.com', 'api.example.test'])
     })
 
     it('a name that is not there under the domain matches nothing (NXDOMAIN), its name alone is not enough', () => {
