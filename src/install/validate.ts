@@ -10,6 +10,7 @@ import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type Ne
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
+import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
 import {homeLayout} from '../paths.js'
 import {noImageError} from './image-source.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
@@ -74,6 +75,8 @@ export interface InstallHostFacts {
   defaultOsSource?: string
   /** Where findImageSource looked, named in the error when it found nothing. */
   osSearched?: string[]
+  /** DLITE_ALLOW_PUBLIC_NAMES=1: a dotted --hostname may end outside the reserved suffixes (a name the user owns). */
+  publicNamesAllowed?: boolean
 }
 
 export interface ValidationError {
@@ -200,7 +203,7 @@ export function checkDisk(raw: number | string | undefined): Checked<number> {
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
-export function checkHostname(raw: string | undefined): Checked<string> {
+export function checkHostname(raw: string | undefined, facts: Pick<InstallHostFacts, 'publicNamesAllowed'> = {}): Checked<string> {
   if (isUnset(raw)) return ok(DEFAULT_HOSTNAME)
   const value = raw!.trim().toLowerCase()
   const fix = `use letters, digits and hyphens in dot-separated labels, e.g. --hostname ${DEFAULT_HOSTNAME}`
@@ -218,6 +221,10 @@ export function checkHostname(raw: string | undefined): Checked<string> {
   }
   if (value === 'localhost' || value.endsWith('.localhost')) {
     return fail('--hostname', `"${raw}" is reserved for the host's loopback`, fix)
+  }
+  if (labels.length > 1 && !endsInReservedSuffix(value) && !facts.publicNamesAllowed) {
+    return fail('--hostname', `"${raw}" ends in .${labels[labels.length - 1]}, a name that may belong to someone on the internet: the VM's name goes into /etc/hosts and would take it from every program on this host`,
+      `use a single label (dlite), or ${reservedNameFix(DEFAULT_HOSTNAME)}`)
   }
   return ok(value)
 }
@@ -557,7 +564,7 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
     cpus: screened('--cpus', input.cpus, () => checkCpus(input.cpus, facts)),
     memoryGiB: screened('--memory', input.memory, () => checkMemory(input.memory, facts)),
     diskGiB: screened('--disk', input.disk, () => checkDisk(input.disk)),
-    hostname: screened('--hostname', input.hostname, () => checkHostname(input.hostname)),
+    hostname: screened('--hostname', input.hostname, () => checkHostname(input.hostname, facts)),
     mounts: checkMounts(input.mounts, facts),
     sshKey: screened('--ssh-key', input.sshKey, () => checkSshKey(input.sshKey, facts), {emptyFix: 'give the path of your public key, or --ssh-key none for no key'}),
     extraArgs: screenedExtra(input.extra),
@@ -674,6 +681,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     fs: realFsProbe,
     isRoot: process.getuid?.() === 0,
     underSudo: process.getuid?.() === 0 && Boolean(process.env.SUDO_UID) && process.env.SUDO_UID !== '0',
+    publicNamesAllowed: publicNamesAllowed(),
     ...overrides,
   }
 }

@@ -22,7 +22,7 @@ export async function askInstallQuestions(given: InstallInput, facts: InstallHos
   answers.cpus ??= await ask(`CPUs (1-${facts.cpuCores})`, String(defaultCpus(facts)), (v) => verdict(checkCpus(v, facts)))
   answers.memory ??= await ask(`Memory in GiB (1-${maxMemoryGiB(facts)})`, String(DEFAULT_MEMORY_GIB), (v) => verdict(checkMemory(v, facts)))
   answers.disk ??= await ask('Disk in GiB (sparse: only what is used takes space)', String(DEFAULT_DISK_GIB), (v) => verdict(checkDisk(v)))
-  answers.hostname ??= await ask('Hostname of the VM', DEFAULT_HOSTNAME, (v) => verdict(checkHostname(v)))
+  answers.hostname ??= await ask('Hostname of the VM', DEFAULT_HOSTNAME, (v) => verdict(checkHostname(v, facts)))
   if (answers.mounts === undefined) {
     const list = (v: string) => v.split(',').map((piece) => piece.trim())
     answers.mounts = list(await ask('Directories to share into the VM, same path inside (comma-separated, PATH:ro read-only, "none")',

@@ -101,7 +101,7 @@ function applySetting(name: SettingName, value: string, next: DliteConfig, curre
       return undefined
     }
     case 'hostname':
-      return take(checkHostname(value), (v) => (next.hostname = v))
+      return take(checkHostname(value, facts), (v) => (next.hostname = v))
     case 'mounts':
       // one value for the whole list (`mounts=~/src,/data:ro`, `mounts=none`): a path with a comma needs `dlite edit`
       return take(checkMounts(value.split(','), facts), (v) => (next.mounts = v))

@@ -9,6 +9,7 @@ export {DockerClient}
 export type {DockerEndpoint, DockerEvent, DockerResponse} from '../docker/client.js'
 export {guestExec, type GuestExecOptions, type GuestExecResult} from './guest-exec.js'
 export {pluginStateDir, sendPluginRequest, vmContext, type VmContext} from './vm-context.js'
+export {endsInReservedSuffix, publicNamesAllowed, reservedNameFix, RESERVED_SUFFIXES} from '../network/reserved-names.js'
 
 /** oclif hook event names. Declare handlers in a plugin's package.json under `oclif.hooks`. */
 export const HOOKS = {

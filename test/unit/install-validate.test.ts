@@ -189,6 +189,21 @@ describe('install option validation', () => {
       expect(optionsFor({hostname: 'dlite'}).hostname).to.equal('dlite')
       expect(optionsFor({hostname: '3d.docker'}).hostname).to.equal('3d.docker')
     })
+
+    it('refuses a dotted name outside the reserved suffixes: --hostname github.com would take github.com from the whole host through /etc/hosts', () => {
+      for (const name of ['github.com', 'registry.npmjs.org', 'vm.example.com', 'dlite.dev', 'local.docker.io']) {
+        expectOnlyError({hostname: name}, '--hostname', /may belong to someone on the internet/)
+      }
+      const [error] = errorsFor({hostname: 'github.com'})
+      expect(error.fix).to.include('DLITE_ALLOW_PUBLIC_NAMES=1')
+      for (const name of ['local.docker', 'vm.example.test', 'dlite.internal', 'dev.local', 'com']) {
+        expect(optionsFor({hostname: name}).hostname, name).to.equal(name)
+      }
+    })
+
+    it('with the override, a name under a domain the user owns', () => {
+      expect(optionsFor({hostname: 'vm.corp.example.com'}, facts({}, {publicNamesAllowed: true})).hostname).to.equal('vm.corp.example.com')
+    })
   })
 
   describe('--mount', () => {

@@ -60,6 +60,26 @@ export function normalizeDomain(input: string): string {
   return domain
 }
 
+/** What the core says about reserved names (plugin-api), so both apply one rule. */
+export interface ReservedNames {
+  endsInReservedSuffix(name: string): boolean
+  publicNamesAllowed(): boolean
+  reservedNameFix(example: string): string
+}
+
+/**
+ * A domain given to `dns enable`: a valid name under a reserved suffix. Containers that use the responder
+ * (--dns) would get our answers for a public domain's real names.
+ */
+export function checkServedDomain(input: string, names: ReservedNames): string {
+  const domain = normalizeDomain(input)
+  if (!names.endsInReservedSuffix(domain) && !names.publicNamesAllowed()) {
+    throw new SettingsError(`the domain ${domain} may belong to someone on the internet: the responder would answer for its real names, and containers using it would get our answers`,
+      names.reservedNameFix('docker'))
+  }
+  return domain
+}
+
 export function validateTtl(ttl: number): number {
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) throw new SettingsError(`the TTL ${ttl} is not a whole number of seconds from 0 to ${MAX_TTL}`)
   return ttl

@@ -4,9 +4,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {
-  DEFAULT_SETTINGS, SettingsError, normalizeDomain, normalizeUpstreams, parseUpstream, readSettings, validateSettings, validateTtl, writeSettings,
+  DEFAULT_SETTINGS, SettingsError, checkServedDomain, normalizeDomain, normalizeUpstreams, parseUpstream, readSettings, validateSettings, validateTtl, writeSettings,
 } from '../src/settings.js'
 import {nameservers, settingsUpstreams, systemUpstreams} from '../src/upstream.js'
+import * as reservedNames from '../../../src/network/reserved-names.js'
 
 describe('dlite-dns settings', () => {
   describe('domain (RFC 1123)', () => {
@@ -23,6 +24,19 @@ describe('dlite-dns settings', () => {
         }
       })
     }
+  })
+
+  it('dns enable --domain refuses a domain that may be someone\'s on the internet (com, github.com), unless DLITE_ALLOW_PUBLIC_NAMES=1', () => {
+    for (const ok of ['docker', 'dev.docker', 'test', 'apps.internal', 'lan.local']) expect(checkServedDomain(ok, reservedNames), ok).to.equal(ok)
+    for (const bad of ['com', 'github.com', 'corp', 'localhost', 'docker.io']) {
+      expect(() => checkServedDomain(bad, reservedNames), bad).to.throw(SettingsError, /may belong to someone on the internet/)
+    }
+    try {
+      checkServedDomain('github.com', reservedNames)
+    } catch (error) {
+      expect((error as SettingsError).fix).to.include('DLITE_ALLOW_PUBLIC_NAMES=1')
+    }
+    expect(checkServedDomain('corp.example.com', {...reservedNames, publicNamesAllowed: () => true})).to.equal('corp.example.com')
   })
 
   it('TTL is a whole number from 0 to 2^31-1', () => {

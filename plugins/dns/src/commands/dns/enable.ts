@@ -5,7 +5,7 @@ import {DnsCommand} from '../../dns-command.js'
 import type {ServiceStatus} from '../../protocol.js'
 import {describeContainerDns, describeResolver} from '../../render.js'
 import {
-  MAX_TTL, RESOLVER_MODES, normalizeDomain, normalizeUpstreams, validateSettings, writeSettings, type DnsSettings,
+  MAX_TTL, RESOLVER_MODES, checkServedDomain, normalizeUpstreams, validateSettings, writeSettings, type DnsSettings,
 } from '../../settings.js'
 
 export default class DnsEnable extends DnsCommand {
@@ -35,10 +35,11 @@ kept; flags left out keep their earlier values. If dlite is not running, it all 
   async run(): Promise<{enabled: true; running: boolean; settings: DnsSettings; status?: ServiceStatus; notes: string[]}> {
     const {flags} = await this.parse(DnsEnable)
     // Flags first: a bad flag is a usage error (exit 2) whatever state dlite is in, and nothing is written.
+    const dlite = await this.dlite()
     let chosen: Partial<DnsSettings>
     try {
       chosen = {
-        ...(flags.domain === undefined ? {} : {domain: normalizeDomain(flags.domain)}),
+        ...(flags.domain === undefined ? {} : {domain: checkServedDomain(flags.domain, dlite)}),
         ...(flags.ttl === undefined ? {} : {ttl: flags.ttl}),
         ...(flags.upstream === undefined ? {} : {upstream: normalizeUpstreams(flags.upstream)}),
         ...(flags['container-dns'] === undefined ? {} : {containerDns: flags['container-dns']}),
@@ -48,7 +49,6 @@ kept; flags left out keep their earlier values. If dlite is not running, it all 
     } catch (error) {
       this.settingsError(error, true)
     }
-    const dlite = await this.dlite()
     const context = await this.vm(dlite)
     const dir = this.stateDir(dlite, context)
     const settings = this.savedSettings(dir, (saved) => validateSettings({...saved, ...chosen, enabled: true}))
