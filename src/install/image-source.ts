@@ -78,7 +78,8 @@ export function findImageSource(flag: string | undefined, facts: ImageSearchFact
   if (facts.isFile(beside)) return {found: {source: beside, origin: 'beside-cli'}, searched, warnings}
   if (facts.isFile(built)) return {found: {source: built, origin: 'os-build'}, searched, warnings}
   const release = parseReleaseField(facts.releaseField)
-  if (release?.ok) return {found: {source: release.value.manifest, origin: 'release', sha256: release.value.sha256}, searched, warnings}
+  // the pin travels in the source (and the config), so install and every later update check the manifest by it
+  if (release?.ok) return {found: {source: `${release.value.manifest}#sha256=${release.value.sha256}`, origin: 'release', sha256: release.value.sha256}, searched, warnings}
   if (release) warnings.push(`package.json's "${RELEASE_FIELD}" is ignored: ${release.reason}`)
   return {searched, warnings}
 }

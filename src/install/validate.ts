@@ -12,6 +12,7 @@ import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
 import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
 import {homeLayout} from '../paths.js'
+import {parseImageSource, type ImageSource} from '../image/source.js'
 import {noImageError} from './image-source.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
 
@@ -492,20 +493,21 @@ export function checkAccel(raw: string | undefined, facts: Pick<InstallHostFacts
 export function checkOsSource(raw: string | undefined, facts: Pick<InstallHostFacts, 'cwd' | 'homeDir' | 'fs' | 'defaultOsSource' | 'osSearched'>): Checked<string> {
   const given = isUnset(raw) ? facts.defaultOsSource : raw!.trim()
   if (given === undefined) return {ok: false, error: noImageError(facts.osSearched)}
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
-    let url: URL
-    try {
-      url = new URL(given)
-    } catch {
-      return fail('--os', `"${given}" is not a valid URL`, 'give an http(s):// or file:// URL of a manifest.json, or a path')
-    }
-    if (!['http:', 'https:', 'file:'].includes(url.protocol)) {
-      return fail('--os', `${url.protocol} URLs are not supported`, 'give an http(s):// or file:// URL of a manifest.json, or a path')
-    }
-    if (url.protocol !== 'file:') return ok(url.href)
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) return checkManifestFile(resolve(facts.cwd, expandHome(given, facts.homeDir)), facts.fs)
+  let source: ImageSource
+  try {
+    source = parseImageSource(given, facts.cwd)
+  } catch (error) {
+    return fail('--os', (error as Error).message, 'give an https:// or file:// URL of a manifest.json (pinned with #sha256=<hex> if you can), or a path')
   }
-  const path = given.startsWith('file:') ? fileURLToPath(given) : resolve(facts.cwd, expandHome(given, facts.homeDir))
-  const kind = facts.fs.kind(path)
+  // a URL is kept as given, so its pin (#sha256=) goes into the config and every update checks by it
+  if (source.kind === 'url') return ok(new URL(given).href)
+  const file = checkManifestFile(source.manifestPath, facts.fs)
+  return file.ok && source.manifestSha256 ? ok(new URL(given).href) : file
+}
+
+function checkManifestFile(path: string, fs: FsProbe): Checked<string> {
+  const kind = fs.kind(path)
   if (kind === 'missing') return fail('--os', `${path} does not exist`, 'give the path of a manifest.json (`sudo dlite os build` makes one; in a checkout, npm run os:build writes os/dist/manifest.json)')
   if (kind !== 'file') return fail('--os', `${path} is not a file`, 'give the manifest.json itself, not its directory')
   return ok(path)

@@ -31,7 +31,7 @@ describe('OS image discovery', () => {
 
   it('the release\'s https manifest comes with its pinned sha256, lower-cased', () => {
     const search = findImageSource(undefined, facts([], {...RELEASE, sha256: HEX.toUpperCase()}))
-    expect(search.found).to.deep.equal({source: RELEASE.manifest, origin: 'release', sha256: HEX})
+    expect(search.found).to.deep.equal({source: `${RELEASE.manifest}#sha256=${HEX}`, origin: 'release', sha256: HEX})
     expect(search.warnings).to.deep.equal([])
   })
 

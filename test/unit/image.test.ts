@@ -288,6 +288,45 @@ describe('OS image store', () => {
       expect(last?.bytesDone).to.equal(last?.bytesTotal)
     })
 
+    it('a manifest pinned with #sha256= installs when its bytes match, and the pin is kept in the source', async () => {
+      const digest = createHash('sha256').update(readFileSync(join(fixture.dir, 'manifest.json'))).digest('hex')
+      const result = await installImage(images, `${base}manifest.json#sha256=${digest}`)
+      expect(result.version).to.equal('2.0.0')
+      expectInstalled(fixture, '2.0.0')
+    })
+
+    it('a manifest that is not the pinned one is refused before any image file is fetched, and changes nothing', async () => {
+      await installImage(images, `${base}manifest.json#sha256=${'0'.repeat(64)}`).then(() => expect.fail('installed'), (error: Error) => {
+        expect(error.message).to.match(/the manifest at .*manifest\.json has sha256 [0-9a-f]{64}, not the pinned 0{64}/)
+      })
+      expect(requests).to.deep.equal(['/releases/2/manifest.json'])
+      expect(entries()).to.deep.equal([])
+    })
+
+    it('a redirect to plain http off this machine is refused without following it, and changes nothing', async () => {
+      handler = (req, res) => {
+        if (!req.url!.endsWith('root.img')) return false
+        res.writeHead(302, {location: 'http://mirror.example/root.img'}).end()
+        return true
+      }
+      await installImage(images, `${base}manifest.json`).then(() => expect.fail('installed'), (error: Error) => {
+        expect(error.message).to.equal(`cannot download ${base}root.img: it redirects to http://mirror.example/root.img, which is not https; refused`)
+      })
+      expect(entries()).to.deep.equal([])
+    })
+
+    it('redirects within loopback are followed', async () => {
+      handler = (req, res) => {
+        const moved = /^\/releases\/2\/old\/(.+)$/.exec(req.url!)
+        if (!moved) return false
+        res.writeHead(301, {location: `../${moved[1]}`}).end()
+        return true
+      }
+      await installImage(images, `${base}old/manifest.json`)
+      expectInstalled(fixture, '2.0.0')
+      expect(requests.filter((r) => r.includes('/old/'))).to.have.length(4)
+    })
+
     it('a 404 names the URL and changes nothing', async () => {
       rmSync(join(fixture.dir, 'root.img'))
       await installImage(images, `${base}manifest.json`).then(() => expect.fail('installed'), (error: Error) => {

@@ -306,9 +306,22 @@ describe('install option validation', () => {
     it('rejects a missing path, a directory, an unsupported scheme and a broken URL', () => {
       expectOnlyError({os: '/srv/nope.json'}, '--os', /does not exist/)
       expectOnlyError({os: '/srv/os'}, '--os', /not a file/)
-      expectOnlyError({os: 'ftp://example.test/manifest.json'}, '--os', /not supported/)
+      expectOnlyError({os: 'ftp://example.test/manifest.json'}, '--os', /unsupported URL scheme ftp:/)
       expectOnlyError({os: 'http://exa mple/x'}, '--os', /not a valid URL/)
       expectOnlyError({os: 'file:///srv/nope.json'}, '--os', /does not exist/)
+    })
+    it('refuses plain http (anyone on the way could serve another image) except from loopback, and a fragment that is not a pin', () => {
+      const error = expectOnlyError({os: 'http://releases.example/os/manifest.json'}, '--os', /plain http:\/\/ can be changed by anyone on the way; use https:\/\//)
+      expect(error.fix).to.include('https://')
+      expect(optionsFor({os: 'http://127.0.0.1:8080/manifest.json'}).osSource).to.equal('http://127.0.0.1:8080/manifest.json')
+      expectOnlyError({os: 'https://releases.example/m.json#latest'}, '--os', /#sha256=<64 hex digits>/)
+      expectOnlyError({os: 'https://releases.example/m.json#sha256=abc'}, '--os', /#sha256=<64 hex digits>/)
+    })
+    it('keeps a pinned URL as given, so the pin goes into the config for every update', () => {
+      const pinned = `https://releases.example/os/manifest.json#sha256=${'ab'.repeat(32)}`
+      expect(optionsFor({os: pinned}).osSource).to.equal(pinned)
+      const f = facts({'/srv/os/manifest.json': {kind: 'file'}})
+      expect(optionsFor({os: `file:///srv/os/manifest.json#sha256=${'cd'.repeat(32)}`}, f).osSource).to.equal(`file:///srv/os/manifest.json#sha256=${'cd'.repeat(32)}`)
     })
     it('resolves a relative path and accepts a file:// URL of an existing file', () => {
       const f = facts({'/home/ann/work/m.json': {kind: 'file'}})
@@ -498,7 +511,7 @@ describe('--os of update', () => {
     expect(checkOsFlag('https://example.test/m.json', f)).to.deep.equal({ok: true, value: 'https://example.test/m.json'})
   })
   it('refuses what install refuses, with no default to fall back on', () => {
-    for (const [raw, message] of [['', /empty/], ['/srv/nope.json', /does not exist/], ['/srv/os', /not a file/], ['ftp://x/m.json', /not supported/],
+    for (const [raw, message] of [['', /empty/], ['/srv/nope.json', /does not exist/], ['/srv/os', /not a file/], ['ftp://x/m.json', /unsupported URL scheme/], ['http://x.example/m.json', /use https:\/\//],
       ['/srv/os/manifest.json\n', /control character/]] as const) {
       const result = checkOsFlag(raw, f)
       expect(result, raw).to.deep.include({ok: false})
