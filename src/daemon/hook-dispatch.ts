@@ -1,6 +1,6 @@
 // The plugins' side of the daemon: lifecycle hooks fired in this process (as the VM's user), plugin requests
 // from commands, and the dockerd arguments plugins add before a boot. A failing plugin is logged, never fatal.
-import {isDockerArg} from '../guest/settings.js'
+import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {HOOKS, type GuestConfig, type PluginRequestEvent, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
 
 /** One plugin's answer to a hook: what its handler returned, or the message of what it threw. */
@@ -34,9 +34,10 @@ export class HookDispatch {
     for (const {plugin, result} of await this.fire(HOOKS.guestConfig, event)) {
       const args = (result as GuestConfig | undefined)?.dockerArgs
       if (args === undefined) continue
-      // A plugin's bad argument must not fail the boot (the settings bundle refuses empty or spaced ones).
-      if (args.every(isDockerArg)) dockerArgs.push(...args)
-      else this.log(`plugin ${plugin}: ignoring dockerArgs that are not single --flag=value words`)
+      // A plugin's bad arguments must not fail the boot: they are left out, under the rule the config's obey.
+      const problem = Array.isArray(args) && args.every((a) => typeof a === 'string') ? dockerdArgsProblem(args) : {message: 'dockerArgs is not a list of strings', fix: ''}
+      if (!problem) dockerArgs.push(...args)
+      else this.log(`plugin ${plugin}: ignoring its dockerArgs: ${problem.message}`)
     }
     return dockerArgs
   }

@@ -14,6 +14,7 @@ import {tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
+import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {networkNames, type NetworkNames} from '../network/names.js'
@@ -356,6 +357,9 @@ export class VmDaemon {
       config: this.config, network: network.guest, tlsDir: this.layout.tls, keysDir: this.layout.keys,
       shares: this.share.guestShares,
     })
+    // The config may have been edited by hand since install checked it: the same rule again, before every boot.
+    const problem = dockerdArgsProblem(this.config.extraArgs)
+    if (problem) throw new Error(`the config's extra dockerd arguments are refused: ${problem.message}. Fix: ${problem.fix} (\`dlite config set extra=…\`)`)
     settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.hooks.dockerArgs(this.lifecycleEvent))]
     await writeSettingsBundle(settingsPath, settings)
     const backend = new QemuBackend({qmpSocket: qmpSocketPath(this.layout)})

@@ -4,7 +4,8 @@
  * unpacks into /run/dlite/settings (tmpfs, 0700). Layout (see os/README.md):
  *
  *   settings.env                 KEY=value lines (HOSTNAME, IP, GATEWAY, DNS, HOST_ADDR, MAC,
- *                                DOCKER_ARGS, and one `SHARE=TAG TRANSPORT ro|rw PATH` per share)
+ *                                one `DOCKER_ARG=ARG` per dockerd argument, in order, and one
+ *                                `SHARE=TAG TRANSPORT ro|rw PATH` per share)
  *   daemon.json                  optional dockerd config file
  *   tls/ca.pem                   CA that client certificates must chain to
  *   tls/server-cert.pem, tls/server-key.pem
@@ -16,6 +17,7 @@ import {isIP} from 'node:net'
 import path from 'node:path'
 
 import {createTar, type TarEntry} from './tar.js'
+import {dockerdArgsProblem} from './dockerd-args.js'
 
 export interface GuestNetwork {
   /** the guest's IPv4 address */
@@ -86,10 +88,6 @@ function pem(what: string, text: string, kind: RegExp): string {
 }
 
 /** Validate settings; throws SettingsError naming the field. */
-/** One dockerd argument the guest can pass on: non-empty and without white space (DOCKER_ARGS is split on it). */
-export function isDockerArg(arg: unknown): arg is string {
-  return typeof arg === 'string' && arg !== '' && !/\s/.test(arg)
-}
 
 export function validateSettings(s: GuestSettings): void {
   if (!HOSTNAME_RE.test(s.hostname)) throw new SettingsError(`hostname ${JSON.stringify(s.hostname)} is not an RFC 1123 host name`)
@@ -109,8 +107,10 @@ export function validateSettings(s: GuestSettings): void {
     if (tags.has(share.tag)) throw new SettingsError(`share tag ${share.tag} is used twice`)
     tags.add(share.tag)
   }
-  for (const a of s.dockerArgs ?? []) {
-    if (!isDockerArg(a)) throw new SettingsError(`dockerArgs entry ${JSON.stringify(a)} must be non-empty and free of white space (use --flag=value)`)
+  if (s.dockerArgs) {
+    if (!s.dockerArgs.every((a) => typeof a === 'string')) throw new SettingsError('dockerArgs entries must be strings')
+    const problem = dockerdArgsProblem(s.dockerArgs)
+    if (problem) throw new SettingsError(`dockerArgs: ${problem.message} (${problem.fix})`)
   }
   if (s.daemonJson) {
     for (const k of RESERVED_DAEMON_KEYS) {
@@ -135,7 +135,8 @@ export function renderSettingsEnv(s: GuestSettings): string {
   }
   // the path goes last: the guest reads the line with `read -r tag transport mode path`, so it may hold spaces
   for (const share of s.shares ?? []) out += value('SHARE', `${share.tag} ${share.transport ?? 'auto'} ${share.readOnly ? 'ro' : 'rw'} ${share.path}`)
-  if (s.dockerArgs?.length) out += value('DOCKER_ARGS', s.dockerArgs.join(' '))
+  // one line per argument: the guest hands dockerd the list as it is, spaces and all, never a string to split
+  for (const arg of s.dockerArgs ?? []) out += value('DOCKER_ARG', arg)
   return out
 }
 

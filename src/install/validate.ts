@@ -12,6 +12,7 @@ import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from '../network/ipv4.js'
 import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
 import {homeLayout} from '../paths.js'
+import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {parseImageSource, type ImageSource} from '../image/source.js'
 import {noImageError} from './image-source.js'
 import {ShellSplitError, splitShellWords} from './shell-words.js'
@@ -322,40 +323,6 @@ export function checkSshKey(raw: string | undefined, facts: InstallHostFacts): C
 
 // ---- extra dockerd args --------------------------------------------------------------------------
 
-// dockerd shorthands that take a value: inside a cluster like `-Dp...` the rest belongs to them.
-const VALUE_SHORTHANDS = new Set(['G', 'b', 'g', 'l', 'p', 's'])
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
-
-/** The -H/--host values in dockerd args; `missing` when a host flag has no value. */
-function hostValues(args: string[]): {values: string[]; missing: boolean} {
-  const values: string[] = []
-  let missing = false
-  const take = (i: number) => {
-    if (i < args.length) values.push(args[i])
-    else missing = true
-  }
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]
-    if (arg === '--') break
-    if (arg === '--host') take(++i)
-    else if (arg.startsWith('--host=')) values.push(arg.slice('--host='.length))
-    else if (/^-[^-]/.test(arg)) {
-      // pflag shorthand cluster: bool flags may be combined, the first value-taking one eats the rest.
-      for (let j = 1; j < arg.length; j++) {
-        const ch = arg[j]
-        if (ch === 'H') {
-          const rest = arg.slice(j + 1).replace(/^=/, '')
-          if (rest === '') take(++i)
-          else values.push(rest)
-          break
-        }
-        if (VALUE_SHORTHANDS.has(ch)) break
-      }
-    }
-  }
-  return {values, missing}
-}
-
 export function checkExtraArgs(raw: string | string[] | undefined): Checked<string[]> {
   const pieces = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]
   const args: string[] = []
@@ -367,18 +334,8 @@ export function checkExtraArgs(raw: string | string[] | undefined): Checked<stri
       throw error
     }
   }
-  const fixTcp = 'drop the TCP host: dlite already serves the docker API over TLS with client certificates (and the host socket); add --tlsverify only if you really need another TLS listener'
-  const tlsOff = args.find((arg) => /^--tlsverify=/.test(arg) && FALSE_WORDS.has(arg.slice('--tlsverify='.length)))
-  if (tlsOff) return fail('--extra', `"${tlsOff}" would turn off client-certificate checks on the docker API`, 'remove it: the docker API is only served with TLS client authentication')
-  const {values, missing} = hostValues(args)
-  if (missing) return fail('--extra', 'a -H/--host flag has no value', 'give -H a unix:// socket or remove it')
-  const tlsVerify = args.some((arg) => arg === '--tlsverify' || (/^--tlsverify=/.test(arg) && !FALSE_WORDS.has(arg.slice('--tlsverify='.length))))
-  for (const value of values) {
-    // dockerd reads a host without a scheme (":2375", "0.0.0.0") as TCP too.
-    if (/^(unix|fd|npipe):\/\//i.test(value)) continue
-    if (!tlsVerify) return fail('--extra', `-H ${value} would serve the docker API over plain TCP without TLS`, fixTcp)
-  }
-  return ok(args)
+  const problem = dockerdArgsProblem(args)
+  return problem ? fail('--extra', problem.message, problem.fix) : ok(args)
 }
 
 // ---- subnet --------------------------------------------------------------------------------------

@@ -105,7 +105,8 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
 
   it('installs as the user with no flags but the image: user-mode networking, everything in the home owned by the user', async () => {
     const manifest = join(user.repo, 'os', 'dist', 'manifest.json')
-    const installed = await dlite(['install', '--yes', '--os', manifest, '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '--json'])
+    // an extra dockerd argument with a space in it: it must reach dockerd as one argument
+    const installed = await dlite(['install', '--yes', '--os', manifest, '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '-e', "--label 'team=a b'", '--json'])
     expect(installed.code, installed.stderr).to.equal(0)
     const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
     expect(config).to.include({network: 'user', dockerSocket: socket})
@@ -143,10 +144,12 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect((await plainDocker(['context', 'use', 'dlite'])).code).to.equal(0)
   })
 
-  it("the user's docker CLI works: version, import, run, build", async () => {
+  it("the user's docker CLI works: version, the install's extra dockerd argument whole (spaces and all), import, run, build", async () => {
     const version = await docker(['version', '--format', '{{.Server.Version}}'])
     expect(version.code, version.stderr).to.equal(0)
     expect(version.stdout.trim()).to.match(/^26\./)
+    const labels = await docker(['info', '--format', '{{json .Labels}}'])
+    expect(JSON.parse(labels.stdout), labels.stderr).to.deep.equal(['team=a b'])
     const tarball = await busyboxImageTarball(user.home)
     expect((await docker(['import', tarball, 'busybox:local'])).code).to.equal(0)
     const hello = await docker(['run', '--rm', 'busybox:local', '/bin/echo', 'hello from a container'])

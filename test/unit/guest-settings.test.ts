@@ -16,7 +16,7 @@ const full: GuestSettings = {
   hostname: 'local.docker',
   network: {address: '192.168.64.2', prefix: 24, gateway: '192.168.64.1', dns: ['192.168.64.1', '1.1.1.1'], hostAddress: '192.168.64.1', mac: '52:54:00:AB:CD:EF'},
   shares: [{path: '/home/alice', tag: 'share0', transport: 'virtiofs'}, {path: '/home/alice/my src', tag: 'share1', transport: '9p', readOnly: true}],
-  dockerArgs: ['--debug', '--max-concurrent-downloads=6'],
+  dockerArgs: ['--debug', '--max-concurrent-downloads=6', '--label', 'team=a b'],
   daemonJson: {features: {buildkit: true}},
   tls: {ca: CERT, serverCert: CERT, serverKey: KEY},
   authorizedKeys: ['ssh-ed25519 AAAAC3Nz alice@host'],
@@ -66,7 +66,10 @@ describe('guest settings bundle', () => {
       'MAC=52:54:00:ab:cd:ef',
       'SHARE=share0 virtiofs rw /home/alice',
       'SHARE=share1 9p ro /home/alice/my src',
-      'DOCKER_ARGS=--debug --max-concurrent-downloads=6',
+      'DOCKER_ARG=--debug',
+      'DOCKER_ARG=--max-concurrent-downloads=6',
+      'DOCKER_ARG=--label',
+      'DOCKER_ARG=team=a b',
     ])
   })
 
@@ -99,7 +102,10 @@ describe('guest settings bundle', () => {
       [{shares: [{path: 'relative', tag: 'share0'}]}, /share path/],
       [{shares: [{path: '/a', tag: 'share0'}, {path: '/b', tag: 'share0'}]}, /used twice/],
       [{shares: [{path: '/a', tag: 'bad tag'}]}, /share tag/],
-      [{dockerArgs: ['--label a=b c']}, /white space/],
+      [{dockerArgs: ['--label', 'a\nDNS=1.1.1.1']}, /control character/],
+      [{dockerArgs: ['']}, /empty/],
+      [{dockerArgs: ['-H', 'tcp://0.0.0.0:2375']}, /plain TCP without TLS/],
+      [{dockerArgs: ['--tlsverify=false']}, /client-certificate checks/],
       [{daemonJson: {hosts: ['tcp://0.0.0.0:2375']}}, /hosts/],
       [{daemonJson: {tlsverify: false}}, /tlsverify/],
       [{authorizedKeys: ['not a key']}, /authorizedKeys/],

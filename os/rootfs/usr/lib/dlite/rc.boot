@@ -38,8 +38,9 @@ if [ -r "$FW" ]; then
 else
   warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
 fi
-HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= DOCKER_ARGS= DATA_LABEL=dlite-data
+HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= DATA_LABEL=dlite-data
 : > /run/dlite/shares
+: > /run/dlite/docker-args
 if [ -r $S/settings.env ]; then
   while IFS= read -r line || [ -n "$line" ]; do
     case "$line" in ''|'#'*) continue ;; esac
@@ -52,7 +53,7 @@ if [ -r $S/settings.env ]; then
       HOST_ADDR) HOST_ADDR=$val ;;
       MAC) MAC=$val ;;
       SHARE) printf '%s\n' "$val" >> /run/dlite/shares ;;
-      DOCKER_ARGS) DOCKER_ARGS=$val ;;
+      DOCKER_ARG) printf '%s\n' "$val" >> /run/dlite/docker-args ;;
       *) warn "settings: unknown key $key" ;;
     esac
   done < $S/settings.env
@@ -170,20 +171,40 @@ else
   warn "docker: no TLS material in settings; the API listens on the unix socket only"
 fi
 [ -r $S/daemon.json ] && set -- "$@" --config-file $S/daemon.json
+# Extra dockerd arguments, one per line as the host sent them (an argument may hold spaces; nothing is
+# split). The host checked them; the guest refuses again what would open the API: a -H that is not a unix
+# socket while this boot has no TLS, or TLS verification turned off. Then none of them is used.
+extra_refused=
+prev=
+while IFS= read -r a; do
+  host=
+  case "$prev" in -H|--host) host=$a ;; esac
+  case "$a" in --host=*) host=${a#--host=} ;; -H?*) host=${a#-H}; host=${host#=} ;; esac
+  case "$a" in --tlsverify=0|--tlsverify=f|--tlsverify=F|--tlsverify=false|--tlsverify=FALSE|--tlsverify=False) extra_refused="$a" ;; esac
+  if [ -n "$host" ] && ! [ -r $TLS/ca.pem ]; then
+    case "$host" in unix://*|fd://*) ;; *) extra_refused="-H $host without TLS" ;; esac
+  fi
+  prev=$a
+done < /run/dlite/docker-args
+if [ -n "$extra_refused" ]; then
+  warn "docker: extra arguments refused ($extra_refused would open the docker API); starting dockerd without them"
+  : > /run/dlite/docker-args
+fi
 # dockerd's own iptables set-up costs ~100 iptables runs (~15 s under TCG). With
-# --iptables=false in DOCKER_ARGS, published ports go through docker-proxy and the
+# --iptables=false among the extra arguments, published ports go through docker-proxy and the
 # guest adds the one rule containers need to reach out (masquerade via the NIC).
-case " $DOCKER_ARGS " in
-  *" --iptables=false "*)
-    echo 1 > /proc/sys/net/ipv4/ip_forward
-    [ -n "$iface" ] && iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE ;;
-esac
-# DOCKER_ARGS: extra dockerd arguments, split on white space (no quoting). The arguments are kept in
-# DOCKERD_ARGS for a restart by keep_docker (all are paths and flags without white space).
-DOCKERD_ARGS="$* $DOCKER_ARGS"
+if grep -qx -- '--iptables=false' /run/dlite/docker-args; then
+  echo 1 > /proc/sys/net/ipv4/ip_forward
+  [ -n "$iface" ] && iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE
+fi
+# The whole argument list, one per line, for this start and every restart by keep_docker.
+: > /run/dlite/dockerd.args
+for a in "$@"; do printf '%s\n' "$a" >> /run/dlite/dockerd.args; done
+cat /run/dlite/docker-args >> /run/dlite/dockerd.args
 start_dockerd() {
-  # shellcheck disable=SC2086
-  dockerd $DOCKERD_ARGS >> /var/log/dockerd.log 2>&1 &
+  set --
+  while IFS= read -r a; do set -- "$@" "$a"; done < /run/dlite/dockerd.args
+  dockerd "$@" >> /var/log/dockerd.log 2>&1 &
   echo $! > /run/dockerd.pid
 }
 start_dockerd
