@@ -20,6 +20,8 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const osDir = path.dirname(fileURLToPath(import.meta.url))
+// the host/guest contract this image speaks: the values dlite's host side reads from the same file
+const CONTRACT = JSON.parse(fs.readFileSync(path.join(osDir, 'contract.json'), 'utf8'))
 const cacheDir = path.join(osDir, 'cache')
 
 export const SUITE = 'trixie'
@@ -175,7 +177,7 @@ function listFiles(dir) {
 function inputsHash(opts, baseHash) {
   const h = createHash('sha256')
   h.update(JSON.stringify({baseHash, version: opts.version, broken: opts.broken, compression: opts.compression}))
-  for (const sub of ['build.js', 'scripts', 'initrd', 'rootfs', 'src']) {
+  for (const sub of ['build.js', 'contract.json', 'scripts', 'initrd', 'rootfs', 'src']) {
     const p = path.join(osDir, sub)
     const files = fs.statSync(p).isDirectory() ? listFiles(p) : [p]
     for (const f of files) {
@@ -288,7 +290,7 @@ function main() {
       kernel: {version: info.KERNEL_VERSION, cmdline: KERNEL_CMDLINE},
       docker: {version: info.DOCKER_VERSION, containerd: info.CONTAINERD_VERSION, runc: info.RUNC_VERSION},
       broken: opts.broken || undefined,
-      contract: 1,
+      contract: CONTRACT.contract,
       files,
       packages: fs.readFileSync(pkgs, 'utf8').trim().split('\n').length,
       totalSize: files.reduce((a, f) => a + f.size, 0),

@@ -14,6 +14,7 @@ import {tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
+import {imageContractProblem} from '../guest/contract.js'
 import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {withTimeout} from '../hypervisor/qmp.js'
 import {resolveCurrentImage} from '../image/index.js'
@@ -352,6 +353,9 @@ export class VmDaemon {
     // a disk made bigger in the config (dlite config set disk=N) grows before QEMU opens it; the guest follows
     if (await growSparseDisk(this.layout.disk, this.config.diskGiB)) this.options.log(`data disk grown to ${this.config.diskGiB} GiB`)
     const image = resolveCurrentImage(this.layout.images, this.config.image.current)
+    // an image from before a contract change would boot without settings it no longer reads
+    const contract = imageContractProblem(image.manifest)
+    if (contract) throw new Error(`${contract}; then \`dlite update --os <that image>\``)
     const settingsPath = settingsBundlePath(this.layout)
     const settings = await guestSettings({
       config: this.config, network: network.guest, tlsDir: this.layout.tls, keysDir: this.layout.keys,

@@ -6,6 +6,7 @@
  * file. Secrets never go on argv: the guest settings travel as
  * `-fw_cfg name=opt/org.dlite/settings,file=PATH`, i.e. a path QEMU reads.
  */
+import {GUEST_CONTRACT_VALUES} from '../guest/contract.js'
 
 export type Accel = 'kvm' | 'hvf' | 'tcg'
 export type GuestArch = 'x86_64' | 'aarch64'
@@ -92,12 +93,13 @@ export interface QemuCommand {
   args: string[]
 }
 
-export const SETTINGS_FW_CFG_NAME = 'opt/org.dlite/settings'
-export const READINESS_PORT_NAME = 'org.dlite.ready'
-export const GUEST_CONTROL_PORT_NAME = 'org.dlite.control'
-export const SHARE_EVENTS_PORT_NAME = 'org.dlite.files'
-export const ROOT_DISK_SERIAL = 'dlite-root'
-export const DATA_DISK_SERIAL = 'dlite-data'
+// names the guest looks for (os/contract.json)
+export const SETTINGS_FW_CFG_NAME = GUEST_CONTRACT_VALUES.settingsFwCfgName
+export const READINESS_PORT_NAME = GUEST_CONTRACT_VALUES.readinessPortName
+export const GUEST_CONTROL_PORT_NAME = GUEST_CONTRACT_VALUES.guestControlPortName
+export const SHARE_EVENTS_PORT_NAME = GUEST_CONTRACT_VALUES.shareEventsPortName
+export const ROOT_DISK_SERIAL = GUEST_CONTRACT_VALUES.rootDiskSerial
+export const DATA_DISK_SERIAL = GUEST_CONTRACT_VALUES.dataDiskSerial
 export const DEFAULT_TCG_TB_SIZE_MIB = 64
 
 export class QemuSpecError extends Error {

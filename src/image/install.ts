@@ -8,6 +8,7 @@ import {mkdir, open, rename, rm, statfs, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
+import {imageContractProblem} from '../guest/contract.js'
 import {removeOnExit} from '../util/exit-cleanup.js'
 import {hostArch, normalizeArch, parseManifest, type Manifest, type ManifestFile} from './manifest.js'
 import {describeSource, fileLocation, openImageFile, parseImageSource, readManifestText, type ImageSource} from './source.js'
@@ -79,6 +80,9 @@ function sameImage(a: Manifest, b: Manifest): boolean {
 export async function installImage(imagesDir: string, source: string | ImageSource, opts: FetchImageOptions = {}): Promise<InstallImageResult> {
   const fetched = await fetchImageManifest(source, opts)
   const {manifest} = fetched
+  // refused before a byte of the image is fetched: this dlite could not talk to it
+  const contract = imageContractProblem(manifest)
+  if (contract) throw new Error(`${describeSource(fetched.source)}: ${contract}`)
   const target = imageDir(imagesDir, manifest.version)
   const result = {version: manifest.version, dir: target, manifest, source: describeSource(fetched.source)}
 

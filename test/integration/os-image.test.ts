@@ -13,6 +13,7 @@ import {dirname, join} from 'node:path'
 
 import {BUILT_OS_MANIFEST, CLI, REPO} from '../helpers/dlite-cli.js'
 import {runCommand, type RunResult} from '../helpers/netns.js'
+import {GUEST_CONTRACT} from '../../src/guest/contract.js'
 
 /** An error as one string: oclif hard-wraps it at 80 columns behind " ›   ". */
 const unwrap = (text: string) => text.replace(/\n ›   /g, '')
@@ -35,7 +36,7 @@ const files = ['vmlinuz', 'initrd.img', 'root.img'].map((name) => {
   return {name, size: data.length, sha256: createHash('sha256').update(data).digest('hex')}
 })
 fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({schema: 1, version: '0.0.0-standin', arch: 'x86_64',
-  kernel: {version: '6.12'}, docker: {version: '26.1'}, files}))
+  kernel: {version: '6.12'}, docker: {version: '26.1'}, contract: ${GUEST_CONTRACT}, files}))
 `
 
 describe('dlite install: the OS image without --os', function () {
@@ -46,10 +47,11 @@ describe('dlite install: the OS image without --os', function () {
   let share: string
   let n = 0
 
-  /** A copy of the CLI package as npm installs it: bin, dist, package.json, the manifest; no os/dist. */
+  /** A copy of the CLI package as npm installs it: bin, dist, package.json, the manifest, os/contract.json; no os/dist. */
   const copyCli = (to: string, packageJson?: (pj: Record<string, unknown>) => void) => {
-    mkdirSync(to, {recursive: true})
+    mkdirSync(join(to, 'os'), {recursive: true})
     for (const name of ['bin', 'dist']) cpSync(join(REPO, name), join(to, name), {recursive: true})
+    copyFileSync(join(REPO, 'os', 'contract.json'), join(to, 'os', 'contract.json'))
     copyFileSync(join(REPO, 'oclif.manifest.json'), join(to, 'oclif.manifest.json'))
     const pj = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, unknown>
     packageJson?.(pj)
@@ -75,7 +77,7 @@ describe('dlite install: the OS image without --os', function () {
   })
 
   it('with no image anywhere: exit 2 naming `dlite os build` and --os, and nothing written', async () => {
-    expect(existsSync(join(dirname(dirname(copy)), 'os'))).to.equal(false)
+    expect(existsSync(join(dirname(dirname(copy)), 'os', 'dist'))).to.equal(false)
     const home = join(dir, 'home-none')
     const result = await install(copy, home)
     expect(result.code, result.stderr).to.equal(2)

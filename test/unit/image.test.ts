@@ -20,6 +20,7 @@ import {
   verifyInstalledImage,
   type ImageProgress,
 } from '../../src/image/index.js'
+import {GUEST_CONTRACT} from '../../src/guest/contract.js'
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -49,7 +50,7 @@ function makeImage(root: string, version: string, opts: {arch?: string; seed?: n
     debian: {suite: 'trixie', arch: 'amd64'},
     kernel: {version: '6.12.117+deb13-amd64', cmdline: 'console=ttyS0'},
     docker: {version: '26.1.5', containerd: '1.7.24'},
-    contract: 1,
+    contract: GUEST_CONTRACT,
     files: Object.entries(files).map(([name, data]) => ({name, role: roles[name], size: data.length, sha256: sha(data)})),
     builtAt: '2026-11-23T18:25:30.596Z',
   }
@@ -75,11 +76,31 @@ describe('OS image manifest', () => {
     expect(manifest.raw.extra).to.deep.equal({anything: true})
   })
 
+  it('an image that speaks another host/guest contract (or states none) is refused before any file is fetched', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'dlite-contract-'))
+    try {
+      for (const contract of [GUEST_CONTRACT - 1, undefined]) {
+        const image = makeImage(join(root, `src-${contract}`), '3.0.0')
+        const manifest = JSON.parse(readFileSync(image.manifestPath, 'utf8')) as Record<string, unknown>
+        if (contract === undefined) delete manifest.contract
+        else manifest.contract = contract
+        writeFileSync(image.manifestPath, JSON.stringify(manifest))
+        const imagesDir = join(root, `images-${contract}`)
+        const error = await installImage(imagesDir, image.manifestPath).then(() => undefined, (e: Error) => e)
+        expect(error?.message).to.match(contract === undefined ? /states no host\/guest contract, and this dlite speaks \d+/ : new RegExp(`speaks host/guest contract ${contract}, and this dlite speaks ${GUEST_CONTRACT}`))
+        expect(error?.message).to.include('npm run os:build')
+        expect(existsSync(imagesDir) ? readdirSync(imagesDir) : []).to.deep.equal([])
+      }
+    } finally {
+      rmSync(root, {recursive: true, force: true})
+    }
+  })
+
   it('accepts the nested form os:build writes, with cmdline and contract', () => {
     const fixtureRoot = mkdtempSync(join(tmpdir(), 'dlite-manifest-'))
     try {
       const manifest = parseManifest(readFileSync(makeImage(fixtureRoot, '0.0.0-dev.a304552c').manifestPath, 'utf8'))
-      expect(manifest).to.deep.include({kernelVersion: '6.12.117+deb13-amd64', dockerVersion: '26.1.5', kernelCmdline: 'console=ttyS0', contract: 1})
+      expect(manifest).to.deep.include({kernelVersion: '6.12.117+deb13-amd64', dockerVersion: '26.1.5', kernelCmdline: 'console=ttyS0', contract: GUEST_CONTRACT})
       expect(manifest.files.map((f) => f.role)).to.deep.equal(['kernel', 'initrd', 'root'])
     } finally {
       rmSync(fixtureRoot, {recursive: true, force: true})
