@@ -47,6 +47,36 @@ export function lockHolder(path: string): number | undefined {
   return pid !== undefined && isAlive(pid) && lockIsHeld(path) ? pid : undefined
 }
 
+/**
+ * Linux: whether `pid` itself holds the flock on the file at `path`, as /proc/locks says (each lock with its
+ * pid and the file's device and inode); undefined where there is no /proc/locks. A pid file in a directory the
+ * user controls can name any process, and a lock beside it can be anyone's: before a signal goes to the pid
+ * it names, the kernel's word that this pid holds the lock.
+ */
+export function pidHoldsLock(path: string, pid: number, readLocks: () => string = () => readFileSync('/proc/locks', 'utf8')): boolean | undefined {
+  let locks: string
+  try {
+    locks = readLocks()
+  } catch {
+    return undefined
+  }
+  let file: {dev: number; ino: number}
+  try {
+    file = statSync(path)
+  } catch {
+    return false
+  }
+  // st_dev as the kernel prints it in /proc/locks: major:minor in hex
+  const major = Math.floor(file.dev / 256) % 4096
+  const minor = (file.dev % 256) + Math.floor(file.dev / 1_048_576) * 256
+  for (const line of locks.split('\n')) {
+    const match = /^\d+:\s+FLOCK\s+\S+\s+WRITE\s+(\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line)
+    if (!match) continue
+    if (Number(match[1]) === pid && Number.parseInt(match[2], 16) === major && Number.parseInt(match[3], 16) === minor && Number(match[4]) === file.ino) return true
+  }
+  return false
+}
+
 function sameFile(fd: number, path: string): boolean {
   try {
     const open = fstatSync(fd)

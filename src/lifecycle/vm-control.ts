@@ -3,7 +3,7 @@ import {rmSync} from 'node:fs'
 
 import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client.js'
 import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
-import {lockHolder} from '../daemon/pid-lock.js'
+import {lockHolder, pidHoldsLock} from '../daemon/pid-lock.js'
 import {controlSocketPath, pidFilePath} from '../daemon/daemon-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
 import type {DliteConfig} from '../config/index.js'
@@ -92,7 +92,11 @@ export async function stopVm(home: string, config: Pick<DliteConfig, 'network' |
       const cleanedUp = await cleanUpLeftovers(home, config, hostsFile)
       return {wasRunning: cleanedUp.some((what) => what.startsWith('QEMU')), cleanedUp}
     }
-    process.kill(pid, 'SIGTERM') // a daemon whose socket is gone still honours SIGTERM
+    // a daemon whose socket is gone still honours SIGTERM; but only a pid that holds the daemon's lock is one
+    if (pidHoldsLock(pidFilePath(layout), pid) === false) {
+      throw new Error(`${pidFilePath(layout)} names pid ${pid}, which does not hold this home's daemon lock: it was not signalled. If no dlite daemon runs for this home, remove that file`)
+    }
+    process.kill(pid, 'SIGTERM')
   }
   // The daemon exits right after answering; wait for it so a following start finds a clean slate.
   const deadline = Date.now() + 15_000

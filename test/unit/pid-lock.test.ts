@@ -1,10 +1,15 @@
 import {expect} from 'chai'
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {dirname} from 'node:path'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {acquirePidLock, lockHolder} from '../../src/daemon/pid-lock.js'
+import {pidFilePath} from '../../src/daemon/daemon-paths.js'
+import {acquirePidLock, lockHolder, pidHoldsLock} from '../../src/daemon/pid-lock.js'
+import {loadNative} from '../../src/host/native.js'
+import {stopVm} from '../../src/lifecycle/vm-control.js'
+import {homeLayout} from '../../src/paths.js'
 
 const racer = join(import.meta.dirname, '..', 'fixtures', 'pid-lock-racer.ts')
 
@@ -65,6 +70,39 @@ describe('pid lock (one daemon per home)', function () {
       const took = outcomes.filter((o) => o === 'took')
       expect(took, `round ${round}: ${outcomes.join(' | ')}`).to.have.length(1)
       for (const o of outcomes.filter((o) => o !== 'took')) expect(o).to.match(/^refused: another dlite daemon \(pid \d+\) already runs/)
+    }
+  })
+
+  it('the kernel says which pid holds the lock (/proc/locks): the holder, not another live process', () => {
+    const path = join(dir, 'daemon.pid')
+    const release = acquirePidLock(path)
+    expect(pidHoldsLock(path, process.pid)).to.equal(true)
+    expect(pidHoldsLock(path, process.ppid)).to.equal(false)
+    expect(pidHoldsLock(path, process.pid, () => {
+      throw new Error('no /proc/locks')
+    })).to.equal(undefined)
+    release()
+    expect(pidHoldsLock(path, process.pid)).to.equal(false)
+  })
+
+  it('stop never signals a process a forged pid file names, even with the lock held beside it', async () => {
+    const home = join(dir, 'home')
+    const pidFile = pidFilePath(homeLayout(home))
+    mkdirSync(dirname(pidFile), {recursive: true})
+    // the "victim": a live process that is not a dlite daemon; SIGTERM would end it
+    const victim = spawn('sleep', ['30'], {stdio: 'ignore'})
+    const fd = openSync(pidFile, 'w')
+    try {
+      writeFileSync(pidFile, `${victim.pid}\n`)
+      expect(loadNative().flock(fd, 'exclusive')).to.equal(true) // someone holds a lock on the file: not the victim
+      const error = await stopVm(home, {network: 'user', dockerSocket: join(home, 'docker.sock'), subnet: '192.168.64.0/24', hostname: 'dlite'}, 1000)
+        .then(() => undefined, (e: Error) => e)
+      expect(error?.message).to.match(new RegExp(`names pid ${victim.pid}, which does not hold this home's daemon lock: it was not signalled`))
+      expect(victim.exitCode).to.equal(null)
+      expect(victim.signalCode).to.equal(null)
+    } finally {
+      closeSync(fd)
+      victim.kill('SIGKILL')
     }
   })
 })
