@@ -3,10 +3,10 @@
 // and is safe to run when setup never happened or only half happened.
 import {closeSync} from 'node:fs'
 
-import {attachTap, deleteLink, ensureBridge} from '../network/bridge.js'
+import {attachTap, deleteLink, dliteBridges, ensureBridge} from '../network/bridge.js'
 import {addHostsEntry, removeHostsEntry} from '../network/hosts-file.js'
 import type {NetworkNames} from '../network/names.js'
-import {applyNat, chooseNatBackend, enableIpForwarding, removeNat, type NatBackend} from '../network/nat.js'
+import {applyNat, chooseNatBackend, enableIpForwarding, removeNat, restoreIpForwarding, type NatBackend} from '../network/nat.js'
 import type {Subnet} from '../network/subnet.js'
 
 export interface HostNetworkSpec {
@@ -67,5 +67,6 @@ export async function tearDownHostNetwork(spec: HostNetworkSpec, network?: HostN
   }
   await attempt('tap', () => deleteLink(spec.names.tap))
   await attempt('bridge', () => deleteLink(spec.names.bridge))
+  await attempt('IP forwarding', async () => restoreIpForwarding((await dliteBridges()).some((name) => name !== spec.names.bridge)))
   if (problems.length > 0) throw new Error(`could not fully clean up the host network: ${problems.join('; ')}`)
 }

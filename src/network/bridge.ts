@@ -32,3 +32,10 @@ export async function attachTap(tap: string, bridge: string, runner: Runner = ru
 export async function deleteLink(name: string, runner: Runner = run): Promise<void> {
   if (await linkExists(name, runner)) await runner('ip', ['link', 'delete', 'dev', name])
 }
+
+/** The bridges of any dlite home on this host (dlite0 and dlbr-*), by name. */
+export async function dliteBridges(runner: Runner = run): Promise<string[]> {
+  const shown = await runner('ip', ['-o', 'link', 'show', 'type', 'bridge'])
+  if (shown.code !== 0) return []
+  return [...shown.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)].map((m) => m[1]).filter((name) => name === 'dlite0' || name.startsWith('dlbr-'))
+}

@@ -214,9 +214,12 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     expect((await docker(['version'])).code).to.equal(0)
   })
 
-  it('stop and uninstall --purge leave no hosts line, link, NAT rule or process', async () => {
+  it('stop and uninstall --purge leave no hosts line, link, NAT rule or process, and IP forwarding as it was (off)', async () => {
     const {body: status} = await cli.json<{pid: number; qemuPid: number}>(['status'])
+    expect((await ns.run('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).to.equal('1')
     expect((await cli(['stop'], {timeoutMs: 120_000})).code).to.equal(0)
+    // a fresh namespace starts with forwarding off: the stop of the last bridge puts that back
+    expect((await ns.run('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).to.equal('0')
     const removed = await cli(['uninstall', '--purge', '--yes'])
     expect(removed.code, removed.stderr).to.equal(0)
     expect(readFileSync(ns.hostsFile, 'utf8')).not.to.contain('added by dlite')

@@ -1,7 +1,11 @@
 import {expect} from 'chai'
 
 import {networkNames} from '../../src/network/names.js'
-import {chooseNatBackend, iptablesRules, nftRuleset} from '../../src/network/nat.js'
+import {chooseNatBackend, enableIpForwarding, iptablesRules, nftRuleset, restoreIpForwarding} from '../../src/network/nat.js'
+import {dliteBridges} from '../../src/network/bridge.js'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {parseSubnet} from '../../src/network/subnet.js'
 import type {ExecResult, Runner} from '../../src/util/exec.js'
 import {applyNat, removeNat} from '../../src/network/nat.js'
@@ -50,6 +54,16 @@ describe('NAT', () => {
     expect(text).to.contain('table ip dlite_abc123 {')
     expect(text).to.contain('ip saddr 192.168.64.0/24 ip daddr != 192.168.64.0/24 masquerade')
     expect(text).to.contain('iifname "dlbr-abc123" accept')
+    // replies to the VM pass; any other packet forwarded to the bridge is dropped, after them
+    const forward = text.slice(text.indexOf('chain forward'))
+    expect(forward.indexOf('oifname "dlbr-abc123" ct state established,related accept')).to.be.greaterThan(0)
+    expect(forward.indexOf('oifname "dlbr-abc123" drop')).to.be.greaterThan(forward.indexOf('ct state established,related accept'))
+  })
+
+  it('iptables: inserted at the top one by one, FORWARD ends up accept-from-bridge, accept-replies, drop-the-rest', () => {
+    const chain: string[] = []
+    for (const {chain: name, rule} of iptablesRules(spec)) if (name === 'FORWARD') chain.unshift(rule.slice(0, rule.indexOf('-m', rule.indexOf('-j'))).join(' '))
+    expect(chain).to.deep.equal(['-i dlbr-abc123 -j ACCEPT', '-o dlbr-abc123 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', '-o dlbr-abc123 -j DROP'])
   })
 
   it('iptables rules carry the home comment', () => {
@@ -103,5 +117,45 @@ describe('bridge', () => {
       message = (error as Error).message
     }
     expect(message).to.match(/^ip link add name dlbr-x type bridge failed \(exit 2\)/)
+  })
+})
+
+describe('IP forwarding (one switch per network namespace)', () => {
+  let dir: string
+  let paths: {sysctl: string; record: string}
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dlite-fwd-'))
+    paths = {sysctl: join(dir, 'ip_forward'), record: join(dir, 'run', 'ip_forward.before.1')}
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('found off: on while dlite\'s bridges are up, back off when the last one goes', async () => {
+    writeFileSync(paths.sysctl, '0\n')
+    await enableIpForwarding(paths)
+    await enableIpForwarding(paths) // a second VM: the record keeps what was found first
+    expect(readFileSync(paths.sysctl, 'utf8')).to.equal('1\n')
+    expect(readFileSync(paths.record, 'utf8')).to.equal('0\n')
+    expect(await restoreIpForwarding(true, paths)).to.equal(false) // another bridge still up
+    expect(readFileSync(paths.sysctl, 'utf8')).to.equal('1\n')
+    expect(await restoreIpForwarding(false, paths)).to.equal(true)
+    expect(readFileSync(paths.sysctl, 'utf8')).to.equal('0\n')
+    expect(existsSync(paths.record)).to.equal(false)
+  })
+
+  it('found on: stays on after dlite goes (it was someone else\'s choice)', async () => {
+    writeFileSync(paths.sysctl, '1\n')
+    await enableIpForwarding(paths)
+    expect(existsSync(paths.record)).to.equal(false)
+    expect(await restoreIpForwarding(false, paths)).to.equal(false)
+    expect(readFileSync(paths.sysctl, 'utf8')).to.equal('1\n')
+  })
+
+  it('finds dlite\'s bridges among the host\'s', async () => {
+    const runner: Runner = async () => ({code: 0, stderr: '', stdout: [
+      '3: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN mode DEFAULT group default',
+      '7: dlite0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default',
+      '9: dlbr-3f2a1c: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default',
+    ].join('\n')})
+    expect(await dliteBridges(runner)).to.deep.equal(['dlite0', 'dlbr-3f2a1c'])
   })
 })
