@@ -3,7 +3,6 @@
 // address (bridged). The target is the forward at >= 0.8 of the VM's address. A user-mode VM is measured
 // after it (its forward is QEMU's own host forward; it has no address to compare with, so it is shown
 // against the same bridged baseline for scale).
-import {performance} from 'node:perf_hooks'
 
 import {median, round} from './stats.js'
 import type {BenchResult} from './result.js'

@@ -5,7 +5,7 @@
 // each, after one unmeasured warm-up boot per side; every VM boots inside a private network namespace.
 //
 // Env: DLITE_BENCH_N (default 3), DLITE_BENCH_ACCEL (default tcg: the nested KVM here hangs stock kernels).
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'

@@ -4,7 +4,6 @@
 import {accessSync, constants, openSync, readdirSync, readSync, closeSync, statSync} from 'node:fs'
 import {cpus as osCpus, homedir, totalmem} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type NetworkMode} from '../config/schema.js'
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'

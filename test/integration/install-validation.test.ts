@@ -13,7 +13,7 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 const FIX = /Fix|fix|Try this|See more help|Expected|"suggestions": \[\s*"/
 
 /** An error as one string: oclif hard-wraps it at 80 columns behind " ›   ", which would split the phrases matched. */
-const unwrap = (text: string) => text.replace(/\n ›   /g, '')
+const unwrap = (text: string) => text.replace(/\n › {3}/g, '')
 
 /** Every entry under `path` (or the file itself): name, type, mode, size, mtime, and the content of small files. */
 function treeDigest(path: string): string {

@@ -16,7 +16,7 @@ import {runCommand, type RunResult} from '../helpers/netns.js'
 import {GUEST_CONTRACT} from '../../src/guest/contract.js'
 
 /** An error as one string: oclif hard-wraps it at 80 columns behind " ›   ". */
-const unwrap = (text: string) => text.replace(/\n ›   /g, '')
+const unwrap = (text: string) => text.replace(/\n › {3}/g, '')
 const NOBODY = 65534
 
 // Stands in for os/build.js: writes a tiny image where --out says, prints progress on stderr and a tool's chatter

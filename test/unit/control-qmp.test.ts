@@ -39,7 +39,7 @@ describe('control socket', () => {
 
   it('streams several messages until the client is done', async () => {
     const path = join(dir, 'control.sock')
-    server = await serveControl(path, (request, reply) => {
+    server = await serveControl(path, (_request, reply) => {
       reply({type: 'stage', stage: 'network', status: 'start', at: 1})
       reply({type: 'stage', stage: 'network', status: 'done', at: 2})
       reply({type: 'ready', status})
@@ -100,7 +100,7 @@ describe('control socket', () => {
 
   it('a line longer than the cap is refused and that connection closed; others are served', async () => {
     const path = join(dir, 'control.sock')
-    server = await serveControl(path, (request, reply) => reply({type: 'status', status}))
+    server = await serveControl(path, (_request, reply) => reply({type: 'status', status}))
     const got = await rawExchange(path, ['{"op":"status","pad":"', Buffer.alloc(MAX_LINE_BYTES + 10, 'a')], 3000)
     expect(JSON.parse(got.trim())).to.deep.equal({type: 'error', error: `a message longer than ${MAX_LINE_BYTES} bytes`})
     expect(await queryStatus(path)).to.deep.equal(status)
@@ -198,7 +198,7 @@ describe('control socket peer check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dlite-peer-'))
     const path = join(dir, 'control.sock')
     let uid = 1000
-    const server = await serveControl(path, (request, reply) => reply({type: 'status', status}), {checkPeer: peerCheck(() => ({pid: 1, uid, gid: uid}), [1000]), gid: process.getgid!()})
+    const server = await serveControl(path, (_request, reply) => reply({type: 'status', status}), {checkPeer: peerCheck(() => ({pid: 1, uid, gid: uid}), [1000]), gid: process.getgid!()})
     try {
       expect(statSync(path).mode & 0o777).to.equal(0o660)
       expect(await queryStatus(path)).to.deep.equal(status)

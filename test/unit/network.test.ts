@@ -77,19 +77,19 @@ describe('NAT', () => {
   })
 
   it('apply replaces an existing table; remove is idempotent', async () => {
-    const present = recordingRunner((cmd, args) => (args[0] === 'list' ? 0 : 0))
+    const present = recordingRunner((_cmd, args) => (args[0] === 'list' ? 0 : 0))
     await applyNat(spec, 'nft', present.runner)
     expect(present.calls).to.deep.equal([
       'nft list table ip dlite_abc123', 'nft delete table ip dlite_abc123', `nft -f - <<${nftRuleset(spec).length}`,
     ])
-    const absent = recordingRunner((cmd, args) => (args[0] === 'list' ? 1 : 0))
+    const absent = recordingRunner((_cmd, args) => (args[0] === 'list' ? 1 : 0))
     await removeNat(spec, 'nft', absent.runner)
     expect(absent.calls).to.deep.equal(['nft list table ip dlite_abc123'])
   })
 
   it('iptables removal loops until no copy is left', async () => {
     let copies = 2
-    const {calls, runner} = recordingRunner((cmd, args) => (args.includes('-D') && args.includes('MASQUERADE') && copies-- > 0 ? 0 : 1))
+    const {calls, runner} = recordingRunner((_cmd, args) => (args.includes('-D') && args.includes('MASQUERADE') && copies-- > 0 ? 0 : 1))
     await removeNat(spec, 'iptables', runner)
     expect(calls.filter((c) => c.includes('MASQUERADE'))).to.have.length(3)
   })
@@ -97,7 +97,7 @@ describe('NAT', () => {
 
 describe('bridge', () => {
   it('creates a missing bridge, sets the host address, brings it up', async () => {
-    const {calls, runner} = recordingRunner((cmd, args) => (args[0] === 'link' && args[1] === 'show' ? 1 : 0))
+    const {calls, runner} = recordingRunner((_cmd, args) => (args[0] === 'link' && args[1] === 'show' ? 1 : 0))
     await ensureBridge('dlbr-x', parseSubnet('192.168.64.0/24'), runner)
     expect(calls).to.deep.equal([
       'ip link show dev dlbr-x',
