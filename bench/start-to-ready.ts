@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 
-import {buildQemuArgv} from '../src/hypervisor/qemu-argv.js'
+import {buildQemuArgv, kernelCmdlineFor} from '../src/hypervisor/qemu-argv.js'
 import {REPO} from '../test/helpers/dlite-cli.js'
 import {createNetns, runCommand, type Netns} from '../test/helpers/netns.js'
 import type {BenchResult, BenchRow} from './result.js'
@@ -182,7 +182,7 @@ export async function baselineRun(b: Baseline, tag: string): Promise<Sample> {
     memoryMiB: 2048,
     kernel: join(b.dir, 'vmlinuz'),
     initrd: join(b.dir, 'initrd.img'),
-    cmdline: `${dliteCmdline()} root=LABEL=baseroot rw`,
+    cmdline: kernelCmdlineFor(`${dliteCmdline()} root=LABEL=baseroot rw`, ACCEL),
     extraDisks: [{path: join(b.work, 'root.img'), format: 'raw', discard: true}],
     net: {type: 'tap', ifname: 'tap0', mac: '52:54:00:64:00:02'},
     qmpSocket: join(b.work, 'qmp.sock'),

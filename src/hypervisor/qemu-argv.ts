@@ -153,8 +153,10 @@ function diskArgs(id: string, d: DiskSpec, pci: boolean): string[] {
  * cgroup flips `cpusets_enabled_key`, which guards every page allocation; without that accounting and without
  * the cpuset controller those keys never flip. Containers keep their memory and CPU limits; kernel memory is
  * not charged to them and docker has no cpuset support. Hardware accelerators keep everything.
+ * `mitigations=off`: TCG's emulated CPU does not speculate, so Spectre/Meltdown mitigations buy nothing there,
+ * and page-table isolation makes every syscall flush QEMU's soft TLB. Under kvm and hvf they stay on.
  */
-export const TCG_KERNEL_ARGS = 'cgroup.memory=nokmem,nosocket cgroup_disable=cpuset'
+export const TCG_KERNEL_ARGS = 'cgroup.memory=nokmem,nosocket cgroup_disable=cpuset mitigations=off'
 
 /** The kernel command line for this accelerator: the image's own, plus TCG_KERNEL_ARGS under tcg. */
 export function kernelCmdlineFor(cmdline: string | undefined, accel: Accel): string | undefined {

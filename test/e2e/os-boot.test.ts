@@ -18,7 +18,7 @@ import {expect} from 'chai'
 
 import {buildSettingsBundle, writeSettingsBundle, type GuestSettings} from '../../src/guest/settings.js'
 import {createTlsBundle, writeTlsFiles, type TlsPaths} from '../../src/guest/tls.js'
-import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
+import {buildQemuArgv, kernelCmdlineFor} from '../../src/hypervisor/qemu-argv.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
 import {rssMiB} from '../helpers/proc.js'
@@ -161,7 +161,7 @@ describe('guest OS image: boot smoke test (TCG, sandbox namespace)', function ()
       memoryMiB: MEMORY_MIB,
       kernel: get('kernel'),
       initrd: get('initrd'),
-      cmdline: manifest.kernel.cmdline,
+      cmdline: kernelCmdlineFor(manifest.kernel.cmdline, accel), // as the daemon boots it
       rootImage: get('root'),
       dataDisk: {path: file('data.img'), format: 'raw'},
       settingsFile: file('settings.tar'),

@@ -176,10 +176,10 @@ describe('buildQemuArgv', () => {
     expect(() => buildQemuArgv({...base, name: 'bad name'})).to.throw(QemuSpecError, /name/)
   })
 
-  it('under tcg the kernel gets no kmem or socket accounting and no cpuset controller (no allocator code patched while vCPUs run it); kvm and hvf keep the image\'s line', () => {
+  it('under tcg the kernel gets no kmem or socket accounting and no cpuset controller (no allocator code patched while vCPUs run it), and no speculation mitigations (TCG does not speculate); kvm and hvf keep the image\'s line, mitigations on', () => {
     const image = 'console=ttyS0,115200 panic=-1 oops=panic'
-    expect(kernelCmdlineFor(image, 'tcg')).to.equal(`${image} cgroup.memory=nokmem,nosocket cgroup_disable=cpuset`)
-    expect(TCG_KERNEL_ARGS).to.equal('cgroup.memory=nokmem,nosocket cgroup_disable=cpuset')
+    expect(kernelCmdlineFor(image, 'tcg')).to.equal(`${image} cgroup.memory=nokmem,nosocket cgroup_disable=cpuset mitigations=off`)
+    expect(TCG_KERNEL_ARGS).to.equal('cgroup.memory=nokmem,nosocket cgroup_disable=cpuset mitigations=off')
     expect(kernelCmdlineFor(image, 'kvm')).to.equal(image)
     expect(kernelCmdlineFor(image, 'hvf')).to.equal(image)
     expect(kernelCmdlineFor(undefined, 'tcg')).to.equal(TCG_KERNEL_ARGS)
