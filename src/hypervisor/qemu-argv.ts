@@ -42,6 +42,8 @@ export interface VmSpec {
   /** guest architecture; default x86_64 */
   arch?: GuestArch
   accel: Accel
+  /** QEMU's seccomp filter (QEMU_SANDBOX); only where the binary has it (qemu-sandbox.ts finds out) */
+  sandbox?: boolean
   /** TCG translation-cache size in MiB (bounds QEMU's RSS); default 64, only used with tcg */
   tcgTbSizeMiB?: number
   /** x86_64: q35 (default) or microvm; aarch64: always virt */
@@ -101,6 +103,11 @@ export const SHARE_EVENTS_PORT_NAME = GUEST_CONTRACT_VALUES.shareEventsPortName
 export const ROOT_DISK_SERIAL = GUEST_CONTRACT_VALUES.rootDiskSerial
 export const DATA_DISK_SERIAL = GUEST_CONTRACT_VALUES.dataDiskSerial
 export const DEFAULT_TCG_TB_SIZE_MIB = 64
+/**
+ * QEMU's seccomp filter, as libvirt sets it by default: no obsolete syscalls, no setuid, no fork/exec, no
+ * scheduler or resource changes. A guest that breaks out into QEMU finds it cannot start a program.
+ */
+export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'
 
 export class QemuSpecError extends Error {
   override name = 'QemuSpecError'
@@ -175,6 +182,7 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   const virtio = (dev: string) => `${dev}-${pci ? 'pci' : 'device'}`
 
   const args: string[] = []
+  if (spec.sandbox) args.push('-sandbox', QEMU_SANDBOX)
   if (spec.name) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(spec.name)) throw new QemuSpecError(`name ${spec.name} must be 1-64 of [A-Za-z0-9_.-]`)
     args.push('-name', `${spec.name},process=${spec.name}`)

@@ -7,14 +7,15 @@ import {closeSync, openSync} from 'node:fs'
 import {dieWithParent} from '../host/parent-death.js'
 import {buildQemuArgv, type QemuCommand} from '../hypervisor/qemu-argv.js'
 import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
+import {qemuHasSandbox} from '../hypervisor/qemu-sandbox.js'
 import type {MachineSpec, StartOptions, VmBackend, VmInstance, VmRunState} from './backend.js'
 import {DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions} from './supervisor.js'
 
 /** QEMU's command line for a machine: the sparse data disk with discard, the console log, one QMP socket. */
-export function qemuCommand(spec: MachineSpec, qmpSocket: string): QemuCommand {
+export function qemuCommand(spec: MachineSpec, qmpSocket: string, sandbox = false): QemuCommand {
   const {dataDisk, consoleLog, readinessLog, guestControlSocket, shareEventsSocket, inheritFds: _fds, log: _log, ...machine} = spec
   return buildQemuArgv({
-    ...machine, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog,
+    ...machine, sandbox, dataDisk: {path: dataDisk, format: 'raw', discard: true}, qmpSocket, serialLog: consoleLog,
     readiness: {type: 'file', path: readinessLog}, guestControlSocket, shareEventsSocket,
   })
 }
@@ -30,7 +31,9 @@ export class QemuBackend implements VmBackend {
   constructor(private readonly options: {qmpSocket: string; supervision?: SupervisorOptions}) {}
 
   async start(spec: MachineSpec, startOptions: StartOptions = {}): Promise<VmInstance> {
-    const instance = new QemuInstance(spec, {...this.options, ...startOptions})
+    // the seccomp sandbox wherever this QEMU has one
+    const sandbox = await qemuHasSandbox(qemuCommand(spec, this.options.qmpSocket).binary)
+    const instance = new QemuInstance(spec, {...this.options, ...startOptions, sandbox})
     await instance.launch()
     return instance
   }
@@ -40,10 +43,10 @@ class QemuInstance extends EventEmitter implements VmInstance {
   private readonly supervisor: Supervisor
   private qmp?: Promise<QmpClient>
 
-  constructor(spec: MachineSpec, private readonly options: StartOptions & {qmpSocket: string; supervision?: SupervisorOptions}) {
+  constructor(spec: MachineSpec, private readonly options: StartOptions & {qmpSocket: string; supervision?: SupervisorOptions; sandbox: boolean}) {
     super()
     // QEMU dies with the daemon (a daemon killed by SIGKILL must not leave its VM running unseen)
-    const {binary, args} = dieWithParent(qemuCommand(spec, options.qmpSocket))
+    const {binary, args} = dieWithParent(qemuCommand(spec, options.qmpSocket, options.sandbox))
     this.supervisor = new Supervisor(async () => {
       await options.beforeLaunch?.()
       this.dropQmp()

@@ -114,7 +114,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     for (const name of ['config.json', 'disk.img', 'keys', 'tls', 'images']) expect(statSync(join(home, name)).uid, name).to.equal(user.uid)
   })
 
-  it('starts with no sudo; the daemon, QEMU and the share server run as the user, none as root', async () => {
+  it('starts with no sudo; the daemon, QEMU and the share server run as the user, none as root; QEMU under its seccomp sandbox', async () => {
     const started = await dlite(['start', '--timeout', '400', '--json'], {timeoutMs: 420_000})
     expect(started.code, started.stderr).to.equal(0)
     const {status} = JSON.parse(started.stdout)
@@ -124,6 +124,9 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     const mine = processesMentioning(home)
     expect(mine.some((p) => p.cmd.includes('qemu-system'))).to.equal(true)
     for (const p of mine) expect(p.uids, p.cmd).to.deep.equal([user.uid, user.uid, user.uid, user.uid])
+    // QEMU runs under its seccomp filter (mode 2): a guest that breaks out cannot exec a program
+    expect(readFileSync(`/proc/${status.qemuPid}/status`, 'utf8')).to.match(/^Seccomp:\s+2$/m)
+    expect(readFileSync(`/proc/${status.qemuPid}/cmdline`, 'utf8').split('\0')).to.include('-sandbox')
     // the docker socket and the control socket are the user's alone
     for (const path of [socket, join(home, 'run', 'control.sock')]) {
       const stats = statSync(path)

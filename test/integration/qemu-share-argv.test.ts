@@ -7,7 +7,8 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
+import {buildQemuArgv, QEMU_SANDBOX} from '../../src/hypervisor/qemu-argv.js'
+import {qemuHasSandbox} from '../../src/hypervisor/qemu-sandbox.js'
 
 /** The arguments that follow each -fsdev / -device in argv, as pairs. */
 function shareArgs(args: string[]): string[] {
@@ -50,5 +51,12 @@ describe('QEMU accepts the share arguments dlite builds', () => {
     const verdict = await qemuAccepts(['-fsdev', `local,id=fs0,path=${dir},mount_tag=x,security_model=none`])
     expect(verdict.ok).to.equal(false)
     expect(verdict.stderr).to.contain("Invalid parameter 'mount_tag'")
+  })
+
+  it('this QEMU has the seccomp sandbox, and a machine with 9p starts under it', async () => {
+    expect(await qemuHasSandbox('qemu-system-x86_64')).to.equal(true)
+    const {args} = buildQemuArgv({accel: 'tcg', cpus: 1, memoryMiB: 256, kernel: '/k', initrd: '/i', cmdline: '', shares: [{type: '9p', path: dir, tag: 'share0'}]})
+    const verdict = await qemuAccepts(['-sandbox', QEMU_SANDBOX, ...shareArgs(args)])
+    expect(verdict.ok, verdict.stderr).to.equal(true)
   })
 })

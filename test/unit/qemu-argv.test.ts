@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
-import {buildQemuArgv, kernelCmdlineFor, qemuOptValue, QemuSpecError, TCG_KERNEL_ARGS, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
+import {buildQemuArgv, kernelCmdlineFor, QEMU_SANDBOX, qemuOptValue, QemuSpecError, TCG_KERNEL_ARGS, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
+import {qemuHasSandbox} from '../../src/hypervisor/qemu-sandbox.js'
 
 const base: VmSpec = {accel: 'tcg', cpus: 2, memoryMiB: 2048, kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0'}
 
@@ -183,5 +184,23 @@ describe('buildQemuArgv', () => {
     expect(kernelCmdlineFor(image, 'kvm')).to.equal(image)
     expect(kernelCmdlineFor(image, 'hvf')).to.equal(image)
     expect(kernelCmdlineFor(undefined, 'tcg')).to.equal(TCG_KERNEL_ARGS)
+  })
+
+  it('the seccomp sandbox when asked (libvirt\'s default set: no exec, no setuid, no obsolete or scheduler calls), none otherwise', () => {
+    const {args} = buildQemuArgv({...base, sandbox: true})
+    expect(opt(args, '-sandbox')).to.equal('on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny')
+    expect(QEMU_SANDBOX).to.equal('on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny')
+    expect(buildQemuArgv(base).args).to.not.include('-sandbox')
+  })
+
+  it('asks the binary once whether it has the sandbox (`-sandbox … -version`); a QEMU without it gets none', async () => {
+    const calls: string[][] = []
+    const answers = (code: number) => async (cmd: string, args: string[]) => {
+      calls.push([cmd, ...args])
+      return {code, stdout: '', stderr: code ? '-sandbox support is not enabled in this QEMU binary' : ''}
+    }
+    expect(await qemuHasSandbox('/opt/qemu-with', answers(0))).to.equal(true)
+    expect(await qemuHasSandbox('/opt/qemu-without', answers(1))).to.equal(false)
+    expect(calls).to.deep.equal([['/opt/qemu-with', '-sandbox', QEMU_SANDBOX, '-version'], ['/opt/qemu-without', '-sandbox', QEMU_SANDBOX, '-version']])
   })
 })
