@@ -33,8 +33,12 @@ S=/run/dlite/settings
 mkdir -p -m 0700 $S
 FW=/sys/firmware/qemu_fw_cfg/by_name/opt/org.dlite/settings/raw
 if [ -r "$FW" ]; then
+  # the bundle holds the TLS server key and the ssh host key: root's alone, from the first byte
+  boot_umask=$(umask)
+  umask 077
   cat "$FW" > /run/dlite/settings.tar && tar -x -C $S -f /run/dlite/settings.tar || fail "settings: cannot unpack fw_cfg bundle"
   rm -f /run/dlite/settings.tar
+  umask "$boot_umask"
 else
   warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
 fi
