@@ -135,6 +135,30 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     }
   })
 
+  it('another local user reaches nothing: not the docker socket, not the control socket, not dockerd\'s port without the client certificate', async () => {
+    const other = createTestUser()
+    try {
+      const viaSocket = await other.run(ns, 'docker', ['-H', `unix://${socket}`, 'version', '--format', '{{.Server.Version}}'], {timeoutMs: 60_000})
+      expect(viaSocket.code, viaSocket.stdout).to.not.equal(0)
+      expect(viaSocket.stderr).to.match(/permission denied/i)
+      // a tiny client: exit 0 with whatever the other end answered, 3 with the error's code
+      const probe = (connect: string) => other.run(ns, process.execPath, ['-e', `
+        const s = ${connect}
+        s.on('data', (d) => { process.stdout.write(String(d)); process.exit(0) })
+        s.on('error', (e) => { process.stderr.write(String(e.code || e.message)); process.exit(3) })
+        s.on('close', () => process.exit(3))`], {timeoutMs: 30_000})
+      const control = await probe(`require('net').connect(${JSON.stringify(join(home, 'run', 'control.sock'))}, () => s.write('{"op":"status"}\\n'))`)
+      expect(control.code, control.stdout).to.equal(3)
+      expect(control.stderr).to.match(/EACCES/)
+      const {dockerEndpoint} = JSON.parse((await dlite(['status', '--json'])).stdout) as {dockerEndpoint: string}
+      const port = Number(/:(\d+)$/.exec(dockerEndpoint)![1])
+      const tls = await probe(`require('tls').connect({host: '127.0.0.1', port: ${port}, rejectUnauthorized: false}, () => s.write('GET /version HTTP/1.0\\r\\n\\r\\n'))`)
+      expect(tls.code, `dockerd answered a client without a certificate: ${tls.stdout}`).to.equal(3)
+    } finally {
+      other.remove()
+    }
+  })
+
   it('docker finds dlite by itself: start made its context current, and eval "$(dlite env)" gives the same through DOCKER_HOST', async () => {
     expect((await plainDocker(['context', 'show'])).stdout.trim()).to.equal('dlite')
     const ps = await plainDocker(['ps', '--format', '{{.ID}}'])
