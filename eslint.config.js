@@ -33,7 +33,7 @@ export default tseslint.config(
   },
   {
     // tests poke at parsed JSON (manifests, status documents) field by field
-    files: ['test/**/*.ts', 'plugins/*/test/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'plugins/*/test/**/*.ts'],
     rules: {'@typescript-eslint/no-explicit-any': 'off'},
   },
 )

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {daemonLogger} from 'dlite-kit/daemon-log'
 
 import {DliteCommand, MAX_TIMEOUT_SECONDS} from '../base-command.js'
 import {VmDaemon} from '../daemon/vm-daemon.js'
@@ -12,14 +13,15 @@ export default class Daemon extends DliteCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Daemon)
+    const log = daemonLogger()
     const daemon = await VmDaemon.open({
       bootTimeoutS: flags['boot-timeout'],
-      log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+      log,
       // Plugins act on the VM's lifecycle through oclif hooks fired here, inside the daemon.
       fireHook: async (event, payload) => {
         const result = await this.config.runHook(event as never, payload as never)
         for (const failure of result.failures) {
-          process.stdout.write(`${new Date().toISOString()} plugin ${failure.plugin.name} failed on ${event}: ${failure.error.message}\n`)
+          log(`plugin ${failure.plugin.name} failed on ${event}: ${failure.error.message}`)
         }
         return [
           ...result.successes.filter((s) => s.result !== undefined).map((s) => ({plugin: s.plugin.name, result: s.result})),

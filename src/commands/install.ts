@@ -88,7 +88,7 @@ export default class Install extends DliteCommand {
       ...(flags['file-events'] === false ? {fileEvents: false} : {}),
     }
 
-    const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
+    const renderer = this.renderer()
     try {
       const outcome = await runInstall({
         home, options, owner, entry: join(this.config.root, 'bin', 'run.js'),

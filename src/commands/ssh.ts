@@ -5,7 +5,7 @@ import {DliteCommand} from '../base-command.js'
 import {keyPaths, sshClientArgs} from '../keys/index.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {dliteHome, homeLayout} from '../paths.js'
-import {run} from '../util/exec.js'
+import {run} from 'dlite-kit/exec'
 
 export default class Ssh extends DliteCommand {
   static override summary = 'Open a shell in the VM as user docker, or run a command there'

@@ -32,7 +32,7 @@ export default class Start extends DliteCommand {
     if (refusal) this.runtimeError(refusal.message, refusal.fix)
     let result: StartOutcome
     try {
-      const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
+      const renderer = this.renderer()
       result = await startWithPipeline({home, config, entry, timeoutS, activate, renderer})
     } catch (error) {
       this.runtimeError(`dlite did not start: ${(error as Error).message}`, 'run `dlite logs` or `dlite doctor` to see why')

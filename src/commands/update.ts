@@ -56,7 +56,7 @@ export default class Update extends DliteCommand {
     if (flags.os && !this.jsonEnabled()) this.log(`Installing OS ${version} over ${config.image.current}, as given by --os.`)
     if (running) await this.confirmRestart(flags.yes, `Restart the running VM on OS ${version}? (containers stop; images and volumes stay)`)
 
-    const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
+    const renderer = this.renderer()
     try {
       const outcome = await updateImage({...common, source, restart: running, renderer})
       if (!this.jsonEnabled()) this.log(`\nUpdated to OS ${outcome.to}${outcome.restarted ? '; the VM runs on it' : ''} (rollback: dlite update --rollback).`)

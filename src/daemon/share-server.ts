@@ -11,7 +11,7 @@ import {dieWithParent} from '../host/parent-death.js'
 import type {GuestShare} from '../guest/settings.js'
 import type {ShareSpec} from '../hypervisor/qemu-argv.js'
 import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
-import {which} from '../util/exec.js'
+import {which} from 'dlite-kit/exec'
 import type {ShareTransport} from '../vm/backend.js'
 
 export interface ShareChoice {

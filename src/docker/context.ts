@@ -3,7 +3,7 @@
 // lands in their own docker config, not root's.
 import {homeId} from '../network/names.js'
 import {profileOf} from '../paths.js'
-import {run, which, type ExecResult} from '../util/exec.js'
+import {run, which, type ExecResult} from 'dlite-kit/exec'
 
 /**
  * The default home's context is `dlite`, a profile's `dlite-NAME`; any other home gets one from its id, so

@@ -8,7 +8,7 @@ import {decideAccelerator} from '../host/accelerator-facts.js'
 import {hasNetAdmin} from '../host/capabilities.js'
 import {findVirtiofsd, probeQemu} from '../hypervisor/qemu-binary.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
-import {run, which} from '../util/exec.js'
+import {run, which} from 'dlite-kit/exec'
 import type {HostFacts} from './checks.js'
 
 /** When this home's VM runs: asks docker for its version through the host socket, as a user's client would. */

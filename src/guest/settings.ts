@@ -12,9 +12,10 @@
  *   ssh/authorized_keys          keys for user docker
  *   ssh/ssh_host_<type>_key      host keys (the host keeps the public halves to pin them)
  */
-import {chmod, open, rename, unlink} from 'node:fs/promises'
 import {isIP} from 'node:net'
 import path from 'node:path'
+
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
 
 import {createTar, type TarEntry} from './tar.js'
 import {dockerdArgsProblem} from './dockerd-args.js'
@@ -170,19 +171,5 @@ export function buildSettingsBundle(s: GuestSettings): Buffer {
  */
 export async function writeSettingsBundle(file: string, s: GuestSettings): Promise<void> {
   const data = buildSettingsBundle(s)
-  const tmp = `${file}.${process.pid}.tmp`
-  const fh = await open(tmp, 'w', 0o600)
-  try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await chmod(tmp, 0o600)
-    await rename(tmp, file)
-  } catch (error) {
-    await unlink(tmp).catch(() => {})
-    throw error
-  }
+  await writeFileAtomic(file, data, 0o600)
 }

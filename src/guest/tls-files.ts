@@ -8,7 +8,7 @@
 import {mkdir, readFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {writeFileAtomic} from '../util/atomic-write.js'
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
 import type {TlsBundle} from './tls.js'
 
 export interface TlsPaths {

@@ -5,7 +5,7 @@
 // wrapped, and the VM process record (vm/vm-record.ts) lets the next dlite find and stop the orphan.
 import {spawnSync} from 'node:child_process'
 
-import {which} from '../util/exec.js'
+import {which} from 'dlite-kit/exec'
 
 export interface Command {
   binary: string

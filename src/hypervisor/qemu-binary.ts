@@ -1,5 +1,5 @@
 // Finding QEMU and its helpers on the host, and reading their versions.
-import type {Runner, Which} from '../util/exec.js'
+import type {Runner, Which} from 'dlite-kit/exec'
 
 export const MIN_QEMU_VERSION = {major: 7, minor: 2}
 

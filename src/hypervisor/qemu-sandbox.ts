@@ -1,7 +1,7 @@
 // Whether a QEMU binary has its seccomp sandbox (`-sandbox`): Linux builds with libseccomp do; macOS builds
 // and some distributions' do not. QEMU parses `-sandbox` before `-version` and exits 1 when it does not know
 // the option, so one `-sandbox … -version` run answers without starting a machine. Asked once per binary.
-import {run, type Runner} from '../util/exec.js'
+import {run, type Runner} from 'dlite-kit/exec'
 import {QEMU_SANDBOX} from './qemu-argv.js'
 
 const known = new Map<string, Promise<boolean>>()

@@ -3,11 +3,12 @@
 // a known_hosts file that pins it. Keys come from ssh-keygen; nothing secret is passed on a command line
 // (the empty passphrase `-N ''` is not a secret). Private keys are 0600, the directory 0700.
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readFile, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {parseIpv4} from '../network/ipv4.js'
-import {run, type Runner} from '../util/exec.js'
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
+import {run, type Runner} from 'dlite-kit/exec'
+import {parseIpv4} from 'dlite-kit/ipv4'
 
 export interface KeyPaths {
   dir: string
@@ -125,11 +126,9 @@ export function knownHostsText(entry: KnownHostsEntry): string {
   return `${[...names, GUEST_HOST_KEY_ALIAS].join(',')} ${type} ${key}\n`
 }
 
-/** Writes the pinned known_hosts atomically (temp + rename). */
+/** Writes the pinned known_hosts atomically. */
 export async function writeKnownHosts(path: string, entry: KnownHostsEntry): Promise<void> {
-  const temp = `${path}.tmp-${randomBytes(4).toString('hex')}`
-  await writeFile(temp, knownHostsText(entry), {mode: 0o644})
-  await rename(temp, path)
+  await writeFileAtomic(path, knownHostsText(entry), 0o644)
 }
 
 /** authorized_keys for the guest's `docker` user: dlite's key plus the user's own, one per line. */

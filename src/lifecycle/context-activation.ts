@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import type {DliteConfig} from '../config/index.js'
 import {currentDockerContext, useDockerContext, type ContextOwner} from '../docker/context.js'
-import {writeFileAtomic} from '../util/atomic-write.js'
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
 
 export interface ContextActivation {
   context: string

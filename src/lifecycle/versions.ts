@@ -5,7 +5,7 @@ import {decideAccelerator} from '../host/accelerator-facts.js'
 import {probeQemu} from '../hypervisor/qemu-binary.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
-import {run, which} from '../util/exec.js'
+import {run, which} from 'dlite-kit/exec'
 
 export interface Versions {
   cli: string

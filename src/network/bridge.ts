@@ -1,6 +1,6 @@
 // The host side of the VM's link on Linux: a bridge holding the host address, the VM's tap enslaved to it.
 // Everything goes through `ip`, so it works the same in a test's network namespace.
-import {run, runOrThrow, type Runner} from '../util/exec.js'
+import {run, runOrThrow, type Runner} from 'dlite-kit/exec'
 import type {Subnet} from './subnet.js'
 
 const ip = (args: string[], runner: Runner) => runOrThrow('ip', args, {}, runner)

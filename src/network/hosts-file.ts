@@ -7,7 +7,7 @@ import {constants} from 'node:fs'
 import {chown, open, readFile, realpath, rename, stat, unlink, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
-import {parseIpv4} from './ipv4.js'
+import {parseIpv4} from 'dlite-kit/ipv4'
 
 export const HOSTS_MARKER = '# added by dlite'
 

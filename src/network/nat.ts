@@ -5,7 +5,7 @@ import {existsSync, readlinkSync} from 'node:fs'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
-import {run, runOrThrow, which, type Runner, type Which} from '../util/exec.js'
+import {run, runOrThrow, which, type Runner, type Which} from 'dlite-kit/exec'
 import type {Subnet} from './subnet.js'
 
 export interface NatSpec {

@@ -1,5 +1,5 @@
 // The VM network as the daemon and install use it: the bridge takes .1, the VM .2 (arithmetic in ipv4.ts).
-import {formatIpv4, networkOf, parseCidr, prefixMask} from './ipv4.js'
+import {formatIpv4, networkOf, parseCidr, prefixMask} from 'dlite-kit/ipv4'
 
 export interface Subnet {
   network: string

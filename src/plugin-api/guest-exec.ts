@@ -4,7 +4,7 @@
 import {join} from 'node:path'
 
 import {keyPaths, sshClientArgs} from '../keys/index.js'
-import {run, type Runner} from '../util/exec.js'
+import {run, type Runner} from 'dlite-kit/exec'
 
 export interface GuestExecOptions {
   input?: string

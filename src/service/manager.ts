@@ -6,8 +6,8 @@ import {mkdir, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
-import {writeFileAtomic} from '../util/atomic-write.js'
-import {run, type Runner} from '../util/exec.js'
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
+import {run, type Runner} from 'dlite-kit/exec'
 import {launchdPlistText, systemdUnitText, type ServiceNames, type ServiceSpec} from './definitions.js'
 
 export type ServiceManagerKind = 'systemd' | 'launchd' | 'none'

@@ -6,7 +6,7 @@
 import {execFileSync} from 'node:child_process'
 import {readFileSync, rmSync} from 'node:fs'
 
-import {writeFileAtomic} from '../util/atomic-write.js'
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
 
 export interface VmProcessRecord {
   pid: number

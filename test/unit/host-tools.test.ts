@@ -3,7 +3,6 @@ import {expect} from 'chai'
 import {hasNetAdmin} from '../../src/host/capabilities.js'
 import {isSupportedQemu, parseQemuVersion, qemuBinaryName} from '../../src/hypervisor/qemu-binary.js'
 import {dliteHome, homeLayout} from '../../src/paths.js'
-import {run, runOrThrow, which} from '../../src/util/exec.js'
 
 describe('qemu binary', () => {
   it('parses Debian and upstream version strings', () => {
@@ -41,35 +40,6 @@ describe('paths', () => {
     expect(dliteHome({DLITE_HOME: 'rel'})).to.equal(`${process.cwd()}/rel`)
     expect(dliteHome({})).to.match(/\/\.dlite$/)
     expect(homeLayout('/h').config).to.equal('/h/config.json')
-  })
-})
-
-describe('exec', () => {
-  it('collects output and exit codes without a shell', async () => {
-    const ok = await run('node', ['-e', 'process.stdout.write("out"); process.stderr.write("err"); process.exit(3)'])
-    expect(ok).to.deep.equal({code: 3, stdout: 'out', stderr: 'err'})
-    expect((await run('/nonexistent/binary', [])).code).to.equal(127)
-  })
-
-  it('kills a program that overruns its deadline', async () => {
-    const slow = await run('sleep', ['5'], {timeoutMs: 100})
-    expect(slow.code).to.equal(124)
-    expect(slow.stderr).to.contain('timed out')
-  })
-
-  it('runOrThrow carries the program message', async () => {
-    let caught: Error | undefined
-    try {
-      await runOrThrow('node', ['-e', 'console.error("boom"); process.exit(1)'])
-    } catch (error) {
-      caught = error as Error
-    }
-    expect(caught?.message).to.match(/exit 1\): boom/)
-  })
-
-  it('which finds executables and sbin tools, not missing ones', () => {
-    expect(which('node')).to.match(/node$/)
-    expect(which('definitely-not-a-dlite-binary')).to.equal(undefined)
   })
 })
 

@@ -13,7 +13,7 @@ import {
   type PathKind,
 } from '../../src/install/validate.js'
 import {splitShellWords} from '../../src/install/shell-words.js'
-import {parseIpJsonRoutes, parseProcNetRoute, readHostRoutes} from '../../src/network/host-routes.js'
+import {readHostRoutes} from '../../src/network/host-routes.js'
 
 const GiB = 1024 ** 3
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVw7n3DQ1CxvnR7qV3f6Mbc7PvA8QbmD1mX8e2pGk9F user@host\n'
@@ -529,34 +529,6 @@ describe('shell-like splitting', () => {
 })
 
 describe('host routes', () => {
-  it('parses ip -j route, normalizing default and host routes and skipping IPv6', () => {
-    const json = JSON.stringify([
-      {dst: 'default', gateway: '192.0.2.1', dev: 'eth0'},
-      {dst: '192.0.2.0/24', dev: 'eth0'},
-      {dst: '10.9.9.9', dev: 'wg0'},
-      {dst: 'fe80::/64', dev: 'eth0'},
-    ])
-    expect(parseIpJsonRoutes(json)).to.deep.equal([
-      {dst: '0.0.0.0/0', dev: 'eth0'},
-      {dst: '192.0.2.0/24', dev: 'eth0'},
-      {dst: '10.9.9.9/32', dev: 'wg0'},
-    ])
-  })
-
-  it('parses /proc/net/route (little-endian hex)', () => {
-    const text = [
-      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
-      'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
-      'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
-      'br0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
-    ].join('\n')
-    expect(parseProcNetRoute(text, true)).to.deep.equal([
-      {dst: '0.0.0.0/0', dev: 'eth0'},
-      {dst: '192.0.2.0/24', dev: 'eth0'},
-      {dst: '192.168.0.0/16', dev: 'br0'},
-    ])
-  })
-
   it('reads through ip, and falls back to /proc/net/route when ip is missing (fake runner: no real routes)', async () => {
     const viaIp = await readHostRoutes({runner: async () => ({code: 0, stdout: '[{"dst":"10.1.0.0/16","dev":"x"}]', stderr: ''}), readText: async () => expect.fail('not read')})
     expect(viaIp).to.deep.equal([{dst: '10.1.0.0/16', dev: 'x'}])

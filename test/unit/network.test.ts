@@ -7,7 +7,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseSubnet} from '../../src/network/subnet.js'
-import type {ExecResult, Runner} from '../../src/util/exec.js'
+import type {ExecResult, Runner} from 'dlite-kit/exec'
 import {applyNat, removeNat} from '../../src/network/nat.js'
 import {ensureBridge} from '../../src/network/bridge.js'
 

@@ -11,7 +11,7 @@ import {networkNames} from '../../src/network/names.js'
 import {homeLayout, pluginDataDir} from '../../src/paths.js'
 import {quoteForGuestShell} from '../../src/plugin-api/guest-exec.js'
 import {guestExec, pluginStateDir, sendPluginRequest, vmContext} from '../../src/plugin-api/index.js'
-import {run, type ExecResult, type Runner} from '../../src/util/exec.js'
+import {run, type ExecResult, type Runner} from 'dlite-kit/exec'
 import {sampleConfig} from '../helpers/config-fixture.js'
 
 describe('plugin API', () => {

@@ -12,7 +12,7 @@ import {
   systemdUnitText,
   type ServiceSpec,
 } from '../../src/service/index.js'
-import type {ExecOptions, ExecResult} from '../../src/util/exec.js'
+import type {ExecOptions, ExecResult} from 'dlite-kit/exec'
 
 const spec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
   home: '/root/.dlite',

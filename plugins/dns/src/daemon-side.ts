@@ -2,15 +2,19 @@
 // process lives as long as the VM, so the running service is kept here between hook calls: started at
 // vm-ready (or by `dns enable`), stopped at vm-stopping (or by `dns disable`). Changes run one at a time.
 import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite/plugin'
+import {daemonLogger} from 'dlite-kit/daemon-log'
 
 import {dnsStateDir, type Dlite} from './dlite.js'
 import {DnsService, DNS_PORT, noQueries} from './dns-service.js'
 import {installResolver, removeResolverFiles, type ResolverHost, type ResolverOutcome} from './host-resolver.js'
 import {realHost} from './host.js'
 import type {DnsRequest, NamesReply, ServiceStatus} from './protocol.js'
-import {readSettings, type DnsSettings} from './settings.js'
+import {PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
 
 type Log = (line: string) => void
+
+/** The daemon's log (its stdout), each line stamped and tagged as the core's own are. */
+export const daemonLog: Log = daemonLogger(PLUGIN_NAME)
 
 interface DaemonState {
   service?: DnsService
@@ -67,7 +71,7 @@ export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' |
     if (!settings.enabled) {
       state.resolver = undefined
       const removed = await removeResolverFiles(dir, state.host)
-      if (removed.removed.length > 0) log(`dlite-dns: removed ${removed.removed.join(', ')}`)
+      if (removed.removed.length > 0) log(`removed ${removed.removed.join(', ')}`)
       return {...status(settings, event), removed}
     }
     try {
@@ -76,10 +80,10 @@ export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' |
       })
     } catch (error) {
       state.lastError = (error as Error).message
-      log(`dlite-dns: not serving: ${state.lastError}`)
+      log(`not serving: ${state.lastError}`)
       throw error
     }
-    log(`dlite-dns: serving *.${settings.domain} on ${state.service.listening.map((a) => `${a.host}:${a.port}`).join(', ')}`)
+    log(`serving *.${settings.domain} on ${state.service.listening.map((a) => `${a.host}:${a.port}`).join(', ')}`)
     try {
       state.resolver = await installResolver({
         stateDir: dir, setting: settings.resolver, domain: settings.domain, address: {host: event.hostIp, port: DNS_PORT}, host: state.host,
@@ -87,7 +91,7 @@ export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' |
     } catch (error) {
       state.resolver = {mode: 'manual', files: [], message: 'the host resolver was not configured', warning: (error as Error).message}
     }
-    log(`dlite-dns: ${state.resolver.message}${state.resolver.warning ? ` (${state.resolver.warning})` : ''}`)
+    log(`${state.resolver.message}${state.resolver.warning ? ` (${state.resolver.warning})` : ''}`)
     return status(settings, event)
   })
 }

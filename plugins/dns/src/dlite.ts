@@ -1,13 +1,14 @@
+// The plugin surface of the dlite core that loaded this plugin: its type (the kit's loadDlite finds the code at
+// run time, since an installed plugin cannot import the core by name) and where dlite-dns keeps its state.
 import type {Config} from '@oclif/core'
-import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
+import {loadDlite as loadCore} from 'dlite-kit/load-dlite'
 
 import {PLUGIN_NAME} from './settings.js'
 
 export type Dlite = typeof import('dlite/plugin')
-/** The dlite core that loaded this plugin: its oclif root package, wherever the plugin itself was installed. */
-export async function loadDlite(config: Config): Promise<Dlite> {
-  return (await import(pathToFileURL(join(config.root, 'dist', 'plugin-api', 'index.js')).href)) as Dlite
+
+export function loadDlite(config: Pick<Config, 'root'>): Promise<Dlite> {
+  return loadCore<Dlite>(config)
 }
 
 /** Where dlite-dns keeps its settings and resolver records for the dlite home. */

@@ -1,33 +1,14 @@
-// What the `dlite dns` commands share: `--json`, dlite's exit codes (2 usage, 1 runtime, also in JSON mode),
-// the dlite core that loaded the plugin, the VM the command acts on, and how the daemon is asked.
-import {Command} from '@oclif/core'
+// What the `dlite dns` commands share: the kit's command base (dlite's --json, exit codes, fixes and renderer
+// choice), the dlite core that loaded the plugin, the VM the command acts on, and how the daemon is asked.
+import {KitCommand} from 'dlite-kit/command'
 
 import {dnsStateDir, loadDlite, type Dlite} from './dlite.js'
 import type {DnsRequest} from './protocol.js'
 import {PLUGIN_NAME, SettingsError, readSettings, type DnsSettings} from './settings.js'
 
-export const EXIT_RUNTIME = 1
-export const EXIT_USAGE = 2
-
 export type VmContext = Awaited<ReturnType<Dlite['vmContext']>>
 
-export abstract class DnsCommand extends Command {
-  static override enableJsonFlag = true
-
-  // oclif's JSON mode takes the exit code from `err.exitCode` only; ours are in `err.oclif.exit`.
-  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT_RUNTIME
-    return super.catch(err)
-  }
-
-  protected usageError(message: string, fix?: string): never {
-    this.error(message, {exit: EXIT_USAGE, suggestions: fix ? [fix] : undefined})
-  }
-
-  protected runtimeError(message: string, fix?: string): never {
-    this.error(message, {exit: EXIT_RUNTIME, suggestions: fix ? [fix] : undefined})
-  }
-
+export abstract class DnsCommand extends KitCommand {
   /** A settings error from the user's flags is a usage error; one from the file on disk is a runtime error. */
   protected settingsError(error: unknown, fromFlags: boolean): never {
     if (!(error instanceof SettingsError)) throw error
@@ -65,15 +46,5 @@ export abstract class DnsCommand extends Command {
 
   protected ask<T>(dlite: Dlite, context: VmContext, request: DnsRequest): Promise<T> {
     return dlite.sendPluginRequest(context.home, PLUGIN_NAME, request) as Promise<T>
-  }
-
-  /**
-   * listr2's renderer: silent for --json, live on a terminal, plain lines otherwise; commands whose output is
-   * data (status, ls) stay quiet when piped, so scripts read only the data.
-   */
-  protected renderer(quietWhenPiped = false): 'default' | 'simple' | 'silent' {
-    if (this.jsonEnabled()) return 'silent'
-    if (process.stdout.isTTY) return 'default'
-    return quietWhenPiped ? 'silent' : 'simple'
   }
 }

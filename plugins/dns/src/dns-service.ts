@@ -61,7 +61,7 @@ export class DnsService {
       {host: deps.vm.hostIp, port: DNS_PORT},
       ...(settings.loopback ? [LOOPBACK_ADDRESS] : []),
     ]
-    service.server = await serveDns(addresses, responder, sourceFilter(deps.vm.subnet), (error) => deps.log(`dlite-dns: ${error.message}`))
+    service.server = await serveDns(addresses, responder, sourceFilter(deps.vm.subnet), (error) => deps.log(`${error.message}`))
     // Serve from the first moment; names appear as the first listing lands (normally well within a second).
     let timer: NodeJS.Timeout | undefined
     await Promise.race([registry.start(), new Promise((resolve) => {

@@ -7,7 +7,9 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {dirname, join, resolve} from 'node:path'
 
-import {writeFileAtomic} from './atomic-file.js'
+import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
+import type {Runner} from 'dlite-kit/exec'
+
 import {formatUpstream, type ResolverSetting} from './settings.js'
 
 type ResolverMode = 'macos' | 'systemd-resolved' | 'manual'
@@ -23,7 +25,6 @@ const DEFAULT_DIRS: Record<Exclude<ResolverMode, 'manual'>, string> = {
  */
 export const RESOLVER_DIR_ENV = 'DLITE_DNS_RESOLVER_DIR'
 
-export type Runner = (command: string, args: string[]) => Promise<{code: number; stdout: string; stderr: string}>
 
 export interface ResolverHost {
   platform: NodeJS.Platform
@@ -105,7 +106,7 @@ function recordWritten(stateDir: string, files: WrittenFile[]): void {
     return
   }
   mkdirSync(stateDir, {recursive: true})
-  writeFileAtomic(statePath(stateDir), `${JSON.stringify({files}, null, 2)}\n`, 0o644)
+  writeFileAtomicSync(statePath(stateDir), `${JSON.stringify({files}, null, 2)}\n`, 0o644)
 }
 
 async function reloadResolved(host: ResolverHost): Promise<string | undefined> {
@@ -205,7 +206,7 @@ export async function installResolver(options: {
   const changed = current !== file.content
   if (changed) {
     mkdirSync(dirname(file.path), {recursive: true, mode: 0o755})
-    writeFileAtomic(file.path, file.content, 0o644)
+    writeFileAtomicSync(file.path, file.content, 0o644)
   }
   recordWritten(stateDir, [{path: file.path, mode, content: file.content}])
   let warning = earlier.warning

@@ -1,17 +1,14 @@
 // The real host for the resolver integration: this process's platform and environment, the file system, and
 // programs run without a shell.
-import {execFile} from 'node:child_process'
 import {existsSync} from 'node:fs'
 
-import type {ResolverHost, Runner} from './host-resolver.js'
+import {run} from 'dlite-kit/exec'
 
-const runProgram: Runner = (command, args) => new Promise((resolve) => {
-  execFile(command, args, {timeout: 30_000}, (error, stdout, stderr) => {
-    const code = error ? (typeof error.code === 'number' ? error.code : 127) : 0
-    resolve({code, stdout: String(stdout), stderr: error && !stderr ? error.message : String(stderr)})
-  })
-})
+import type {ResolverHost} from './host-resolver.js'
+
+// resolvectl and dscacheutil answer at once or are stuck: do not hold a command or the daemon's hook for ever.
+const RESOLVER_TOOL_TIMEOUT_MS = 30_000
 
 export function realHost(): ResolverHost {
-  return {platform: process.platform, env: process.env, exists: existsSync, run: runProgram}
+  return {platform: process.platform, env: process.env, exists: existsSync, run: (command, args) => run(command, args, {timeoutMs: RESOLVER_TOOL_TIMEOUT_MS})}
 }

@@ -101,7 +101,7 @@ export class ContainerRegistry {
 
   /** Runs one step after all earlier ones, so events apply in the order docker sent them. */
   private enqueue(step: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(step).catch((error: Error) => this.log(`dlite-dns: ${error.message}`))
+    this.queue = this.queue.then(step).catch((error: Error) => this.log(`${error.message}`))
     return this.queue
   }
 
@@ -111,7 +111,7 @@ export class ContainerRegistry {
       try {
         this.onEvent(event)
       } catch (error) {
-        this.log(`dlite-dns: bad docker event: ${(error as Error).message}`)
+        this.log(`bad docker event: ${(error as Error).message}`)
       }
     }, EVENT_FILTERS)
     this.stream = stream
@@ -143,7 +143,7 @@ export class ContainerRegistry {
     const delays = this.options.retryDelaysMs ?? [250, 500, 1000, 2000, 5000]
     const delay = delays[Math.min(this.failures, delays.length - 1)]
     this.failures++
-    this.log(`dlite-dns: ${reason}; reconnecting in ${delay} ms`)
+    this.log(`${reason}; reconnecting in ${delay} ms`)
     this.retryTimer = setTimeout(() => void this.connect(), delay)
   }
 
@@ -194,7 +194,7 @@ export class ContainerRegistry {
     for (const id of [...this.byId.keys()]) if (!running.has(id)) this.remove(id)
     for (const id of running) {
       if (this.stopped) return
-      await this.refresh(id).catch((error: Error) => this.log(`dlite-dns: ${error.message}`))
+      await this.refresh(id).catch((error: Error) => this.log(`${error.message}`))
     }
   }
 }

@@ -5,7 +5,7 @@ import {mkdirSync, readFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {join} from 'node:path'
 
-import {writeFileAtomic} from './atomic-file.js'
+import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
 
 export const PLUGIN_NAME = 'dlite-dns'
 
@@ -175,5 +175,5 @@ export function readSettings(stateDir: string): DnsSettings {
 
 export function writeSettings(stateDir: string, settings: DnsSettings): void {
   mkdirSync(stateDir, {recursive: true, mode: 0o755})
-  writeFileAtomic(settingsPath(stateDir), `${JSON.stringify(validateSettings(settings), null, 2)}\n`, 0o644)
+  writeFileAtomicSync(settingsPath(stateDir), `${JSON.stringify(validateSettings(settings), null, 2)}\n`, 0o644)
 }

@@ -2,8 +2,11 @@
 // plugin), the host's routing programs, state.json, and the daemon's log. One session per daemon process.
 import type {Config} from '@oclif/core'
 
-import {loadDlite} from './dlite.js'
-import {run} from './exec.js'
+import {daemonLogger} from 'dlite-kit/daemon-log'
+import {run} from 'dlite-kit/exec'
+import {loadDlite} from 'dlite-kit/load-dlite'
+
+import type {Dlite} from './dlite.js'
 import {backendFor} from './route-backend.js'
 import {Router} from './router.js'
 import {RoutingSession} from './session.js'
@@ -12,12 +15,10 @@ import {PLUGIN_NAME, readSetting} from './setting.js'
 let session: Promise<RoutingSession> | undefined
 
 /** The daemon's log is its stdout; lines look like the core's own. */
-export function daemonLog(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${PLUGIN_NAME}: ${line}\n`)
-}
+export const daemonLog = daemonLogger(PLUGIN_NAME)
 
 export function routingSession(config: Config): Promise<RoutingSession> {
-  session ??= loadDlite(config).then((dlite) => {
+  session ??= loadDlite<Dlite>(config).then((dlite) => {
     const backend = backendFor(process.platform, run)
     return new RoutingSession({
       makeRouter: (event) => new Router(

@@ -1,7 +1,7 @@
 // Which docker networks get a host route: bridge networks with a private IPv4 subnet, except internal ones
 // (`docker network create --internal` promises isolation; routing into it would break that promise). Anyone
 // with the docker socket can create a network, so its subnet decides nothing about the host's public routes.
-import {formatPrefix, isPrivatePrefix, parsePrefix} from './ipv4.js'
+import {formatCidr, isRfc1918, parsePrefix} from 'dlite-kit/ipv4'
 
 /** The part of the Engine API's network object that matters here (GET /networks). */
 export interface DockerNetwork {
@@ -45,8 +45,8 @@ export function routableNetworks(networks: DockerNetwork[]): {routable: Routable
     for (const subnet of subnets) {
       const parsed = parsePrefix(subnet)
       if (!parsed) skipped.push({name: network.Name, subnet, reason: 'not an IPv4 subnet'})
-      else if (!isPrivatePrefix(parsed)) skipped.push({name: network.Name, subnet, reason: 'not private address space (RFC 1918): the host keeps its own route there'})
-      else routable.push({id: network.Id, name: network.Name, subnet: formatPrefix(parsed)})
+      else if (!isRfc1918(parsed)) skipped.push({name: network.Name, subnet, reason: 'not private address space (RFC 1918): the host keeps its own route there'})
+      else routable.push({id: network.Id, name: network.Name, subnet: formatCidr(parsed)})
     }
   }
   return {routable, skipped}

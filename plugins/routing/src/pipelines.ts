@@ -2,15 +2,15 @@
 // keeps silent for --json). Commands run as the user: whatever needs root is asked of the daemon.
 import {Listr, type ListrTask} from 'listr2'
 
+import {CommandError, type Renderer} from 'dlite-kit/errors'
+
 import type {Dlite} from './dlite.js'
-import {RoutingError} from './errors.js'
 import {probeTcp, type ProbeResult} from './live-check.js'
 import type {DisableAnswer, EnableAnswer, RoutingRequest, StatusAnswer} from './requests.js'
 import type {NetworkState, RouteEntry} from './router.js'
 import type {SkippedNetwork} from './docker-networks.js'
 import {PLUGIN_NAME, readSetting, writeSetting} from './setting.js'
 
-export type Renderer = 'default' | 'simple' | 'silent'
 
 /** The daemon applies routes through the guest over ssh: slow under software emulation, hence the margin. */
 const REQUEST_TIMEOUT_MS = 180_000
@@ -57,9 +57,9 @@ function listr<Ctx extends object>(tasks: ConstructorParameters<typeof Listr<Ctx
 
 async function findVm(dlite: Dlite): Promise<VmFound> {
   const context = await dlite.vmContext()
-  if (!context.installed) throw new RoutingError(`dlite is not installed in ${context.home}`, 'run `dlite install` first')
+  if (!context.installed) throw new CommandError(`dlite is not installed in ${context.home}`, 'run `dlite install` first')
   if (context.network === 'user') {
-    throw new RoutingError(`dlite-routing needs a VM with its own address on this host, and the VM in ${context.home} uses user-mode networking (reached only through ports on 127.0.0.1)`, dlite.ROUTABLE_VM_FIX)
+    throw new CommandError(`dlite-routing needs a VM with its own address on this host, and the VM in ${context.home} uses user-mode networking (reached only through ports on 127.0.0.1)`, dlite.ROUTABLE_VM_FIX)
   }
   return {home: context.home, stateDir: dlite.pluginStateDir(context.home, PLUGIN_NAME), ...(context.vm ? {vm: {ip: context.vm.ip}} : {})}
 }
@@ -70,7 +70,7 @@ async function ask<T>(dlite: Dlite, home: string, request: RoutingRequest): Prom
   } catch (error) {
     const message = (error as Error).message
     // the daemon's messages name their own fix (conflicts, a stopped VM, a restart); the others get the log
-    throw new RoutingError(message, /`dlite |Nothing was changed/.test(message) ? undefined : 'see `dlite logs` for the daemon\'s side')
+    throw new CommandError(message, /`dlite |Nothing was changed/.test(message) ? undefined : 'see `dlite logs` for the daemon\'s side')
   }
 }
 
@@ -78,7 +78,7 @@ function readSettingOrFail(stateDir: string): boolean {
   try {
     return readSetting(stateDir).enabled
   } catch (error) {
-    throw new RoutingError((error as Error).message)
+    throw new CommandError((error as Error).message)
   }
 }
 
@@ -103,7 +103,7 @@ function saveSettingTask(title: string, ctx: {found?: VmFound}, enabled: boolean
         writeSetting(stateDir, {enabled, updatedAt: new Date().toISOString()}, home)
       } catch (error) {
         await undo?.().catch(() => {})
-        throw new RoutingError(`could not save the setting: ${(error as Error).message}`, `check the permissions of ${stateDir}`)
+        throw new CommandError(`could not save the setting: ${(error as Error).message}`, `check the permissions of ${stateDir}`)
       }
     },
   }

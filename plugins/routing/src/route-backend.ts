@@ -1,8 +1,15 @@
 // Reading and changing host routes on Linux (iproute2) and macOS (route, netstat, ifconfig), behind one
 // interface so the router does not care which it has. Every program runs through an injectable Runner.
-import {run, runOrThrow, type Runner} from './exec.js'
-import {parseIpRouteJson, parseNetstatRoutes, type HostRoute} from './host-routes.js'
-import {isPrivatePrefix, parsePrefix} from './ipv4.js'
+import {run, runOrThrow, type Runner} from 'dlite-kit/exec'
+import {isRfc1918, parsePrefix} from 'dlite-kit/ipv4'
+import {parseIpRouteJson, parseNetstatRoutes, type HostRoute} from 'dlite-kit/routes'
+
+// A routing tool that hangs (a wedged netlink, a slow netstat) must not hold the daemon's hook for ever.
+const HOST_TOOL_TIMEOUT_MS = 15_000
+
+function withDeadline(runner: Runner): Runner {
+  return (cmd, args, opts) => runner(cmd, args, {timeoutMs: HOST_TOOL_TIMEOUT_MS, ...opts})
+}
 
 /** What a backend needs to know about the VM: its address and the host interface it is reached through. */
 export interface VmLink {
@@ -22,17 +29,18 @@ export interface RouteBackend {
 }
 
 export function linuxBackend(runner: Runner = run): RouteBackend {
+  const tool = withDeadline(runner)
   return {
     platform: 'linux',
     async readRoutes() {
-      return parseIpRouteJson(await runOrThrow(runner, 'ip', ['-j', '-4', 'route', 'show', 'table', 'main']))
+      return parseIpRouteJson(await runOrThrow('ip', ['-j', '-4', 'route', 'show', 'table', 'main'], {}, tool))
     },
     async addRoute(subnet, vm) {
       // replace, not add: idempotent when the same route is already there (conflicts were ruled out before)
-      await runOrThrow(runner, 'ip', ['route', 'replace', subnet, 'via', vm.ip, 'dev', vm.bridge])
+      await runOrThrow('ip', ['route', 'replace', subnet, 'via', vm.ip, 'dev', vm.bridge], {}, tool)
     },
     async removeRoute(subnet, vm) {
-      const result = await runner('ip', ['route', 'del', subnet, 'via', vm.ip, 'dev', vm.bridge])
+      const result = await tool('ip', ['route', 'del', subnet, 'via', vm.ip, 'dev', vm.bridge])
       // "No such process": already gone, which is what we wanted; the device may be gone too
       if (result.code !== 0 && !/No such process|Cannot find device/.test(result.stderr)) {
         throw new Error(`ip route del ${subnet} failed (exit ${result.code}): ${result.stderr.trim()}`)
@@ -45,16 +53,17 @@ export function linuxBackend(runner: Runner = run): RouteBackend {
 }
 
 export function darwinBackend(runner: Runner = run): RouteBackend {
+  const tool = withDeadline(runner)
   return {
     platform: 'darwin',
     async readRoutes() {
-      return parseNetstatRoutes(await runOrThrow(runner, 'netstat', ['-rn', '-f', 'inet']))
+      return parseNetstatRoutes(await runOrThrow('netstat', ['-rn', '-f', 'inet'], {}, tool))
     },
     async addRoute(subnet, vm) {
-      await runOrThrow(runner, 'route', ['-n', 'add', subnet, vm.ip])
+      await runOrThrow('route', ['-n', 'add', subnet, vm.ip], {}, tool)
     },
     async removeRoute(subnet, vm) {
-      const result = await runner('route', ['-n', 'delete', subnet, vm.ip])
+      const result = await tool('route', ['-n', 'delete', subnet, vm.ip])
       if (result.code !== 0 && !/not in table/.test(result.stderr + result.stdout)) {
         throw new Error(`route -n delete ${subnet} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`)
       }
@@ -62,9 +71,9 @@ export function darwinBackend(runner: Runner = run): RouteBackend {
     async prepareLink(vm) {
       // vmnet's bridge drops frames for addresses it did not hand out itself ("host filter"), which includes
       // every container IP; DLite's README turned it off by hand for the bridge member.
-      const bridge = findInterfaceWithAddress(await runOrThrow(runner, 'ifconfig', []), vm.hostIp) ?? vm.bridge
-      const members = filteredBridgeMembers(await runOrThrow(runner, 'ifconfig', [bridge]))
-      for (const member of members) await runOrThrow(runner, 'ifconfig', [bridge, '-hostfilter', member])
+      const bridge = findInterfaceWithAddress(await runOrThrow('ifconfig', [], {}, tool), vm.hostIp) ?? vm.bridge
+      const members = filteredBridgeMembers(await runOrThrow('ifconfig', [bridge], {}, tool))
+      for (const member of members) await runOrThrow('ifconfig', [bridge, '-hostfilter', member], {}, tool)
       return members.map((member) => `ifconfig ${bridge} -hostfilter ${member}`)
     },
   }
@@ -76,7 +85,7 @@ export function privateRoutesOnly(backend: RouteBackend): RouteBackend {
     ...backend,
     async addRoute(subnet, vm) {
       const prefix = parsePrefix(subnet)
-      if (!prefix || !isPrivatePrefix(prefix)) throw new Error(`refusing a host route for ${subnet}: only private (RFC 1918) subnets, /8 or narrower, are routed to the VM`)
+      if (!prefix || !isRfc1918(prefix)) throw new Error(`refusing a host route for ${subnet}: only private (RFC 1918) subnets, /8 or narrower, are routed to the VM`)
       await backend.addRoute(subnet, vm)
     },
   }

@@ -5,10 +5,12 @@
 // programs are handed in.
 import type {DockerEvent} from 'dlite/plugin'
 
+import {errorDetail, type ExecResult} from 'dlite-kit/exec'
+import {describeRoute, type HostRoute} from 'dlite-kit/routes'
+
 import {probeTargets, routableNetworks, type DockerContainer, type DockerNetwork, type ProbeTarget, type RoutableNetwork, type SkippedNetwork} from './docker-networks.js'
-import {errorDetail, type ExecResult} from './exec.js'
 import {guestRuleArgv, parseApplyOutput, type GuestAction, type GuestRule} from './guest-rules.js'
-import {conflictingRoutes, describeRoute, routesViaVm, type HostRoute} from './host-routes.js'
+import {conflictingRoutes, routesViaVm} from './host-routes.js'
 import type {RouteBackend, VmLink} from './route-backend.js'
 
 /** The slice of dlite's DockerClient the router uses (the client satisfies it as it is). */

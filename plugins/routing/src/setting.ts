@@ -1,9 +1,10 @@
 // The one persisted setting, `<home>/plugins/dlite-routing/state.json`: whether routing is on. Commands write
 // it (as the user, or under sudo); the daemon reads it on every VM start. Written atomically (temp file +
 // rename), owned by the home's owner so a later command without sudo can still change it.
-import {randomBytes} from 'node:crypto'
-import {chownSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync} from 'node:fs'
+import {chownSync, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
+
+import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
 
 export const PLUGIN_NAME = 'dlite-routing'
 
@@ -43,27 +44,10 @@ export function readSetting(stateDir: string): RoutingSetting {
 export function writeSetting(stateDir: string, setting: RoutingSetting, home: string): void {
   const owner = ownerOf(home)
   mkdirSync(stateDir, {recursive: true, mode: 0o755})
-  const path = settingPath(stateDir)
-  const temp = join(dirname(path), `.state.json.${randomBytes(6).toString('hex')}`)
-  const fd = openSync(temp, 'wx', 0o644)
-  try {
-    fchmodSync(fd, 0o644) // whatever the umask: the daemon (root) and the user both read it
-    writeSync(fd, `${JSON.stringify(setting, null, 2)}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  try {
-    if (owner) {
-      // under sudo: hand the plugin's directories and the file to whoever owns the home
-      for (const dir of [dirname(stateDir), stateDir]) chownSync(dir, owner.uid, owner.gid)
-      chownSync(temp, owner.uid, owner.gid)
-    }
-    renameSync(temp, path)
-  } catch (error) {
-    rmSync(temp, {force: true})
-    throw error
-  }
+  // under sudo: hand the plugin's directories and the file to whoever owns the home
+  if (owner) for (const dir of [dirname(stateDir), stateDir]) chownSync(dir, owner.uid, owner.gid)
+  // 0644 whatever the umask: the daemon and the user both read it
+  writeFileAtomicSync(settingPath(stateDir), `${JSON.stringify(setting, null, 2)}\n`, 0o644, owner)
 }
 
 /** The home's owner when we run as root and it is someone else; undefined when there is nothing to hand over. */

@@ -3,8 +3,8 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {ExecResult, Runner} from '../src/exec.js'
-import type {HostRoute} from '../src/host-routes.js'
+import type {ExecResult, Runner} from 'dlite-kit/exec'
+import type {HostRoute} from 'dlite-kit/routes'
 import type {RouteBackend, VmLink} from '../src/route-backend.js'
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')

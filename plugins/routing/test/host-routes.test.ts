@@ -1,6 +1,8 @@
 import {expect} from 'chai'
 
-import {conflictingRoutes, describeRoute, parseIpRouteJson, parseNetstatDestination, parseNetstatRoutes, routesViaVm} from '../src/host-routes.js'
+import {describeRoute, parseIpRouteJson, parseNetstatRoutes} from 'dlite-kit/routes'
+
+import {conflictingRoutes, routesViaVm} from '../src/host-routes.js'
 import {fixture} from './helpers.js'
 
 describe('host routes', () => {
@@ -12,39 +14,9 @@ describe('host routes', () => {
         {dst: '192.168.64.0/24', dev: 'dlbr-176a3d'},
       ])
     })
-
-    it('keeps default, host and special routes, skips what is not IPv4', () => {
-      const json = JSON.stringify([
-        {dst: 'default', gateway: '10.0.0.1', dev: 'eth0'},
-        {dst: '10.9.9.9', gateway: '10.0.0.1', dev: 'eth0'},
-        {type: 'unreachable', dst: '10.66.0.0/16'},
-        {type: 'unicast', dst: '10.67.0.0/16', dev: 'eth1'},
-        {dst: 'fd00::/8', dev: 'eth0'},
-        {dev: 'eth0'},
-      ])
-      expect(parseIpRouteJson(json)).to.deep.equal([
-        {dst: '0.0.0.0/0', gateway: '10.0.0.1', dev: 'eth0'},
-        {dst: '10.9.9.9/32', gateway: '10.0.0.1', dev: 'eth0'},
-        {dst: '10.66.0.0/16', type: 'unreachable'},
-        {dst: '10.67.0.0/16', dev: 'eth1'},
-      ])
-      expect(parseIpRouteJson('')).to.deep.equal([])
-      expect(() => parseIpRouteJson('{}')).to.throw(/JSON array/)
-    })
   })
 
   describe('macOS: netstat -rn -f inet', () => {
-    it('expands abbreviated destinations', () => {
-      expect(parseNetstatDestination('default')).to.equal('0.0.0.0/0')
-      expect(parseNetstatDestination('172.17')).to.equal('172.17.0.0/16')
-      expect(parseNetstatDestination('127')).to.equal('127.0.0.0/8')
-      expect(parseNetstatDestination('192.168.64')).to.equal('192.168.64.0/24')
-      expect(parseNetstatDestination('10.8/16')).to.equal('10.8.0.0/16')
-      expect(parseNetstatDestination('224.0.0/4')).to.equal('224.0.0.0/4')
-      expect(parseNetstatDestination('192.168.1.1')).to.equal('192.168.1.1/32')
-      expect(parseNetstatDestination('fe80::1%lo0')).to.equal(undefined)
-    })
-
     it('parses the IPv4 table and leaves out link-layer (ARP and broadcast) entries', () => {
       const routes = parseNetstatRoutes(fixture('darwin-netstat-rn.txt'))
       expect(routes.map((r) => r.dst)).to.deep.equal([

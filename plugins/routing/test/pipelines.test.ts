@@ -5,8 +5,9 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {CommandError} from 'dlite-kit/errors'
+
 import type {Dlite} from '../src/dlite.js'
-import {RoutingError} from '../src/errors.js'
 import {disableRouting, enableRouting, routingStatus} from '../src/pipelines.js'
 import {VM} from './helpers.js'
 
@@ -49,9 +50,9 @@ describe('command pipelines', () => {
 
   it('not installed: a runtime error that says to install, nothing written', async () => {
     installed = false
-    let error: RoutingError | undefined
-    await enableRouting(dlite(), 'silent').catch((e: RoutingError) => (error = e))
-    expect(error).to.be.instanceOf(RoutingError)
+    let error: CommandError | undefined
+    await enableRouting(dlite(), 'silent').catch((e: CommandError) => (error = e))
+    expect(error).to.be.instanceOf(CommandError)
     expect(error!.message).to.match(/^dlite is not installed in /)
     expect(error!.fix).to.equal('run `dlite install` first')
     expect(error!.exit).to.equal(1)
@@ -79,9 +80,9 @@ describe('command pipelines', () => {
     answer = () => {
       throw new Error('172.17.0.0/16 (docker network bridge) overlaps the host route 172.16.0.0/12 via 10.0.0.254 dev eth0. Nothing was changed.')
     }
-    let error: RoutingError | undefined
-    await enableRouting(dlite(), 'silent').catch((e: RoutingError) => (error = e))
-    expect(error).to.be.instanceOf(RoutingError)
+    let error: CommandError | undefined
+    await enableRouting(dlite(), 'silent').catch((e: CommandError) => (error = e))
+    expect(error).to.be.instanceOf(CommandError)
     expect(error!.message).to.contain('overlaps the host route 172.16.0.0/12')
     expect(existsSync(stateFile())).to.equal(false)
   })
@@ -89,8 +90,8 @@ describe('command pipelines', () => {
   it('when the setting cannot be saved after the daemon applied, the daemon is asked to take it back', async () => {
     mkdirSync(join(home, 'plugins'), {recursive: true})
     writeFileSync(join(home, 'plugins', 'dlite-routing'), 'not a directory')
-    let error: RoutingError | undefined
-    await enableRouting(dlite(), 'silent').catch((e: RoutingError) => (error = e))
+    let error: CommandError | undefined
+    await enableRouting(dlite(), 'silent').catch((e: CommandError) => (error = e))
     expect(error!.message).to.match(/^could not save the setting/)
     expect(requests).to.deep.equal([{op: 'enable'}, {op: 'disable'}])
   })

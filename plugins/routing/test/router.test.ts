@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
-import type {ExecResult} from '../src/exec.js'
+import type {ExecResult} from 'dlite-kit/exec'
+
 import {ConflictError, Router} from '../src/router.js'
 import {eventually, FakeBackend, FakeDocker, VM} from './helpers.js'
 

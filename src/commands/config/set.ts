@@ -48,7 +48,7 @@ export default class ConfigSet extends DliteCommand {
     await stopVm(home, config, flags['stop-timeout'] * 1000)
     let restarted: StartOutcome
     try {
-      const renderer = this.jsonEnabled() ? 'silent' : process.stdout.isTTY ? 'default' : 'simple'
+      const renderer = this.renderer()
       restarted = await startWithPipeline({home, config: change.next, entry, timeoutS: flags.timeout, activate: undefined, renderer})
     } catch (error) {
       this.runtimeError(`the change is saved, but dlite did not start again: ${(error as Error).message}`, 'run `dlite logs`, fix the setting with `dlite config set`, then `dlite start`')

@@ -1,11 +1,11 @@
 // dlite:vm-ready: start serving when dlite-dns is enabled (also after the daemon brought a crashed VM back:
 // the registry then lists the containers again).
-import type {Config, Hook} from '@oclif/core'
+import type {Config} from '@oclif/core'
 import type {VmReadyEvent} from 'dlite/plugin'
 
-import {apply} from '../daemon-side.js'
+import {apply, daemonLog} from '../daemon-side.js'
 import {loadDlite} from '../dlite.js'
 
-export default async function hook(this: Hook.Context, options: VmReadyEvent & {config: Config}): Promise<void> {
-  await apply(options, await loadDlite(options.config), (line) => this.log(line))
+export default async function hook(options: VmReadyEvent & {config: Config}): Promise<void> {
+  await apply(options, await loadDlite(options.config), daemonLog)
 }

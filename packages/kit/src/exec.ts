@@ -1,5 +1,6 @@
-// Running host programs: one place for spawning, collecting output and finding binaries, so domain
-// modules can take a `Runner` and unit tests can hand them a fake one.
+// Running host programs, for the core and the plugins alike: one place for spawning (never through a shell),
+// collecting output, deadlines and finding binaries, so domain modules take a `Runner` and unit tests hand them
+// a fake one that records the exact argv.
 import {spawn} from 'node:child_process'
 import {accessSync, constants} from 'node:fs'
 import {delimiter, join} from 'node:path'
@@ -51,10 +52,15 @@ export const run: Runner = (cmd, args, opts = {}) =>
 export async function runOrThrow(cmd: string, args: string[], opts?: ExecOptions, runner: Runner = run): Promise<string> {
   const result = await runner(cmd, args, opts)
   if (result.code !== 0) {
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ')
-    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code}): ${detail}`)
+    const detail = errorDetail(result)
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`)
   }
   return result.stdout
+}
+
+/** The last three lines a failed program printed (its error output, else its output), joined into one. */
+export function errorDetail(result: ExecResult): string {
+  return (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ')
 }
 
 // Root's tools live in sbin, which a user's PATH often lacks.

@@ -1,5 +1,5 @@
-// IPv4 address and CIDR arithmetic: the VM subnet is configured as a CIDR and everything else (bridge
-// address, VM address, overlap with host routes) is derived from it, so the math lives in one place.
+// IPv4 address and CIDR arithmetic, for the core (the VM subnet and what is derived from it) and the plugins
+// (docker networks, host routes) alike, so `010` or `1.2.3.4/08` means the same thing everywhere: nothing.
 
 export interface Cidr {
   /** Network address as an unsigned 32-bit integer. */
@@ -7,6 +7,7 @@ export interface Cidr {
   prefix: number
 }
 
+// No leading zeros: `010` is octal to inet_aton and decimal to a naive parser, so it would mean two addresses.
 const OCTET = /^(0|[1-9][0-9]{0,2})$/
 
 /** Parses dotted-quad IPv4 text; undefined when it is not exactly four decimal octets 0..255. */
@@ -42,6 +43,18 @@ export function parseCidr(text: string): {address: number; prefix: number} | und
   const prefix = Number(match[2])
   if (address === undefined || prefix > 32 || !/^(0|[1-9][0-9]?)$/.test(match[2])) return undefined
   return {address, prefix}
+}
+
+/** `a.b.c.d/n` (host bits may be set) or a bare address (/32), as the aligned network; undefined otherwise (IPv6 too). */
+export function parsePrefix(text: string): Cidr | undefined {
+  const parsed = text.includes('/') ? parseCidr(text) : ((address) => (address === undefined ? undefined : {address, prefix: 32}))(parseIpv4(text.trim()))
+  return parsed && {network: networkOf(parsed.address, parsed.prefix), prefix: parsed.prefix}
+}
+
+/** The canonical `a.b.c.d/n` form of a prefix or address, or undefined when the text is not one. */
+export function normalizePrefix(text: string): string | undefined {
+  const parsed = parsePrefix(text)
+  return parsed && formatCidr(parsed)
 }
 
 export function networkOf(address: number, prefix: number): number {
@@ -80,7 +93,10 @@ export const PRIVATE_RANGES: readonly Cidr[] = [
   requireCidr('192.168.0.0/16'),
 ]
 
-/** True when the whole network lies inside one RFC 1918 range. */
+/**
+ * True when the whole network lies inside one RFC 1918 range (so it is no broader than /8). Anything else,
+ * routed to the VM, would send the host's traffic for public addresses there.
+ */
 export function isRfc1918(cidr: Cidr): boolean {
   return PRIVATE_RANGES.some((range) => range.prefix <= cidr.prefix && cidrContains(range, cidr.network))
 }
