@@ -1,5 +1,5 @@
 // A small client for the docker Engine API, over the host unix socket or directly over TLS to the guest.
-// Used by status, by the daemon's readiness check and by plugins (through dlite/plugin).
+// Used by status, by the daemon's readiness check and by plugins (through dlite-cli/plugin).
 import {request as httpRequest, type RequestOptions} from 'node:http'
 import {request as httpsRequest} from 'node:https'
 

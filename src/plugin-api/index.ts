@@ -1,4 +1,4 @@
-// The documented surface between the dlite core and its plugins (`import type … from 'dlite/plugin'`, and at
+// The documented surface between the dlite core and its plugins (`import type … from 'dlite-cli/plugin'`, and at
 // run time `loadDlite(this.config)`, see docs/PLUGINS.md). Plugins receive lifecycle events as oclif hooks
 // fired inside the dlite daemon, reach the VM's docker engine through the client below, run commands in the
 // guest with guestExec, and reach their own daemon-side code from commands with sendPluginRequest. Nothing

@@ -6,7 +6,7 @@ import {pathToFileURL} from 'node:url'
 
 /**
  * The plugin surface of the dlite core that loaded this plugin (`dist/plugin-api/index.js` under its root).
- * Name its type: `loadDlite<typeof import('dlite/plugin')>(this.config)`.
+ * Name its type: `loadDlite<typeof import('dlite-cli/plugin')>(this.config)`.
  */
 export async function loadDlite<Api>(config: Pick<Config, 'root'>): Promise<Api> {
   return (await import(pathToFileURL(join(config.root, 'dist', 'plugin-api', 'index.js')).href)) as Api

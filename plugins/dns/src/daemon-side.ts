@@ -1,7 +1,7 @@
 // The plugin's life inside the dlite daemon. Hooks are separate modules but share this one, and the daemon
 // process lives as long as the VM, so the running service is kept here between hook calls: started at
 // vm-ready (or by `dns enable`), stopped at vm-stopping (or by `dns disable`). Changes run one at a time.
-import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite/plugin'
+import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite-cli/plugin'
 import {daemonLogger} from 'dlite-kit/daemon-log'
 
 import {dnsStateDir, type Dlite} from './dlite.js'

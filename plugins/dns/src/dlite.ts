@@ -5,7 +5,7 @@ import {loadDlite as loadCore} from 'dlite-kit/load-dlite'
 
 import {PLUGIN_NAME} from './settings.js'
 
-export type Dlite = typeof import('dlite/plugin')
+export type Dlite = typeof import('dlite-cli/plugin')
 
 export function loadDlite(config: Pick<Config, 'root'>): Promise<Dlite> {
   return loadCore<Dlite>(config)

@@ -3,7 +3,7 @@
 // networks as they come and go. Every change runs through one queue, so a request from a command and a burst
 // of docker events never interleave. No oclif, no core internals: docker, the guest and the host's routing
 // programs are handed in.
-import type {DockerEvent} from 'dlite/plugin'
+import type {DockerEvent} from 'dlite-cli/plugin'
 
 import {errorDetail, type ExecResult} from 'dlite-kit/exec'
 import {describeRoute, type HostRoute} from 'dlite-kit/routes'

@@ -1,6 +1,6 @@
 // dlite-routing inside the daemon: one Router per running VM, kept between hook calls (the daemon is one
 // long-lived process), driven by the lifecycle hooks and by the commands' requests.
-import type {PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite/plugin'
+import type {PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite-cli/plugin'
 
 import {parseRequest, type DisableAnswer, type EnableAnswer, type StatusAnswer} from './requests.js'
 import type {Router} from './router.js'

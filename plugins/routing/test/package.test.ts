@@ -1,5 +1,5 @@
 // The plugin's contract with oclif and with the core: hooks declared where their code is, and only the core's
-// documented surface used (types by name; code through loadDlite, never `dlite/plugin` or core files at run time).
+// documented surface used (types by name; code through loadDlite, never `dlite-cli/plugin` or core files at run time).
 import {expect} from 'chai'
 import {readdirSync, readFileSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
@@ -23,15 +23,15 @@ describe('plugin package', () => {
     }
   })
 
-  it('imports dlite/plugin for types only and never reaches into the core by path', () => {
+  it('imports dlite-cli/plugin for types only and never reaches into the core by path', () => {
     for (const file of sources(join(ROOT, 'src'))) {
       const text = readFileSync(file, 'utf8')
       const name = relative(ROOT, file)
-      for (const line of text.split('\n').filter((l) => /from 'dlite\/plugin'/.test(l))) {
+      for (const line of text.split('\n').filter((l) => /from 'dlite-cli\/plugin'/.test(l))) {
         expect(line, name).to.match(/^import type /)
       }
       expect(text, name).not.to.match(/from '(\.\.\/){2,}(src|dist)\//)
-      expect(text, name).not.to.match(/import\('dlite\/plugin'\)(?!\s*$)/m)
+      expect(text, name).not.to.match(/import\('dlite-cli\/plugin'\)(?!\s*$)/m)
     }
   })
 })

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import type {PluginRequestEvent, VmReadyEvent} from 'dlite/plugin'
+import type {PluginRequestEvent, VmReadyEvent} from 'dlite-cli/plugin'
 
 import {Router} from '../src/router.js'
 import {RoutingSession} from '../src/session.js'

@@ -1,7 +1,7 @@
 // dlite:guest-config, before each boot: dockerd gets `--dns=<bridge address>` while dlite-dns is enabled with
 // container DNS, so containers resolve *.docker (and, forwarded, everything else) through the responder.
 import type {Config} from '@oclif/core'
-import type {GuestConfig, VmLifecycleEvent} from 'dlite/plugin'
+import type {GuestConfig, VmLifecycleEvent} from 'dlite-cli/plugin'
 
 import {guestConfig} from '../daemon-side.js'
 import {loadDlite} from '../dlite.js'

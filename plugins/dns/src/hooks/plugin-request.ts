@@ -1,7 +1,7 @@
 // dlite:plugin-request: the `dlite dns` commands reach the running responder through the daemon. Requests for
 // other plugins are not ours (undefined is "no answer").
 import type {Config} from '@oclif/core'
-import type {PluginRequestEvent} from 'dlite/plugin'
+import type {PluginRequestEvent} from 'dlite-cli/plugin'
 
 import {daemonLog, handleRequest} from '../daemon-side.js'
 import {loadDlite} from '../dlite.js'

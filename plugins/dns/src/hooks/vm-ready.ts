@@ -1,7 +1,7 @@
 // dlite:vm-ready: start serving when dlite-dns is enabled (also after the daemon brought a crashed VM back:
 // the registry then lists the containers again).
 import type {Config} from '@oclif/core'
-import type {VmReadyEvent} from 'dlite/plugin'
+import type {VmReadyEvent} from 'dlite-cli/plugin'
 
 import {apply, daemonLog} from '../daemon-side.js'
 import {loadDlite} from '../dlite.js'

@@ -1,5 +1,5 @@
 // dlite:plugin-request: `dlite routing enable|disable|status` asking the daemon (root, next to the VM) to act.
-import type {PluginRequestEvent} from 'dlite/plugin'
+import type {PluginRequestEvent} from 'dlite-cli/plugin'
 
 import {routingSession} from '../daemon-routing.js'
 import {PLUGIN_NAME} from '../setting.js'

@@ -1,5 +1,5 @@
 // dlite:vm-ready: when routing is on, route every docker network via the VM and follow docker's events.
-import type {VmReadyEvent} from 'dlite/plugin'
+import type {VmReadyEvent} from 'dlite-cli/plugin'
 
 import {routingSession} from '../daemon-routing.js'
 import type {DliteHook} from './hook.js'

@@ -1,5 +1,5 @@
 // dlite:vm-stopping: stop following docker and take the routes away before the VM's address goes.
-import type {VmLifecycleEvent} from 'dlite/plugin'
+import type {VmLifecycleEvent} from 'dlite-cli/plugin'
 
 import {routingSession} from '../daemon-routing.js'
 import type {DliteHook} from './hook.js'
