@@ -19,9 +19,10 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {CONTRACT, contractShell} from './contract.js'
+import {ManifestError, manifestDocument, parseManifest} from './manifest-format.js'
+
 const osDir = path.dirname(fileURLToPath(import.meta.url))
-// the host/guest contract this image speaks: the values dlite's host side reads from the same file
-const CONTRACT = JSON.parse(fs.readFileSync(path.join(osDir, 'contract.json'), 'utf8'))
 const cacheDir = path.join(osDir, 'cache')
 
 export const SUITE = 'trixie'
@@ -179,7 +180,7 @@ function listFiles(dir) {
 function inputsHash(opts, baseHash) {
   const h = createHash('sha256')
   h.update(JSON.stringify({baseHash, version: opts.version, broken: opts.broken, compression: opts.compression}))
-  for (const sub of ['build.js', 'contract.json', 'scripts', 'initrd', 'rootfs', 'src']) {
+  for (const sub of ['build.js', 'contract.js', 'contract.json', 'manifest-format.js', 'scripts', 'initrd', 'rootfs', 'src']) {
     const p = path.join(osDir, sub)
     const files = fs.statSync(p).isDirectory() ? listFiles(p) : [p]
     for (const f of files) {
@@ -266,7 +267,11 @@ function main() {
   const stageOut = path.join(work, 'out')
   try {
     const version = opts.version || `0.0.0-dev.${hash.slice(0, 8)}`
+    // the guest scripts' values, from the contract the host reads too
+    const contractFile = path.join(work, 'contract.sh')
+    fs.writeFileSync(contractFile, contractShell())
     run('bash', [path.join(osDir, 'scripts/assemble.sh'), baseTar, path.join(work, 'tree'), stageOut], {
+      DLITE_OS_CONTRACT: contractFile,
       DLITE_OS_VERSION: version,
       DLITE_OS_BROKEN: opts.broken ? '1' : '0',
       DLITE_OS_COMP: opts.compression,
@@ -283,24 +288,24 @@ function main() {
       return {...f, size: fs.statSync(p).size, sha256: sha256File(p)}
     })
     const pkgs = path.join(stageOut, 'packages.txt')
-    const manifest = {
-      schema: 1,
-      name: 'dlite-os',
+    const manifest = manifestDocument({
       version,
       arch: 'x86_64',
       debian: {suite: SUITE, arch: ARCH},
       kernel: {version: info.KERNEL_VERSION, cmdline: KERNEL_CMDLINE},
       docker: {version: info.DOCKER_VERSION, containerd: info.CONTAINERD_VERSION, runc: info.RUNC_VERSION},
-      broken: opts.broken || undefined,
+      broken: opts.broken,
       contract: CONTRACT.contract,
       files,
       packages: fs.readFileSync(pkgs, 'utf8').trim().split('\n').length,
-      totalSize: files.reduce((a, f) => a + f.size, 0),
       inputsHash: hash,
       builtAt: new Date().toISOString(),
-    }
+    })
     fs.rmSync(pkgs)
-    fs.writeFileSync(path.join(stageOut, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+    const text = JSON.stringify(manifest, null, 2) + '\n'
+    // read back with the parser dlite itself uses: an image dlite would refuse is not published
+    parseManifest(text, 'os:build manifest.json')
+    fs.writeFileSync(path.join(stageOut, 'manifest.json'), text)
     fs.rmSync(distCache, {recursive: true, force: true})
     copyDir(stageOut, distCache)
     copyDir(stageOut, opts.out)
@@ -315,6 +320,6 @@ function main() {
 try {
   main()
 } catch (error) {
-  if (error instanceof BuildError) die(error.message)
+  if (error instanceof BuildError || error instanceof ManifestError) die(error.message)
   throw error
 }

@@ -20,6 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// the port's name comes from the host/guest contract (os/contract.json), passed by the build
+#ifndef DLITE_FILES_PORT
+#error "build with -DDLITE_FILES_PORT='\"<name>\"' (os/scripts/assemble.sh passes the contract's value)"
+#endif
+
 #define MAX_ROOTS 64
 #define LINE_MAX_BYTES (PATH_MAX + 64)
 
@@ -97,7 +102,7 @@ static int find_port(char *device, size_t size) {
     snprintf(name_path, sizeof name_path, "/sys/class/virtio-ports/%s/name", entry->d_name);
     FILE *f = fopen(name_path, "r");
     if (!f) continue;
-    if (fgets(name, sizeof name, f) && (name[strcspn(name, "\n")] = 0, !strcmp(name, "org.dlite.files"))) {
+    if (fgets(name, sizeof name, f) && (name[strcspn(name, "\n")] = 0, !strcmp(name, DLITE_FILES_PORT))) {
       snprintf(device, size, "/dev/%s", entry->d_name);
       found = 1;
     }

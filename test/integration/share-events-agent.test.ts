@@ -10,6 +10,7 @@ import {mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync} fr
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {GUEST_CONTRACT_VALUES} from '../../src/guest/contract.js'
 import {REPO} from '../helpers/dlite-cli.js'
 import {inotifyWatchBinary} from '../helpers/inotify-watch.js'
 
@@ -29,7 +30,7 @@ describe('guest share-events agent', function () {
     if (process.getuid?.() !== 0) this.skip() // a private mount namespace needs root
     dir = mkdtempSync(join(tmpdir(), 'dlite-agent-'))
     agent = join(dir, 'share-events-agent')
-    execFileSync('cc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', agent, join(REPO, 'os', 'src', 'share-events-agent.c')], {stdio: 'pipe'})
+    execFileSync('cc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', `-DDLITE_FILES_PORT="${GUEST_CONTRACT_VALUES.shareEventsPortName}"`, '-o', agent, join(REPO, 'os', 'src', 'share-events-agent.c')], {stdio: 'pipe'})
   })
   beforeEach(() => {
     share = join(dir, 'share')

@@ -14,15 +14,37 @@ const read = (path: string) => readFileSync(join(OS, path), 'utf8')
 describe('host/guest contract (os/contract.json)', () => {
   const rcBoot = read('rootfs/usr/lib/dlite/rc.boot')
 
-  it('the guest scripts use the contract\'s names, serials and port', () => {
-    expect(rcBoot).to.include(`/sys/firmware/qemu_fw_cfg/by_name/${C.settingsFwCfgName}/raw`)
-    expect(rcBoot).to.include(`= ${C.dataDiskSerial} ]`)
-    expect(read('initrd/init')).to.include(`= ${C.rootDiskSerial} ]`)
-    expect(rcBoot).to.include(`--host tcp://0.0.0.0:${C.dockerTlsPort} --tlsverify`)
-    expect(read('rootfs/usr/lib/dlite/lib.sh')).to.include(C.readinessPortName).and.include(C.guestControlPortName).and.include(C.shareEventsPortName)
-    expect(rcBoot).to.include(`dlite_port ${C.readinessPortName}`)
-    expect(read('rootfs/usr/lib/dlite/clock-agent')).to.include(`dlite_port ${C.guestControlPortName}`)
-    expect(read('src/share-events-agent.c')).to.include(`"${C.shareEventsPortName}"`)
+  const scripts = ['initrd/init', 'rootfs/usr/lib/dlite/rc.boot', 'rootfs/usr/lib/dlite/rc.shutdown', 'rootfs/usr/lib/dlite/clock-agent', 'rootfs/usr/lib/dlite/lib.sh', 'src/share-events-agent.c']
+
+  it('contract.sh, generated from the contract, holds every value as the guest scripts read it', async () => {
+    const {contractShell, SHELL_NAMES} = await import('../../os/contract.js')
+    const text = contractShell()
+    for (const [key, name] of Object.entries(SHELL_NAMES)) {
+      const value = (C as unknown as Record<string, unknown>)[key]
+      expect(text).to.include(`\n${name}='${Array.isArray(value) ? value.join(' ') : String(value)}'\n`.slice(1))
+    }
+    // a value the shell could misread, or a key the guest would never see, stops the build
+    expect(() => contractShell({...C, dataDiskSerial: 'x$(reboot)'})).to.throw(/misread/)
+    expect(() => contractShell({...C, newThing: 1})).to.throw(/newThing/)
+  })
+
+  it('the guest scripts take the values from contract.sh and type none of them by hand', async () => {
+    const {SHELL_NAMES} = await import('../../os/contract.js')
+    const literals = [C.settingsFwCfgName, C.rootDiskSerial, C.dataDiskSerial, C.readinessPortName, C.guestControlPortName, C.shareEventsPortName, `:${C.dockerTlsPort}`]
+    for (const script of scripts) {
+      const code = read(script).split('\n').filter((line) => !/^\s*(#|\/\/)/.test(line)).join('\n')
+      for (const literal of literals) expect(code, `${script} types ${literal}`).not.to.include(literal)
+      for (const used of code.matchAll(/\$\{?(DLITE_[A-Z_]+)/g)) {
+        if (['DLITE_PORT'].includes(used[1])) continue // the readiness port's device, found at boot
+        expect(Object.values(SHELL_NAMES), `${script} uses ${used[1]}`).to.include(used[1])
+      }
+    }
+    expect(read('initrd/init')).to.match(/^\. \/contract\.sh$/m)
+    expect(read('rootfs/usr/lib/dlite/lib.sh')).to.match(/^\. \/usr\/lib\/dlite\/contract\.sh$/m)
+    const assemble = read('scripts/assemble.sh')
+    expect(assemble).to.include('install -m 0644 "$contract" "$ird/contract.sh"').and.include('install -m 0644 "$contract" "$root/usr/lib/dlite/contract.sh"')
+    expect(assemble).to.include('-DDLITE_FILES_PORT=')
+    expect(read('src/share-events-agent.c')).to.include('strcmp(name, DLITE_FILES_PORT)')
   })
 
   it('rc.boot reads exactly the settings keys of the contract, and the host writes no other', () => {
@@ -36,8 +58,9 @@ describe('host/guest contract (os/contract.json)', () => {
     expect([...new Set(written)].sort()).to.deep.equal([...C.settingsKeys].sort())
   })
 
-  it('os/build.js writes the contract into the manifest', () => {
-    expect(read('build.js')).to.match(/readFileSync\(path\.join\(osDir, 'contract\.json'\)/).and.match(/contract: CONTRACT\.contract,/)
+  it('os/build.js writes the contract into the manifest and contract.sh for the guest', () => {
+    expect(read('contract.js')).to.match(/readFileSync\(path\.join\(osDir, 'contract\.json'\)/)
+    expect(read('build.js')).to.match(/contract: CONTRACT\.contract,/).and.match(/DLITE_OS_CONTRACT: contractFile/)
     expect(GUEST_CONTRACT).to.be.a('number')
   })
 })

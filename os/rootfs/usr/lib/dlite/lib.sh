@@ -2,10 +2,13 @@
 # Shared helpers of the dlite guest scripts (sourced).
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/dlite/bin
 export PATH
+# the host/guest contract's values (fw_cfg name, disk serials, port names, dockerd's TLS port), generated from
+# os/contract.json at build time
+. /usr/lib/dlite/contract.sh
 
 # dlite_port NAME: the device of the virtio-serial port NAME, when QEMU gave the guest one:
-# org.dlite.ready (guest -> host: the DLITE-* markers), org.dlite.control (host -> guest: the host's clock),
-# org.dlite.files (host -> guest: changes under the shares, for inotify).
+# $DLITE_READY_PORT (guest -> host: the DLITE-* markers), $DLITE_CONTROL_PORT (host -> guest: the host's
+# clock), $DLITE_FILES_PORT (host -> guest: changes under the shares, for inotify).
 dlite_port() {
   for n in /sys/class/virtio-ports/*/name; do
     [ -r "$n" ] || continue

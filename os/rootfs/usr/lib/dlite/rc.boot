@@ -22,7 +22,7 @@ stage init
 # the balloon whose free page reporting gives memory the guest freed back to the host
 modprobe -a overlay bridge br_netfilter veth ip_tables iptable_filter iptable_nat xt_conntrack \
   xt_MASQUERADE xt_addrtype iptable_raw nf_nat virtio_balloon 2>/dev/null &
-DLITE_PORT=$(dlite_port org.dlite.ready || true)
+DLITE_PORT=$(dlite_port "$DLITE_READY_PORT" || true)
 export DLITE_PORT
 stage modules
 # the guest's clock follows the host's (a host that slept, a clock the host set); see clock-agent
@@ -31,7 +31,7 @@ stage modules
 # ---------------------------------------------------------------- settings
 S=/run/dlite/settings
 mkdir -p -m 0700 $S
-FW=/sys/firmware/qemu_fw_cfg/by_name/opt/org.dlite/settings/raw
+FW=/sys/firmware/qemu_fw_cfg/by_name/$DLITE_SETTINGS_FW_CFG/raw
 if [ -r "$FW" ]; then
   # the bundle holds the TLS server key and the ssh host key: root's alone, from the first byte
   boot_umask=$(umask)
@@ -40,9 +40,9 @@ if [ -r "$FW" ]; then
   rm -f /run/dlite/settings.tar
   umask "$boot_umask"
 else
-  warn "settings: no fw_cfg opt/org.dlite/settings; using defaults (DHCP, no TLS, no ssh keys)"
+  warn "settings: no fw_cfg $DLITE_SETTINGS_FW_CFG; using defaults (DHCP, no TLS, no ssh keys)"
 fi
-HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= DATA_LABEL=dlite-data
+HOSTNAME=dlite IP= GATEWAY= DNS= HOST_ADDR= MAC= DATA_LABEL=$DLITE_DATA_SERIAL
 : > /run/dlite/shares
 : > /run/dlite/docker-args
 if [ -r $S/settings.env ]; then
@@ -68,7 +68,7 @@ stage settings
 datadev=
 for s in /sys/block/vd*/serial; do
   [ -r "$s" ] || continue
-  if [ "$(cat "$s")" = dlite-data ]; then d=${s%/serial}; datadev=/dev/${d##*/}; fi
+  if [ "$(cat "$s")" = "$DLITE_DATA_SERIAL" ]; then d=${s%/serial}; datadev=/dev/${d##*/}; fi
 done
 if [ -n "$datadev" ]; then
   # blank (first 1 MiB all zero) -> format; anything else is never reformatted
@@ -109,7 +109,7 @@ if [ -n "$datadev" ]; then
     fail "data: cannot mount $datadev; docker state will not persist"
   fi
 else
-  warn "data: no virtio disk with serial dlite-data; docker state will not persist"
+  warn "data: no virtio disk with serial $DLITE_DATA_SERIAL; docker state will not persist"
 fi
 stage data
 
@@ -170,7 +170,7 @@ stage dns
 TLS=$S/tls
 set -- --host unix:///var/run/docker.sock --containerd /run/containerd/containerd.sock --group docker
 if [ -r $TLS/ca.pem ] && [ -r $TLS/server-cert.pem ] && [ -r $TLS/server-key.pem ]; then
-  set -- "$@" --host tcp://0.0.0.0:2376 --tlsverify --tlscacert $TLS/ca.pem --tlscert $TLS/server-cert.pem --tlskey $TLS/server-key.pem
+  set -- "$@" --host "tcp://0.0.0.0:$DLITE_DOCKER_TLS_PORT" --tlsverify --tlscacert $TLS/ca.pem --tlscert $TLS/server-cert.pem --tlskey $TLS/server-key.pem
 else
   warn "docker: no TLS material in settings; the API listens on the unix socket only"
 fi
