@@ -307,6 +307,20 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(resolv.stdout).to.match(/^nameserver 10\.0\.2\.15$/m).and.not.match(/8\.8\.8\.8|8\.8\.4\.4/)
   })
 
+  it('a container finds no docker API on its bridge gateway: dockerd\'s TLS port is bound to the VM\'s address, not 0.0.0.0', async () => {
+    const gateway = (await docker(['network', 'inspect', 'bridge', '-f', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim()
+    expect(gateway).to.match(/^\d+\.\d+\.\d+\.\d+$/)
+    // plain HTTP to a TLS listener gets an answer (400); to a closed port, a refusal
+    const probe = async (address: string) => {
+      const ran = await docker(['run', '--rm', 'busybox:local', '/bin/sh', '-c', `wget -O - http://${address}:2376/ 2>&1; echo "wget exit $?"`])
+      return `${ran.stdout}${ran.stderr}`
+    }
+    const atGateway = await probe(gateway)
+    expect(atGateway, `the docker API answered at ${gateway}:2376`).to.match(/refused/i).and.not.match(/400|Bad Request/)
+    const atVm = await probe('10.0.2.15')
+    expect(atVm, 'the control: the VM\'s own address serves TLS').to.match(/400|Bad Request/)
+  })
+
   it('the routing plugin refuses a user-mode VM with exit 1 and names the fix', async () => {
     const refused = await dlite(['routing', 'enable'])
     expect(refused.code).to.equal(1)

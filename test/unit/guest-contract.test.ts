@@ -47,6 +47,11 @@ describe('host/guest contract (os/contract.json)', () => {
     expect(read('src/share-events-agent.c')).to.include('strcmp(name, DLITE_FILES_PORT)')
   })
 
+  it('dockerd\'s TLS API listens on the VM\'s address and the guest loopback, not on every address', () => {
+    expect(rcBoot).to.include('--host "tcp://$guest_ip:$DLITE_DOCKER_TLS_PORT" --host "tcp://127.0.0.1:$DLITE_DOCKER_TLS_PORT"')
+    expect(rcBoot.indexOf('guest_ip=${IP%/*}')).to.be.lessThan(rcBoot.indexOf('--host "tcp://$guest_ip'))
+  })
+
   it('rc.boot reads exactly the settings keys of the contract, and the host writes no other', () => {
     const loop = rcBoot.slice(rcBoot.indexOf('while IFS= read -r line'), rcBoot.indexOf('done < $S/settings.env'))
     const keys = [...loop.matchAll(/^\s+([A-Z_]+)\) /gm)].map((m) => m[1])

@@ -170,7 +170,15 @@ stage dns
 TLS=$S/tls
 set -- --host unix:///var/run/docker.sock --containerd /run/containerd/containerd.sock --group docker
 if [ -r $TLS/ca.pem ] && [ -r $TLS/server-cert.pem ] && [ -r $TLS/server-key.pem ]; then
-  set -- "$@" --host "tcp://0.0.0.0:$DLITE_DOCKER_TLS_PORT" --tlsverify --tlscacert $TLS/ca.pem --tlscert $TLS/server-cert.pem --tlskey $TLS/server-key.pem
+  # the VM's own address, not 0.0.0.0 (docker's bridges); and the guest's loopback, where host_to_loopback
+  # sends the host's connections once its rule is in
+  if [ -n "$guest_ip" ]; then
+    set -- "$@" --host "tcp://$guest_ip:$DLITE_DOCKER_TLS_PORT" --host "tcp://127.0.0.1:$DLITE_DOCKER_TLS_PORT"
+  else
+    warn "docker: no static address in settings; the TLS API listens on every address"
+    set -- "$@" --host "tcp://0.0.0.0:$DLITE_DOCKER_TLS_PORT"
+  fi
+  set -- "$@" --tlsverify --tlscacert $TLS/ca.pem --tlscert $TLS/server-cert.pem --tlskey $TLS/server-key.pem
 else
   warn "docker: no TLS material in settings; the API listens on the unix socket only"
 fi
