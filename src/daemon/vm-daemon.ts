@@ -10,7 +10,7 @@ import {contextName, ensureDockerContext} from '../docker/context.js'
 import {DockerClient, type DockerEndpoint} from '../docker/client.js'
 import {growSparseDisk} from '../disk/index.js'
 import {writeSettingsBundle} from '../guest/settings.js'
-import {tlsPaths} from '../guest/tls.js'
+import {removeLegacyCaKey, tlsPaths} from '../guest/tls.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
@@ -205,6 +205,8 @@ export class VmDaemon {
     }
     process.once('uncaughtException', onFatal)
     process.once('unhandledRejection', onFatal)
+    // nothing issues certificates after install: a CA key an older dlite kept is only a way to mint them
+    if (await removeLegacyCaKey(this.layout.tls).catch(() => false)) this.options.log('tls: removed the CA key an older dlite kept (nothing needs it)')
     try {
       await this.startVm()
       this.status.state = 'running'

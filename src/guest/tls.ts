@@ -29,8 +29,14 @@ export interface CertAuthority extends PemPair {
   readonly certificate: x509.X509Certificate
 }
 
+/**
+ * What a home keeps: the CA's certificate (to verify with), never its key. Nothing after install issues a
+ * certificate, so the key is dropped as soon as the server and client certificates are signed: whoever can read
+ * the home (a backup, a copied tls/ directory, DOCKER_CERT_PATH handed to a tool) cannot mint one dlite trusts.
+ * New certificates mean a new CA, and the guest gets both at its next start.
+ */
 export interface TlsBundle {
-  ca: PemPair
+  ca: {cert: string}
   server: PemPair
   client: PemPair
 }
@@ -93,15 +99,6 @@ export async function createCertAuthority(opts: {name?: string; days?: number; n
   return {cert: certPem(certificate), key: await keyPem(keys.privateKey), keys, certificate}
 }
 
-/** Load a CA from PEM (to issue more certificates later, e.g. when the VM IP changes). */
-export async function loadCertAuthority(pair: PemPair): Promise<CertAuthority> {
-  const certificate = new x509.X509Certificate(pair.cert)
-  const der = x509.PemConverter.decodeFirst(pair.key)
-  const privateKey = await crypto.subtle.importKey('pkcs8', der, ALG, true, ['sign'])
-  const publicKey = await certificate.publicKey.export(ALG, ['verify'], crypto)
-  return {...pair, keys: {privateKey, publicKey}, certificate}
-}
-
 async function issue(ca: CertAuthority, subject: string, usage: 'server' | 'client', names: string[], days: number, now: Date): Promise<PemPair> {
   const keys = await generateKeys()
   const extensions: x509.Extension[] = [
@@ -152,7 +149,7 @@ export async function createTlsBundle(opts: TlsOptions): Promise<TlsBundle> {
   const ca = await createCertAuthority({name: opts.caName, days: opts.caDays, now})
   const server = await issueServerCert(ca, opts.serverNames, {days: opts.leafDays, now})
   const client = await issueClientCert(ca, {name: opts.clientName, days: opts.leafDays, now})
-  return {ca: {cert: ca.cert, key: ca.key}, server, client}
+  return {ca: {cert: ca.cert}, server, client}
 }
 
-export {readTlsFiles, tlsPaths, writeTlsFiles, type TlsPaths} from './tls-files.js'
+export {readTlsFiles, removeLegacyCaKey, tlsPaths, writeTlsFiles, type TlsPaths} from './tls-files.js'

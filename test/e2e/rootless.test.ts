@@ -5,7 +5,7 @@
 // bindings, taken ports reported, listeners gone with the container); containers reach a host server at host.docker.internal; files containers write into the
 // shared home are the user's, and a setuid-root file cannot be made there.
 import {expect} from 'chai'
-import {chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -112,6 +112,10 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(config).to.include({network: 'user', dockerSocket: socket})
     expect(config.mounts).to.deep.equal([{path: user.home}])
     for (const name of ['config.json', 'disk.img', 'keys', 'tls', 'images']) expect(statSync(join(home, name)).uid, name).to.equal(user.uid)
+    // the CA's key is not kept; a home an older dlite installed has one, planted here for start to remove
+    expect(existsSync(join(home, 'tls', 'ca-key.pem'))).to.equal(false)
+    writeFileSync(join(home, 'tls', 'ca-key.pem'), '-----BEGIN PRIVATE KEY-----\nold\n-----END PRIVATE KEY-----\n', {mode: 0o600})
+    chownSync(join(home, 'tls', 'ca-key.pem'), user.uid, user.gid)
   })
 
   it('starts with no sudo; the daemon, QEMU and the share server run as the user, none as root; QEMU under its seccomp sandbox', async () => {
@@ -127,6 +131,9 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     // QEMU runs under its seccomp filter (mode 2): a guest that breaks out cannot exec a program
     expect(readFileSync(`/proc/${status.qemuPid}/status`, 'utf8')).to.match(/^Seccomp:\s+2$/m)
     expect(readFileSync(`/proc/${status.qemuPid}/cmdline`, 'utf8').split('\0')).to.include('-sandbox')
+    // the user's daemon removed the CA key an older dlite left (planted by the install test)
+    expect(existsSync(join(home, 'tls', 'ca-key.pem'))).to.equal(false)
+    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain('tls: removed the CA key an older dlite kept')
     // the docker socket and the control socket are the user's alone
     for (const path of [socket, join(home, 'run', 'control.sock')]) {
       const stats = statSync(path)
