@@ -11,6 +11,7 @@ import {DockerClient, type DockerEndpoint} from '../docker/client.js'
 import {growSparseDisk} from '../disk/index.js'
 import {writeSettingsBundle} from '../guest/settings.js'
 import {removeLegacyCaKey, tlsPaths} from '../guest/tls.js'
+import {restrictDaemonUmask} from '../host/umask.js'
 import {chooseAccelerator} from '../host/accelerator.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
@@ -179,6 +180,7 @@ export class VmDaemon {
 
   /** Runs until stopped; resolves when the VM is down and everything is cleaned up. */
   async run(): Promise<void> {
+    restrictDaemonUmask()
     for (const dir of [this.layout.run, this.layout.logs]) mkdirSync(dir, {recursive: true, mode: 0o755})
     this.releaseLock = acquirePidLock(pidFilePath(this.layout))
     const owner = this.config.owner

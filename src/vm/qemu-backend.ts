@@ -5,6 +5,7 @@ import {EventEmitter} from 'node:events'
 import {closeSync, openSync} from 'node:fs'
 
 import {dieWithParent} from '../host/parent-death.js'
+import {withCallerUmask} from '../host/umask.js'
 import {buildQemuArgv, type QemuCommand} from '../hypervisor/qemu-argv.js'
 import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
 import {qemuHasSandbox} from '../hypervisor/qemu-sandbox.js'
@@ -52,7 +53,8 @@ class QemuInstance extends EventEmitter implements VmInstance {
       this.dropQmp()
       const log = openSync(spec.log, 'a')
       try {
-        return spawn(binary, args, {stdio: ['ignore', log, log, ...spec.inheritFds]})
+        // the share server's files get the user's own modes (src/host/umask.ts)
+        return withCallerUmask(() => spawn(binary, args, {stdio: ['ignore', log, log, ...spec.inheritFds]}))
       } finally {
         closeSync(log)
       }

@@ -131,6 +131,11 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     // QEMU runs under its seccomp filter (mode 2): a guest that breaks out cannot exec a program
     expect(readFileSync(`/proc/${status.qemuPid}/status`, 'utf8')).to.match(/^Seccomp:\s+2$/m)
     expect(readFileSync(`/proc/${status.qemuPid}/cmdline`, 'utf8').split('\0')).to.include('-sandbox')
+    // what the user's daemon creates is theirs alone, whatever the user's umask; QEMU, the 9p share server, keeps
+    // the user's own umask for the files containers write into the share (setpriv passes this process's umask on)
+    const umaskOf = (pid: number) => /^Umask:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    expect(umaskOf(status.pid)).to.equal('0077')
+    expect(umaskOf(status.qemuPid)).to.equal(umaskOf(process.pid)).and.not.equal('0077')
     // the user's daemon removed the CA key an older dlite left (planted by the install test)
     expect(existsSync(join(home, 'tls', 'ca-key.pem'))).to.equal(false)
     expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain('tls: removed the CA key an older dlite kept')
