@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {writeFileAtomic} from 'dlite-kit/atomic-write'
 import {run, type Runner} from 'dlite-kit/exec'
 import {launchdPlistText, systemdUnitText, type ServiceNames, type ServiceSpec} from './definitions.js'
+import {rootServiceProblems, UNSAFE_ROOT_SERVICE_OVERRIDE} from './root-owned.js'
 
 export type ServiceManagerKind = 'systemd' | 'launchd' | 'none'
 
@@ -64,6 +65,22 @@ export interface ServiceManagerOptions {
   dir?: string
   /** The user's home and uid, for user scope (defaults: this process's). */
   user?: {home: string; uid: number}
+  /** What would let a non-root user change what a system service runs (default: the real files, root-owned.ts). */
+  rootPathProblems?: (command: string[], path: string | undefined) => string[]
+}
+
+/** Refuses a system service whose node, code or PATH someone other than root could change (root-owned.ts). */
+function checkRootOwned(spec: ServiceSpec, opts: ServiceManagerOptions): void {
+  if (spec.scope === 'user') return
+  const problems = (opts.rootPathProblems ?? rootServiceProblems)(spec.command, spec.env?.PATH)
+  if (problems.length === 0) return
+  if (process.env[UNSAFE_ROOT_SERVICE_OVERRIDE] === '1') {
+    process.stderr.write(`warning: ${UNSAFE_ROOT_SERVICE_OVERRIDE}=1: registering a root service that others can change: ${problems.join('; ')}\n`)
+    return
+  }
+  throw new Error(`refusing to register a root service that someone other than root could change: ${problems.join('; ')}. ` +
+    `Fix: install dlite as root (sudo npm i -g dlite-cli) so its files are root's, and run this from there; ` +
+    `for a development checkout only, ${UNSAFE_ROOT_SERVICE_OVERRIDE}=1 registers anyway`)
 }
 
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system'
@@ -105,6 +122,7 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       id: unit,
       path,
       async install() {
+        checkRootOwned(spec, opts)
         await mkdir(scope.systemdDir, {recursive: true})
         await writeFileAtomic(path, text)
         await must(runner, 'systemctl', systemctl(['daemon-reload']))
@@ -136,6 +154,7 @@ export function serviceManager(kind: ServiceManagerKind, spec: ServiceSpec, name
       id: label,
       path,
       async install() {
+        checkRootOwned(spec, opts)
         await mkdir(scope.launchdDir, {recursive: true})
         await writeFileAtomic(path, text)
         // Reload so a changed plist takes effect; bootout fails harmlessly when it was not loaded.

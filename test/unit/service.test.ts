@@ -128,7 +128,7 @@ describe('service manager', () => {
 
   it('systemd: install writes the unit and reloads; start/stop/is-active; uninstall stops, removes, reloads', async () => {
     const {calls, runner} = fakeRunner(({args}) => (args[0] === 'is-active' ? {code: 3} : {}))
-    const manager = serviceManager('systemd', spec(), serviceNames('1a2b3c', false), {runner, dir})!
+    const manager = serviceManager('systemd', spec(), serviceNames('1a2b3c', false), {runner, dir, rootPathProblems: () => []})!
     expect(manager.id).to.equal('dlite-1a2b3c.service')
     await manager.install()
     expect(readFileSync(join(dir, 'dlite-1a2b3c.service'), 'utf8')).to.equal(systemdUnitText({...spec(), name: 'dlite-1a2b3c'}))
@@ -152,7 +152,7 @@ describe('service manager', () => {
 
   it('systemd: a failing systemctl is reported with its message', async () => {
     const {runner} = fakeRunner(({args}) => (args[0] === 'start' ? {code: 1, stderr: 'Job for dlite.service failed.'} : {}))
-    const manager = serviceManager('systemd', spec(), serviceNames('x', true), {runner, dir})!
+    const manager = serviceManager('systemd', spec(), serviceNames('x', true), {runner, dir, rootPathProblems: () => []})!
     await manager.start().then(() => expect.fail('started'), (error: Error) => {
       expect(error.message).to.equal('systemctl start dlite.service failed (exit 1): Job for dlite.service failed.')
     })
@@ -160,7 +160,7 @@ describe('service manager', () => {
 
   it('launchd: install writes the plist and bootstraps it; kickstart, kill, print; uninstall boots out and removes', async () => {
     const {calls, runner} = fakeRunner(({args}) => (args[0] === 'print' ? {stdout: '\tstate = running\n'} : args[0] === 'bootout' ? {code: 113} : {}))
-    const manager = serviceManager('launchd', spec(), serviceNames('x', true), {runner, dir})!
+    const manager = serviceManager('launchd', spec(), serviceNames('x', true), {runner, dir, rootPathProblems: () => []})!
     await manager.install()
     expect(manager.path).to.equal(join(dir, 'io.dlite.daemon.plist'))
     expect(readFileSync(manager.path, 'utf8')).to.contain('<string>io.dlite.daemon</string>')
@@ -211,10 +211,10 @@ describe('service manager', () => {
 
   it('autostart: systemd enables or disables the unit; launchd rewrites RunAtLoad (and KeepAlive on a crash) without loading it now', async () => {
     const {calls, runner} = fakeRunner(() => ({}))
-    const systemd = serviceManager('systemd', {...spec(), scope: 'user'}, serviceNames('x', true), {runner, dir})!
+    const systemd = serviceManager('systemd', {...spec(), scope: 'user'}, serviceNames('x', true), {runner, dir, rootPathProblems: () => []})!
     await systemd.setAutostart(true)
     await systemd.setAutostart(false)
-    const launchd = serviceManager('launchd', spec(), serviceNames('x', true), {runner, dir})!
+    const launchd = serviceManager('launchd', spec(), serviceNames('x', true), {runner, dir, rootPathProblems: () => []})!
     await launchd.install()
     expect(readFileSync(launchd.path, 'utf8')).to.match(/<key>RunAtLoad<\/key>\s*<false\/>/).and.not.contain('KeepAlive')
     calls.length = 2 // what install asked of launchctl is covered above
