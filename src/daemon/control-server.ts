@@ -1,8 +1,9 @@
 // The daemon side of the control socket. The socket file is created 0600 (owner only) before it accepts
 // anything, then opened to one group (0660) if asked; each connection's peer uid is checked too.
-import {chmodSync, chownSync, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 
+import {restrictSocket} from './socket-access.js'
 import {checkRequest, encode, lineDecoder, type ControlRequest, type ControlResponse} from './control-protocol.js'
 
 export type PeerCheck = (socket: Socket) => {ok: true} | {ok: false; reason: string}
@@ -66,12 +67,7 @@ export async function serveControl(path: string, handle: RequestHandler, access:
   } finally {
     process.umask(previousUmask)
   }
-  if (access.gid !== undefined) {
-    chownSync(path, process.getuid?.() ?? 0, access.gid)
-    chmodSync(path, 0o660)
-  } else {
-    chmodSync(path, 0o600)
-  }
+  restrictSocket(path, access.gid)
   return {
     server,
     async close() {

@@ -2,10 +2,12 @@
 // dockerd over TLS with dlite's client certificate. Raw byte piping keeps hijacked streams (attach, exec,
 // build) working without any HTTP parsing. Both sides allow half-close: the docker CLI shuts its write
 // side of an attach stream when stdin ends and still reads the container's output after that.
-import {chmodSync, chownSync, mkdirSync, rmSync} from 'node:fs'
+import {mkdirSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {dirname} from 'node:path'
 import {connect as tlsConnect, createSecureContext, type ConnectionOptions} from 'node:tls'
+
+import {restrictSocket} from './socket-access.js'
 
 export interface DockerSocketOptions {
   path: string
@@ -69,8 +71,7 @@ export async function serveDockerSocket(options: DockerSocketOptions): Promise<D
     process.umask(previousUmask)
   }
   // the owner only, unless a group was given (a root daemon serving its installing user's group)
-  if (options.gid !== undefined) chownSync(options.path, process.getuid?.() ?? 0, options.gid)
-  chmodSync(options.path, options.gid === undefined ? 0o600 : 0o660)
+  restrictSocket(options.path, options.gid)
   return {
     server,
     async close() {

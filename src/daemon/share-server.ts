@@ -4,7 +4,7 @@
 // with the user's own uid (security_model=none: the guest's chown and setuid never reach the host as root).
 // A read-only directory is 9p everywhere: QEMU enforces readonly=on, and this virtiofsd has no such option.
 import {spawn, type ChildProcess} from 'node:child_process'
-import {closeSync, existsSync, openSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, rmSync} from 'node:fs'
 
 import type {Mount} from '../config/index.js'
 import {dieWithParent} from '../host/parent-death.js'
@@ -12,6 +12,7 @@ import type {GuestShare} from '../guest/settings.js'
 import type {ShareSpec} from '../hypervisor/qemu-argv.js'
 import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
 import {which} from 'dlite-kit/exec'
+import {openLogForAppend} from '../util/append-log.js'
 import type {ShareTransport} from '../vm/backend.js'
 
 export interface ShareChoice {
@@ -135,7 +136,7 @@ export class ShareServer {
   private async startVirtiofsd(share: PlannedShare): Promise<void> {
     const socketPath = share.socketPath!
     rmSync(socketPath, {force: true})
-    const log = openSync(this.options.logPath, 'a')
+    const log = openLogForAppend(this.options.logPath)
     // it dies with the daemon, as QEMU does (host/parent-death.ts)
     const {binary, args} = dieWithParent({binary: this.binary!, args: [`--socket-path=${socketPath}`, '-o', `source=${share.path}`, '-o', 'cache=auto']})
     const child = spawn(binary, args, {stdio: ['ignore', log, log]})

@@ -2,10 +2,11 @@
 // one QMP connection per running QEMU for power-down and monitor commands.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {EventEmitter} from 'node:events'
-import {closeSync, openSync} from 'node:fs'
+import {closeSync} from 'node:fs'
 
 import {dieWithParent} from '../host/parent-death.js'
 import {withCallerUmask} from '../host/umask.js'
+import {openLogForAppend} from '../util/append-log.js'
 import {buildQemuArgv, type QemuCommand} from '../hypervisor/qemu-argv.js'
 import {QmpClient, QmpTransportError, withTimeout} from '../hypervisor/qmp.js'
 import {qemuHasSandbox} from '../hypervisor/qemu-sandbox.js'
@@ -51,7 +52,7 @@ class QemuInstance extends EventEmitter implements VmInstance {
     this.supervisor = new Supervisor(async () => {
       await options.beforeLaunch?.()
       this.dropQmp()
-      const log = openSync(spec.log, 'a')
+      const log = openLogForAppend(spec.log)
       try {
         // the share server's files get the user's own modes (src/host/umask.ts)
         return withCallerUmask(() => spawn(binary, args, {stdio: ['ignore', log, log, ...spec.inheritFds]}))
