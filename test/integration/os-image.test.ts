@@ -39,6 +39,17 @@ fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({schema: 1, ver
   kernel: {version: '6.12'}, docker: {version: '26.1'}, contract: ${GUEST_CONTRACT}, files}))
 `
 
+/** What npm would install of this package: the `files` package.json lists, package.json, node_modules linked. */
+function copyPackage(to: string): void {
+  const {files} = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {files: string[]}
+  for (const name of files) {
+    mkdirSync(dirname(join(to, name)), {recursive: true})
+    cpSync(join(REPO, name), join(to, name), {recursive: true})
+  }
+  copyFileSync(join(REPO, 'package.json'), join(to, 'package.json'))
+  symlinkSync(realpathSync(join(REPO, 'node_modules')), join(to, 'node_modules'))
+}
+
 describe('dlite install: the OS image without --os', function () {
   this.timeout(120_000)
   let dir: string
@@ -47,16 +58,12 @@ describe('dlite install: the OS image without --os', function () {
   let share: string
   let n = 0
 
-  /** A copy of the CLI package as npm installs it: bin, dist, package.json, the manifest, os/contract.json; no os/dist. */
+  /** A copy of the CLI package as npm installs it (package.json's `files`: no os/dist). */
   const copyCli = (to: string, packageJson?: (pj: Record<string, unknown>) => void) => {
-    mkdirSync(join(to, 'os'), {recursive: true})
-    for (const name of ['bin', 'dist']) cpSync(join(REPO, name), join(to, name), {recursive: true})
-    copyFileSync(join(REPO, 'os', 'contract.json'), join(to, 'os', 'contract.json'))
-    copyFileSync(join(REPO, 'oclif.manifest.json'), join(to, 'oclif.manifest.json'))
+    copyPackage(to)
     const pj = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, unknown>
     packageJson?.(pj)
     writeFileSync(join(to, 'package.json'), JSON.stringify(pj, null, 2))
-    symlinkSync(realpathSync(join(REPO, 'node_modules')), join(to, 'node_modules'))
     return join(to, 'bin', 'run.js')
   }
   const run = (cli: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> =>
@@ -155,10 +162,7 @@ describe('dlite os build', function () {
     chmodSync(dir, 0o755)
     // a CLI whose os/build.js is the stand-in
     cli = join(dir, 'cli')
-    for (const name of ['bin', 'dist']) cpSync(join(REPO, name), join(cli, name), {recursive: true})
-    for (const name of ['package.json', 'oclif.manifest.json']) copyFileSync(join(REPO, name), join(cli, name))
-    symlinkSync(realpathSync(join(REPO, 'node_modules')), join(cli, 'node_modules'))
-    mkdirSync(join(cli, 'os'))
+    copyPackage(cli)
     writeFileSync(join(cli, 'os', 'build.js'), FAKE_BUILDER)
   })
   after(() => rmSync(dir, {recursive: true, force: true}))
