@@ -1,10 +1,11 @@
 // The one persisted setting, `<home>/plugins/dlite-routing/state.json`: whether routing is on. Commands write
 // it (as the user, or under sudo); the daemon reads it on every VM start. Written atomically (temp file +
 // rename), owned by the home's owner so a later command without sudo can still change it.
-import {chownSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import {mkdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
+import {changeOwnershipNoFollow} from 'dlite-kit/no-follow'
 
 export const PLUGIN_NAME = 'dlite-routing'
 
@@ -44,8 +45,9 @@ export function readSetting(stateDir: string): RoutingSetting {
 export function writeSetting(stateDir: string, setting: RoutingSetting, home: string): void {
   const owner = ownerOf(home)
   mkdirSync(stateDir, {recursive: true, mode: 0o755})
-  // under sudo: hand the plugin's directories and the file to whoever owns the home
-  if (owner) for (const dir of [dirname(stateDir), stateDir]) chownSync(dir, owner.uid, owner.gid)
+  // under sudo: hand the plugin's directories and the file to whoever owns the home, never through a link
+  // put in their place (the home is the user's to change)
+  if (owner) for (const dir of [dirname(stateDir), stateDir]) changeOwnershipNoFollow(dir, {kind: 'directory', ownedBy: [0, owner.uid], owner})
   // 0644 whatever the umask: the daemon and the user both read it
   writeFileAtomicSync(settingPath(stateDir), `${JSON.stringify(setting, null, 2)}\n`, 0o644, owner)
 }

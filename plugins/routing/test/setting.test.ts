@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync} from 'node:fs'
+import {chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -35,6 +35,24 @@ describe('setting (state.json)', () => {
     for (const text of ['{', '{"enabled":"yes"}', 'null']) {
       writeFileSync(settingPath(stateDir), text)
       expect(() => readSetting(stateDir), text).to.throw(/state\.json is damaged; run `dlite routing enable` or `dlite routing disable`/)
+    }
+  })
+
+  it('under sudo, hands the directories and the file to the home\'s owner; a link put in a directory\'s place is refused, its target untouched', function () {
+    if (process.getuid?.() !== 0) this.skip() // only root hands files to another user
+    chownSync(home, 65534, 65534)
+    writeSetting(stateDir, {enabled: true}, home)
+    for (const path of [join(home, 'plugins'), stateDir, settingPath(stateDir)]) expect(statSync(path).uid, path).to.equal(65534)
+    // the user replaces the plugin's directory with a link to a directory of root's
+    const roots = mkdtempSync(join(tmpdir(), 'dlite-routing-root-'))
+    try {
+      rmSync(stateDir, {recursive: true})
+      symlinkSync(roots, stateDir)
+      expect(() => writeSetting(stateDir, {enabled: false}, home)).to.throw(/ELOOP|not the directory/)
+      expect(statSync(roots).uid).to.equal(0)
+      expect(readdirSync(roots)).to.deep.equal([])
+    } finally {
+      rmSync(roots, {recursive: true, force: true})
     }
   })
 })
