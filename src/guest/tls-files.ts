@@ -53,7 +53,7 @@ export async function readTlsFiles(dir: string): Promise<TlsBundle> {
 }
 
 /** Where earlier builds of dlite kept the CA's key; a home they installed still has it. */
-export const LEGACY_CA_KEY_NAME = 'ca-key.pem'
+const LEGACY_CA_KEY_NAME = 'ca-key.pem'
 
 /**
  * Removes a CA key an older dlite left in the home's tls directory. Only as the home's own user: a root
@@ -61,12 +61,11 @@ export const LEGACY_CA_KEY_NAME = 'ca-key.pem'
  */
 export async function removeLegacyCaKey(dir: string): Promise<boolean> {
   if (process.getuid?.() === 0) return false
-  const legacy = path.join(dir, LEGACY_CA_KEY_NAME)
   try {
-    await readFile(legacy)
-  } catch {
-    return false
+    await rm(path.join(dir, LEGACY_CA_KEY_NAME))
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
   }
-  await rm(legacy, {force: true})
-  return true
 }

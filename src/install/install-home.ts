@@ -6,6 +6,8 @@ import {basename, dirname, join} from 'node:path'
 
 import {Listr, type ListrTask} from 'listr2'
 
+import type {Renderer} from 'dlite-kit/errors'
+
 import type {ConfigOwner, DliteConfig} from '../config/index.js'
 import {createConfig} from '../config/store.js'
 import {createSparseDisk} from '../disk/index.js'
@@ -136,7 +138,7 @@ export function installTasks(plan: InstallPlan): ListrTask<Context>[] {
   ]
 }
 
-export async function runInstall(plan: InstallPlan, renderer: 'default' | 'simple' | 'silent'): Promise<InstallOutcome> {
+export async function runInstall(plan: InstallPlan, renderer: Renderer): Promise<InstallOutcome> {
   const staging = join(dirname(plan.home), `.${basename(plan.home)}.installing-${process.pid}`)
   const ctx: Context = {staging}
   const release = removeOnExit(staging)

@@ -3,6 +3,8 @@
 // The data disk is never touched, so images, containers and volumes survive an update and a rollback.
 import {Listr} from 'listr2'
 
+import type {Renderer} from 'dlite-kit/errors'
+
 import {readConfig, type ImageSelection} from '../config/index.js'
 import {rollbackImage, selectImage, updateConfig} from '../config/store.js'
 import {installImage, pruneImages, removeImage} from '../image/index.js'
@@ -20,8 +22,6 @@ export interface UpdateOutcome {
 }
 
 export class UpdateRolledBack extends Error {}
-
-type Renderer = 'default' | 'simple' | 'silent'
 
 interface RestartOptions {
   home: string

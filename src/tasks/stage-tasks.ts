@@ -2,6 +2,8 @@
 // the daemon sends, so the user sees start-up progress as it happens.
 import {Listr, type ListrTask} from 'listr2'
 
+import type {Renderer} from 'dlite-kit/errors'
+
 import type {StageEvent, StageName} from '../daemon/control-protocol.js'
 
 export const STAGE_TITLES: Record<StageName, string> = {
@@ -49,7 +51,7 @@ export interface StagePipeline {
   abort(error: Error): void
 }
 
-export function stagePipeline(stages: StageName[], renderer: 'default' | 'simple' | 'silent'): StagePipeline {
+export function stagePipeline(stages: StageName[], renderer: Renderer): StagePipeline {
   const pending = new Map(stages.map((stage) => [stage, deferred()]))
   const tasks: ListrTask[] = stages.map((stage) => ({
     title: STAGE_TITLES[stage],

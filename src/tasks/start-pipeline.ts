@@ -1,5 +1,7 @@
 // `dlite start` as a listr2 pipeline fed by the daemon's stage events, and what it reports at the end; shared by
 // start, restart and `config set --restart`.
+import type {Renderer} from 'dlite-kit/errors'
+
 import type {DliteConfig} from '../config/index.js'
 import type {StageName, VmStatus} from '../daemon/control-protocol.js'
 import {activateContext, shouldActivate, type ContextActivation} from '../lifecycle/context-activation.js'
@@ -22,7 +24,7 @@ export interface StartPipelineOptions {
   timeoutS: number
   /** The start's --[no-]activate; undefined: the config decides. */
   activate: boolean | undefined
-  renderer: 'default' | 'simple' | 'silent'
+  renderer: Renderer
 }
 
 /** Starts the VM showing each stage; throws the daemon's reason when it does not come up. */
