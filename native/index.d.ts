@@ -158,3 +158,19 @@ export interface PeerCredentials {
 
 /** Who is at the other end of a connected unix socket (SO_PEERCRED on Linux, getpeereid on macOS). */
 export function peerCredentials(fd: number): PeerCredentials;
+
+/**
+ * Sends `text` and a copy of `fd` in one message (SCM_RIGHTS) on a connected unix socket. The root helper answers
+ * a user's daemon this way with the tap it opened. Throws NativeErrnoError.
+ */
+export function sendFd(socketFd: number, text: string, fd: number): void;
+
+export interface FdAnswer {
+  /** What the peer sent, up to its first newline or its close. */
+  text: string;
+  /** The descriptor the answer carried (close-on-exec), or null. */
+  fd: number | null;
+}
+
+/** Connects to the unix socket at `path`, sends `text`, and reads the answer and the fd it carries, within timeoutMs. */
+export function requestFd(path: string, text: string, timeoutMs: number): FdAnswer;

@@ -43,4 +43,6 @@ exports.openTap = binding.openTap;
 exports.closeFd = binding.closeFd;
 exports.flock = binding.flock;
 exports.peerCredentials = binding.peerCredentials;
+exports.sendFd = binding.sendFd;
+exports.requestFd = binding.requestFd;
 exports.platform = binding.platform;

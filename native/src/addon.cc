@@ -2,9 +2,14 @@
 //   probe(options?)         what accelerators and devices this host offers
 //   openTap(name, options?) create/attach a tap device, return its fd
 //   closeFd(fd)             close an fd returned by openTap
+//   sendFd(socketFd, text, fd)          one message carrying an fd (SCM_RIGHTS) on a connected unix socket
+//   requestFd(path, text, timeoutMs)    connect, send, read the answer and the fd it carries
 #include <napi.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -174,6 +179,12 @@ Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall, const
     case ENFILE: name = "ENFILE"; break;
     case ENOTSUP: name = "ENOTSUP"; break;
     case EBADF: name = "EBADF"; break;
+    case ECONNREFUSED: name = "ECONNREFUSED"; break;
+    case ETIMEDOUT: name = "ETIMEDOUT"; break;
+    case EPIPE: name = "EPIPE"; break;
+    case ECONNRESET: name = "ECONNRESET"; break;
+    case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+    case EMSGSIZE: name = "EMSGSIZE"; break;
   }
   e.Set("code", name);
   e.Set("errno", Napi::Number::New(env, -err));
@@ -342,11 +353,178 @@ Napi::Value FlockNonBlocking(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Waits until fd is ready for `events`, at most until the deadline; false (errno ETIMEDOUT) when it passed.
+bool WaitFor(int fd, short events, double deadlineMs) {
+  for (;;) {
+    double left = deadlineMs - MonotonicMs();
+    if (left <= 0) {
+      errno = ETIMEDOUT;
+      return false;
+    }
+    struct pollfd p = {fd, events, 0};
+    int rc = poll(&p, 1, static_cast<int>(left) + 1);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
+}
+
+// The root helper hands a user's daemon a tap it opened (the user may not open /dev/net/tun): the answer's
+// text and the descriptor travel in one sendmsg, so the peer gets both or neither.
+Napi::Value SendFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "sendFd(socketFd, text, fd): numbers and a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  int fd = info[2].As<Napi::Number>().Int32Value();
+  if (text.empty()) text = "\n";
+  struct iovec iov = {const_cast<char*>(text.data()), text.size()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  double deadline = MonotonicMs() + 2000;
+  for (;;) {
+    ssize_t n = sendmsg(sock, &msg, 0);
+    if (n == static_cast<ssize_t>(text.size())) return env.Undefined();
+    if (n >= 0) {
+      ErrnoError(env, EMSGSIZE, "sendmsg", "sendFd: the answer was cut short").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (errno == EINTR) continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitFor(sock, POLLOUT, deadline)) continue;
+    int err = errno;
+    ErrnoError(env, err, "sendmsg", std::string("sendFd: ") + strerror(err)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+}
+
+// A whole request to a unix socket that answers with text and at most one descriptor: connect, send, read until
+// the peer closes (or a newline ends the answer), all within timeoutMs. The descriptor arrives close-on-exec.
+Napi::Value RequestFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "requestFd(path, text, timeoutMs)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  double deadline = MonotonicMs() + info[2].As<Napi::Number>().DoubleValue();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    ErrnoError(env, ENAMETOOLONG, "connect", "requestFd: socket path too long: " + path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (sock < 0) {
+    int err = errno;
+    ErrnoError(env, err, "socket", std::string("requestFd: ") + strerror(err)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
+  int received = -1;
+  std::string answer;
+  int err = 0;
+  const char* failedAt = "connect";
+  if (connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    err = errno;
+  } else {
+    fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+    failedAt = "send";
+    size_t sent = 0;
+    while (err == 0 && sent < text.size()) {
+      ssize_t n = send(sock, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += n;
+      else if (n < 0 && errno == EINTR) continue;
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!WaitFor(sock, POLLOUT, deadline)) err = errno;
+      } else err = errno ? errno : EPIPE;
+    }
+    failedAt = "recvmsg";
+    while (err == 0 && answer.find('\n') == std::string::npos) {
+      char buf[4096];
+      struct iovec iov = {buf, sizeof buf};
+      union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+      } control;
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.buf;
+      msg.msg_controllen = sizeof control.buf;
+#ifdef MSG_CMSG_CLOEXEC
+      ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+#else
+      ssize_t n = recvmsg(sock, &msg, 0);
+#endif
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!WaitFor(sock, POLLIN, deadline)) err = errno;
+        continue;
+      }
+      if (n < 0) {
+        err = errno;
+        break;
+      }
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+          int got;
+          memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          // one descriptor is expected; any more are closed rather than leaked
+          if (received < 0) {
+            received = got;
+            fcntl(received, F_SETFD, FD_CLOEXEC);
+          } else {
+            close(got);
+          }
+        }
+      }
+      if (n == 0) break;
+      answer.append(buf, n);
+      if (answer.size() > 65536) err = EMSGSIZE;
+    }
+  }
+  close(sock);
+  if (err != 0) {
+    if (received >= 0) close(received);
+    ErrnoError(env, err, failedAt, std::string("requestFd(") + path + "): " + failedAt + ": " + strerror(err))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("text", Napi::String::New(env, answer));
+  o.Set("fd", received >= 0 ? Napi::Value(Napi::Number::New(env, received)) : env.Null());
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd, "sendFd"));
+  exports.Set("requestFd", Napi::Function::New(env, RequestFd, "requestFd"));
   exports.Set("flock", Napi::Function::New(env, FlockNonBlocking, "flock"));
   exports.Set("platform", kPlatform);
   return exports;
