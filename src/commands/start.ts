@@ -28,7 +28,7 @@ export default class Start extends DliteCommand {
     const home = dliteHome()
     const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
     const entry = join(this.config.root, 'bin', 'run.js')
-    const refusal = startRefusal(home, entry, config)
+    const refusal = startRefusal(home, config)
     if (refusal) this.runtimeError(refusal.message, refusal.fix)
     let result: StartOutcome
     try {

@@ -40,6 +40,7 @@ import {ShareEvents} from './share-events.js'
 import {guestSettings} from './guest-settings.js'
 import {failedPlugins, HookDispatch, type FireHook} from './hook-dispatch.js'
 import {BridgedNetworkDriver} from './network-drivers/bridged.js'
+import {hostPrivilegesFor} from '../helper/for-home.js'
 import {guestAddress, type NetworkDriver, type VmNetwork} from './network-drivers/driver.js'
 import {UserNetworkDriver} from './network-drivers/user.js'
 import {PausedGuestWatch} from './paused-guest-watch.js'
@@ -112,10 +113,7 @@ export class VmDaemon {
     this.hooks = new HookDispatch(options.fireHook, options.log)
     this.driver = config.network === 'user'
       ? new UserNetworkDriver()
-      : new BridgedNetworkDriver({
-        names: this.names, subnet: this.subnet, hostname: config.hostname, hostsFile: options.hostsFile ?? '/etc/hosts',
-        openTap: (name) => loadNative().openTap(name).fd,
-      })
+      : new BridgedNetworkDriver({subnet: this.subnet, privileges: hostPrivilegesFor(this.home, config, {hostsFile: options.hostsFile})})
     this.share = new ShareServer({
       mounts: config.mounts, socketPathFor: (index) => virtiofsSocketPath(this.layout, index), logPath: virtiofsdLogPath(this.layout),
       onExit: (how, path) => this.onShareServerExit(how, path),

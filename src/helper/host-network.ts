@@ -1,8 +1,6 @@
-// The host side of one VM's network as one unit: bridge, tap (opened through the native addon so the
-// daemon holds its fd for QEMU), NAT, and the hosts-file line. Teardown undoes exactly what setup did
-// and is safe to run when setup never happened or only half happened.
-import {closeSync} from 'node:fs'
-
+// The host side of one VM's network as one unit: bridge, IP forwarding, NAT and the hosts-file line, then the
+// VM's tap on the bridge. Root's work: the root helper does it for a user's VM, a root daemon for root's own.
+// Teardown undoes exactly what setup did and is safe to run when setup never happened or only half happened.
 import {attachTap, deleteLink, dliteBridges, ensureBridge} from '../network/bridge.js'
 import {addHostsEntry, removeHostsEntry} from '../network/hosts-file.js'
 import type {NetworkNames} from '../network/names.js'
@@ -14,32 +12,37 @@ export interface HostNetworkSpec {
   subnet: Subnet
   hostname: string
   hostsFile: string
-  openTap: (name: string) => number
 }
 
-export interface HostNetwork {
-  tapFd: number
-  backend: NatBackend
-}
-
-export async function setUpHostNetwork(spec: HostNetworkSpec): Promise<HostNetwork> {
+export async function setUpHostNetwork(spec: HostNetworkSpec): Promise<void> {
   const backend = chooseNatBackend()
   await ensureBridge(spec.names.bridge, spec.subnet)
-  const tapFd = spec.openTap(spec.names.tap)
   try {
-    await attachTap(spec.names.tap, spec.names.bridge)
     await enableIpForwarding()
     await applyNat({table: spec.names.natTable, bridge: spec.names.bridge, subnet: spec.subnet}, backend)
     await addHostsEntry(spec.hostsFile, {ip: spec.subnet.vmIp, hostname: spec.hostname, homeId: spec.names.homeId})
   } catch (error) {
-    closeSync(tapFd)
-    await tearDownHostNetwork(spec)
+    await tearDownHostNetwork(spec).catch(() => {})
     throw error
   }
-  return {tapFd, backend}
 }
 
-export async function tearDownHostNetwork(spec: HostNetworkSpec, network?: HostNetwork): Promise<void> {
+/**
+ * Opens the VM's tap (a non-persistent one: it goes when QEMU, the last holder of its fd, exits) and puts it on
+ * the bridge. The caller owns the fd.
+ */
+export async function openTapOnBridge(spec: HostNetworkSpec, openTap: (name: string) => number, closeFd: (fd: number) => void): Promise<number> {
+  const fd = openTap(spec.names.tap)
+  try {
+    await attachTap(spec.names.tap, spec.names.bridge)
+  } catch (error) {
+    closeFd(fd)
+    throw error
+  }
+  return fd
+}
+
+export async function tearDownHostNetwork(spec: HostNetworkSpec): Promise<void> {
   const problems: string[] = []
   const attempt = async (what: string, step: () => Promise<unknown>) => {
     try {
@@ -49,21 +52,14 @@ export async function tearDownHostNetwork(spec: HostNetworkSpec, network?: HostN
     }
   }
   await attempt('hosts entry', () => removeHostsEntry(spec.hostsFile, spec.names.homeId))
-  let backend: NatBackend | undefined = network?.backend
+  let backend: NatBackend | undefined
   try {
-    backend ??= chooseNatBackend()
+    backend = chooseNatBackend()
   } catch {
     // no firewall tool: nothing of ours can be there
   }
   if (backend) {
     await attempt('NAT rules', () => removeNat({table: spec.names.natTable, bridge: spec.names.bridge, subnet: spec.subnet}, backend))
-  }
-  if (network) {
-    try {
-      closeSync(network.tapFd)
-    } catch {
-      // already closed
-    }
   }
   await attempt('tap', () => deleteLink(spec.names.tap))
   await attempt('bridge', () => deleteLink(spec.names.bridge))

@@ -7,6 +7,7 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type NetworkMode} from '../config/schema.js'
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
+import {readRegistration} from '../helper/registration.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from 'dlite-kit/ipv4'
 import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
@@ -68,8 +69,10 @@ export interface InstallHostFacts {
   fs: FsProbe
   /** The DLITE_HOME being installed (the user-mode docker socket lives in it); default ~/.dlite. */
   dliteHome?: string
-  /** Whether install runs as root: bridged mode needs root for now. */
+  /** Whether install runs as root: root's own bridged VM does its host network itself. */
   isRoot?: boolean
+  /** The home's registration with the root helper (`sudo dlite network setup`): a user's bridged VM needs one. */
+  helperRegistration?: {subnet: string; hostname: string}
   /** Root through sudo for another user: a user-mode VM must be made by that user, never by root in their home. */
   underSudo?: boolean
   /** Used when --os is not given: what findImageSource found (image-source.ts); without it --os is required. */
@@ -386,8 +389,8 @@ export function checkSubnet(raw: string | undefined, facts: Pick<InstallHostFact
  * its own home (a user cannot create /var/run/dlite, and the socket is that user's alone); the root-run
  * bridged VM keeps DLite's shared place on Linux.
  */
-export function defaultDockerSocket(facts: Pick<InstallHostFacts, 'platform' | 'homeDir' | 'dliteHome'>, network: NetworkMode = 'user'): string {
-  if (network === 'bridged' && facts.platform !== 'darwin') return LINUX_DEFAULT_DOCKER_SOCKET
+export function defaultDockerSocket(facts: Pick<InstallHostFacts, 'platform' | 'homeDir' | 'dliteHome' | 'isRoot'>, network: NetworkMode = 'user'): string {
+  if (network === 'bridged' && facts.platform !== 'darwin' && facts.isRoot !== false) return LINUX_DEFAULT_DOCKER_SOCKET
   return join(facts.dliteHome ?? join(facts.homeDir, '.dlite'), 'docker.sock')
 }
 
@@ -419,7 +422,7 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
 
 // ---- network mode ---------------------------------------------------------------------------------
 
-export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo'>): Checked<NetworkMode> {
+export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo' | 'helperRegistration'>): Checked<NetworkMode> {
   const value = isUnset(raw) ? 'user' : raw!.trim().toLowerCase()
   if (value === 'user' && facts.underSudo) {
     return fail('--network', 'a user-mode VM runs as you, and sudo would make its home and keys root\'s', 'run `dlite install` without sudo, or use --network bridged')
@@ -429,8 +432,11 @@ export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFac
   if (value === 'bridged' && facts.platform !== 'linux') {
     return fail('--network', `bridged networking is Linux only (got ${facts.platform})`, 'use --network user')
   }
-  if (value === 'bridged' && facts.isRoot === false) {
-    return fail('--network', 'bridged networking needs root: its bridge, tap and NAT are made by a root daemon for now', 'run `sudo dlite install --network bridged`, or use --network user (no root)')
+  if (value === 'bridged' && facts.underSudo) {
+    return fail('--network', 'a bridged VM runs as you too, and sudo would make its home and keys root\'s', 'run `sudo dlite network setup` once (the root part), then `dlite install --network bridged` without sudo')
+  }
+  if (value === 'bridged' && facts.isRoot === false && !facts.helperRegistration) {
+    return fail('--network', 'a bridged VM needs its bridge, tap and NAT made by root, and this home is not registered with the root helper', 'run `sudo dlite network setup` once, then install again (no sudo)')
   }
   return ok(value as NetworkMode)
 }
@@ -522,13 +528,14 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
     cpus: screened('--cpus', input.cpus, () => checkCpus(input.cpus, facts)),
     memoryGiB: screened('--memory', input.memory, () => checkMemory(input.memory, facts)),
     diskGiB: screened('--disk', input.disk, () => checkDisk(input.disk)),
-    hostname: screened('--hostname', input.hostname, () => checkHostname(input.hostname, facts)),
+    hostname: registered(mode, facts, '--hostname', 'hostname', input.hostname, screened('--hostname', input.hostname, () => checkHostname(input.hostname, facts))),
     mounts: checkMounts(input.mounts, facts),
     sshKey: screened('--ssh-key', input.sshKey, () => checkSshKey(input.sshKey, facts), {emptyFix: 'give the path of your public key, or --ssh-key none for no key'}),
     extraArgs: screenedExtra(input.extra),
     osSource: screened('--os', input.os, () => checkOsSource(input.os, facts), {emptyFix: 'give the path or URL of a manifest.json, or leave --os out for the default'}),
     // a user-mode VM has no bridge: its (kept) subnet cannot clash with a host route
-    subnet: screened('--subnet', input.subnet, () => checkSubnet(input.subnet, mode === 'user' ? {routes: []} : facts)),
+    // (a user's bridged VM takes the network root registered, whose routes were checked then)
+    subnet: registered(mode, facts, '--subnet', 'subnet', input.subnet, screened('--subnet', input.subnet, () => checkSubnet(input.subnet, mode === 'user' || facts.helperRegistration ? {routes: []} : facts))),
     // a socket defaulted into a home that is already refused would only repeat that error
     dockerSocket: !home.ok && isUnset(input.dockerSocket)
       ? ok('')
@@ -555,6 +562,18 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
       accel: value(checks.accel),
     },
   }
+}
+
+/** A user's bridged VM gets the network root registered for it: a flag may repeat it, not change it. */
+function registered(mode: NetworkMode, facts: Pick<InstallHostFacts, 'helperRegistration' | 'isRoot'>, flag: string, field: 'subnet' | 'hostname', raw: string | undefined, checked: Checked<string>): Checked<string> {
+  const registration = facts.helperRegistration
+  if (mode !== 'bridged' || facts.isRoot !== false || !registration) return checked
+  if (isUnset(raw)) return ok(registration[field])
+  if (!checked.ok) return checked
+  if (checked.value !== registration[field]) {
+    return fail(flag, `the root helper is registered for ${field} ${registration[field]}, not ${checked.value}`, `leave ${flag} out, or run \`sudo dlite network setup ${flag} ${checked.value}\` first`)
+  }
+  return checked
 }
 
 function screenedExtra(raw: string | string[] | undefined): Checked<string[]> {
@@ -640,6 +659,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     isRoot: process.getuid?.() === 0,
     underSudo: process.getuid?.() === 0 && Boolean(process.env.SUDO_UID) && process.env.SUDO_UID !== '0',
     publicNamesAllowed: publicNamesAllowed(),
+    helperRegistration: process.getuid?.() !== 0 && overrides.dliteHome ? readRegistration(overrides.dliteHome) : undefined,
     ...overrides,
   }
 }

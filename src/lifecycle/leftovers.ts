@@ -7,10 +7,9 @@ import {connect} from 'node:net'
 import type {DliteConfig} from '../config/index.js'
 import {controlSocketPath, guestControlSocketPath, pidFilePath, qmpSocketPath, virtiofsSocketPath, vmRecordPath} from '../daemon/daemon-paths.js'
 import {lockHolder} from '../daemon/pid-lock.js'
-import {tearDownHostNetwork} from '../daemon/host-network.js'
+import {hostPrivilegesFor} from '../helper/for-home.js'
 import {linkExists} from '../network/bridge.js'
 import {networkNames} from '../network/names.js'
-import {parseSubnet} from '../network/subnet.js'
 import {homeLayout} from '../paths.js'
 import {liveRecordedVm, stopLeftoverVm, type VmProcessRecord} from '../vm/vm-record.js'
 
@@ -48,7 +47,7 @@ export function describeLeftovers(left: Leftovers): string[] {
 }
 
 /** Removes what a dead daemon left; returns what it removed. Throws, naming the fix, for what it cannot. */
-export async function cleanUpLeftovers(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname'>, hostsFile = '/etc/hosts'): Promise<string[]> {
+export async function cleanUpLeftovers(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname' | 'owner'>, hostsFile = '/etc/hosts'): Promise<string[]> {
   const left = await findLeftovers(home, config)
   if (!left) return []
   const removed: string[] = []
@@ -62,9 +61,8 @@ export async function cleanUpLeftovers(home: string, config: Pick<DliteConfig, '
     removed.push(`socket ${path}`)
   }
   if (left.hostNetwork.length > 0) {
-    if (process.getuid?.() !== 0) throw new Error(`the VM's host network (${left.hostNetwork.join(', ')}) is left from a daemon that died; removing it needs root: sudo dlite stop`)
-    const names = networkNames(home)
-    await tearDownHostNetwork({names, subnet: parseSubnet(config.subnet), hostname: config.hostname, hostsFile, openTap: () => -1})
+    // root's work: the root helper does it for a user's VM
+    await hostPrivilegesFor(home, config, {hostsFile}).networkDown()
     removed.push(...left.hostNetwork.map((link) => `network link ${link}`), 'NAT rules', 'hosts line')
   }
   return removed

@@ -5,7 +5,7 @@ import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client
 import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder, pidHoldsLock} from '../daemon/pid-lock.js'
 import {controlSocketPath, pidFilePath} from '../daemon/daemon-paths.js'
-import {hasNetAdmin} from '../host/capabilities.js'
+import {readRegistration} from '../helper/registration.js'
 import type {DliteConfig} from '../config/index.js'
 import {homeLayout} from '../paths.js'
 import {registeredService} from '../service/index.js'
@@ -18,18 +18,18 @@ export interface StartResult {
 }
 
 /** Why this user may not start the daemon here, with the fix; undefined when it may. */
-export function startRefusal(home: string, entry: string, config: Pick<DliteConfig, 'network' | 'owner'>): {message: string; fix: string} | undefined {
+export function startRefusal(home: string, config: Pick<DliteConfig, 'network' | 'owner'>): {message: string; fix: string} | undefined {
   const uid = process.getuid?.()
-  if (config.network === 'user') {
-    // nothing of a user's VM runs as root: root starting another user's VM would run it as root
-    if (uid === 0 && config.owner && config.owner.uid !== 0) {
-      return {message: `the VM in ${home} belongs to uid ${config.owner.uid} and runs as that user, never as root`, fix: 'run `dlite start` as that user, without sudo'}
-    }
-    return undefined
+  // nothing of a user's VM runs as root: root starting another user's VM would run it as root
+  if (uid === 0 && config.owner && config.owner.uid !== 0) {
+    return {message: `the VM in ${home} belongs to uid ${config.owner.uid} and runs as that user, never as root`, fix: 'run `dlite start` as that user, without sudo'}
   }
-  // bridged, on Linux: root (or CAP_NET_ADMIN) for the bridge, tap and NAT, unless a registered service starts the daemon
-  if (process.platform !== 'linux' || uid === 0 || hasNetAdmin() || registeredService(home, entry, config.network) !== undefined) return undefined
-  return {message: 'starting a bridged VM needs root for its bridge, tap and NAT', fix: 'run: sudo dlite start (or reinstall with `--network user`, which needs no root)'}
+  if (config.network === 'user' || uid === 0) return undefined
+  // a user's bridged VM: root's part is the root helper's, registered once for this home
+  if (readRegistration(home) === undefined) {
+    return {message: 'a bridged VM needs the root helper for its bridge, tap and NAT, and this home is not registered with it', fix: 'run `sudo dlite network setup` once (or reinstall with `--network user`, which needs no root)'}
+  }
+  return undefined
 }
 
 export async function vmStatus(home: string): Promise<VmStatus | undefined> {
@@ -81,7 +81,7 @@ export interface StopResult {
 }
 
 /** Stops the VM, or removes what a daemon that died left behind (its VM process among it). */
-export async function stopVm(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname'>, timeoutMs: number, hostsFile?: string): Promise<StopResult> {
+export async function stopVm(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname' | 'owner'>, timeoutMs: number, hostsFile?: string): Promise<StopResult> {
   const layout = homeLayout(home)
   const pid = lockHolder(pidFilePath(layout))
   try {

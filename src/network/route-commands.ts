@@ -1,17 +1,17 @@
-// Reading and changing host routes on Linux (iproute2) and macOS (route, netstat, ifconfig), behind one
-// interface so the router does not care which it has. Every program runs through an injectable Runner.
+// Reading and changing host routes through the VM on Linux (iproute2) and macOS (route, netstat, ifconfig),
+// behind one interface. Changing them is root's: the root helper and a root daemon call these after their checks
+// (helper/actions.ts); reading needs nothing. Every program runs through an injectable Runner.
 import {run, runOrThrow, type Runner} from 'dlite-kit/exec'
-import {isRfc1918, parsePrefix} from 'dlite-kit/ipv4'
 import {parseIpRouteJson, parseNetstatRoutes, type HostRoute} from 'dlite-kit/routes'
 
-// A routing tool that hangs (a wedged netlink, a slow netstat) must not hold the daemon's hook for ever.
+// A routing tool that hangs (a wedged netlink, a slow netstat) must not hold a request for ever.
 const HOST_TOOL_TIMEOUT_MS = 15_000
 
 function withDeadline(runner: Runner): Runner {
   return (cmd, args, opts) => runner(cmd, args, {timeoutMs: HOST_TOOL_TIMEOUT_MS, ...opts})
 }
 
-/** What a backend needs to know about the VM: its address and the host interface it is reached through. */
+/** What the commands need to know about the VM: its address and the host interface it is reached through. */
 export interface VmLink {
   ip: string
   hostIp: string
@@ -19,16 +19,15 @@ export interface VmLink {
   bridge: string
 }
 
-export interface RouteBackend {
+export interface RouteCommands {
   readonly platform: 'linux' | 'darwin'
   readRoutes(): Promise<HostRoute[]>
+  /** Adds (or replaces) the route, with whatever else the host needs to pass routed traffic to the VM. */
   addRoute(subnet: string, vm: VmLink): Promise<void>
   removeRoute(subnet: string, vm: VmLink): Promise<void>
-  /** Whatever else the host needs to pass routed traffic to the VM; returns what it did, for the log. */
-  prepareLink(vm: VmLink): Promise<string[]>
 }
 
-export function linuxBackend(runner: Runner = run): RouteBackend {
+export function linuxRouteCommands(runner: Runner = run): RouteCommands {
   const tool = withDeadline(runner)
   return {
     platform: 'linux',
@@ -36,7 +35,8 @@ export function linuxBackend(runner: Runner = run): RouteBackend {
       return parseIpRouteJson(await runOrThrow('ip', ['-j', '-4', 'route', 'show', 'table', 'main'], {}, tool))
     },
     async addRoute(subnet, vm) {
-      // replace, not add: idempotent when the same route is already there (conflicts were ruled out before)
+      // replace, not add: idempotent when the same route is already there (conflicts were ruled out before);
+      // the Linux bridge forwards to the VM's tap as it is
       await runOrThrow('ip', ['route', 'replace', subnet, 'via', vm.ip, 'dev', vm.bridge], {}, tool)
     },
     async removeRoute(subnet, vm) {
@@ -46,13 +46,10 @@ export function linuxBackend(runner: Runner = run): RouteBackend {
         throw new Error(`ip route del ${subnet} failed (exit ${result.code}): ${result.stderr.trim()}`)
       }
     },
-    async prepareLink() {
-      return [] // the Linux bridge forwards to the VM's tap as it is
-    },
   }
 }
 
-export function darwinBackend(runner: Runner = run): RouteBackend {
+export function darwinRouteCommands(runner: Runner = run): RouteCommands {
   const tool = withDeadline(runner)
   return {
     platform: 'darwin',
@@ -60,6 +57,7 @@ export function darwinBackend(runner: Runner = run): RouteBackend {
       return parseNetstatRoutes(await runOrThrow('netstat', ['-rn', '-f', 'inet'], {}, tool))
     },
     async addRoute(subnet, vm) {
+      await openVmnetHostFilter(vm, tool)
       await runOrThrow('route', ['-n', 'add', subnet, vm.ip], {}, tool)
     },
     async removeRoute(subnet, vm) {
@@ -68,33 +66,24 @@ export function darwinBackend(runner: Runner = run): RouteBackend {
         throw new Error(`route -n delete ${subnet} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`)
       }
     },
-    async prepareLink(vm) {
-      // vmnet's bridge drops frames for addresses it did not hand out itself ("host filter"), which includes
-      // every container IP; DLite's README turned it off by hand for the bridge member.
-      const bridge = findInterfaceWithAddress(await runOrThrow('ifconfig', [], {}, tool), vm.hostIp) ?? vm.bridge
-      const members = filteredBridgeMembers(await runOrThrow('ifconfig', [bridge], {}, tool))
-      for (const member of members) await runOrThrow('ifconfig', [bridge, '-hostfilter', member], {}, tool)
-      return members.map((member) => `ifconfig ${bridge} -hostfilter ${member}`)
-    },
   }
 }
 
-/** The last gate before a route is added, whatever asked for it: private (RFC 1918) space only, /8 or narrower. */
-export function privateRoutesOnly(backend: RouteBackend): RouteBackend {
-  return {
-    ...backend,
-    async addRoute(subnet, vm) {
-      const prefix = parsePrefix(subnet)
-      if (!prefix || !isRfc1918(prefix)) throw new Error(`refusing a host route for ${subnet}: only private (RFC 1918) subnets, /8 or narrower, are routed to the VM`)
-      await backend.addRoute(subnet, vm)
-    },
-  }
+/**
+ * vmnet's bridge drops frames for addresses it did not hand out itself ("host filter"), which includes every
+ * container IP; DLite's README turned it off by hand for the bridge member. Returns what it ran.
+ */
+export async function openVmnetHostFilter(vm: VmLink, runner: Runner): Promise<string[]> {
+  const bridge = findInterfaceWithAddress(await runOrThrow('ifconfig', [], {}, runner), vm.hostIp) ?? vm.bridge
+  const members = filteredBridgeMembers(await runOrThrow('ifconfig', [bridge], {}, runner))
+  for (const member of members) await runOrThrow('ifconfig', [bridge, '-hostfilter', member], {}, runner)
+  return members.map((member) => `ifconfig ${bridge} -hostfilter ${member}`)
 }
 
-export function backendFor(platform: NodeJS.Platform, runner: Runner = run): RouteBackend {
-  if (platform === 'linux') return privateRoutesOnly(linuxBackend(runner))
-  if (platform === 'darwin') return privateRoutesOnly(darwinBackend(runner))
-  throw new Error(`dlite-routing supports Linux and macOS hosts, not ${platform}`)
+export function routeCommandsFor(platform: NodeJS.Platform, runner: Runner = run): RouteCommands {
+  if (platform === 'linux') return linuxRouteCommands(runner)
+  if (platform === 'darwin') return darwinRouteCommands(runner)
+  throw new Error(`host routes to the VM are supported on Linux and macOS hosts, not ${platform}`)
 }
 
 /** The interface (from `ifconfig` without arguments) that holds `address`, e.g. bridge100 for 192.168.64.1. */

@@ -9,6 +9,8 @@ export {DockerClient}
 export type {DockerEndpoint, DockerEvent, DockerResponse} from '../docker/client.js'
 export {guestExec, type GuestExecOptions, type GuestExecResult} from './guest-exec.js'
 export {pluginStateDir, sendPluginRequest, vmContext, type VmContext} from './vm-context.js'
+export {hostPrivilegesForHome as hostPrivileges} from '../helper/for-home.js'
+export type {BridgeLink, HostPrivileges} from '../helper/privileges.js'
 export {endsInReservedSuffix, publicNamesAllowed, reservedNameFix, RESERVED_SUFFIXES} from '../network/reserved-names.js'
 
 /** oclif hook event names. Declare handlers in a plugin's package.json under `oclif.hooks`. */

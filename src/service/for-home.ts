@@ -11,12 +11,13 @@ import {serviceNames} from './definitions.js'
 
 /**
  * The service for `home`, or undefined when no service manager runs here (start spawns the daemon). A
- * user-mode VM's service is the user's own (systemd --user, a LaunchAgent); a bridged VM's is the system's.
+ * user's VM's service is the user's own (systemd --user, a LaunchAgent), whatever its network; root's own bridged
+ * VM's is the system's.
  */
 export function homeService(home: string, entry: string, network: NetworkMode, autostart = false): ServiceManager | undefined {
   const names = serviceNames(homeId(home), home === defaultHome())
   return serviceManager(detectServiceManager(), {
-    scope: network === 'user' ? 'user' : 'system',
+    scope: network === 'user' || process.getuid?.() !== 0 ? 'user' : 'system',
     home,
     command: [process.execPath, entry, 'daemon'],
     name: names.name,

@@ -85,6 +85,13 @@ function wholeTree(root: string, facts: PathFacts, problems: string[], seen: Set
   }
 }
 
+/** What would let someone other than root change `path` or a directory above it; empty when only root can. */
+export function rootOnlyPathProblems(path: string, facts: PathFacts = realPathFacts): string[] {
+  const problems: string[] = []
+  withAncestors(path, facts, problems)
+  return problems.slice(0, MAX_PROBLEMS)
+}
+
 /**
  * What would let someone other than root change what a root service runs: the node binary, the CLI's package
  * (the directory above bin/run.js: its code and dependencies), and each directory on PATH. Empty when safe.

@@ -399,12 +399,21 @@ describe('install option validation', () => {
     it('refuses a user-mode install under sudo (root would own the home), naming both ways out', () => {
       const error = expectOnlyError({}, '--network', /runs as you/, facts({}, {isRoot: true, underSudo: true}))
       expect(error.fix).to.contain('without sudo').and.contain('--network bridged')
-      expect(optionsFor({network: 'bridged'}, facts({}, {isRoot: true, underSudo: true})).network).to.equal('bridged')
+      // a bridged VM of a user's runs as that user too: root's part is `network setup`, not install
+      const bridged = expectOnlyError({network: 'bridged'}, '--network', /runs as you too/, facts({}, {isRoot: true, underSudo: true}))
+      expect(bridged.fix).to.contain('sudo dlite network setup').and.contain('without sudo')
     })
-    it('refuses an unknown mode, bridged without root (naming sudo and user), and bridged off Linux', () => {
+    it('a user\'s bridged install needs the home registered with the root helper, and takes its network and name', () => {
+      const error = expectOnlyError({network: 'bridged'}, '--network', /not registered with the root helper/, facts({}, {isRoot: false}))
+      expect(error.fix).to.contain('sudo dlite network setup')
+      const registered = facts({}, {isRoot: false, dliteHome: '/home/ann/.dlite', helperRegistration: {subnet: '192.168.100.0/24', hostname: 'dev.docker'}})
+      expect(optionsFor({network: 'bridged'}, registered)).to.include({network: 'bridged', subnet: '192.168.100.0/24', hostname: 'dev.docker', dockerSocket: '/home/ann/.dlite/docker.sock'})
+      expect(optionsFor({network: 'bridged', subnet: '192.168.100.0/24'}, registered).subnet).to.equal('192.168.100.0/24')
+      const other = expectOnlyError({network: 'bridged', subnet: '192.168.99.0/24'}, '--subnet', /registered for subnet 192\.168\.100\.0\/24, not 192\.168\.99\.0\/24/, registered)
+      expect(other.fix).to.contain('sudo dlite network setup --subnet 192.168.99.0/24')
+    })
+    it('refuses an unknown mode and bridged off Linux', () => {
       expectOnlyError({network: 'wifi'}, '--network', /not a network mode/)
-      const error = expectOnlyError({network: 'bridged'}, '--network', /needs root/, facts({}, {isRoot: false}))
-      expect(error.fix).to.contain('sudo dlite install --network bridged').and.contain('--network user')
       expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /Linux only/, facts({}, {platform: 'darwin', isRoot: true}))
     })
   })

@@ -3,7 +3,7 @@
 // them is the caller's, through a Runner.
 import {endianness} from 'node:os'
 
-import {formatCidr, formatIpv4, networkOf, normalizePrefix, parsePrefix, prefixMask} from './ipv4.js'
+import {cidrsOverlap, formatCidr, formatIpv4, networkOf, normalizePrefix, parsePrefix, prefixMask} from './ipv4.js'
 
 export interface HostRoute {
   /** Canonical aligned `a.b.c.d/n`; the default route is 0.0.0.0/0. */
@@ -119,4 +119,34 @@ export function describeRoute(route: HostRoute): string {
   if (route.gateway) parts.push(`via ${route.gateway}`)
   if (route.dev) parts.push(`dev ${route.dev}`)
   return parts.filter(Boolean).join(' ')
+}
+
+// The conflict rule of dlite-routing, which the root helper applies again before it adds a route: a docker subnet
+// may be routed to the VM only when no other route covers any part of it (the default route aside).
+
+/**
+ * Routes through the VM's address are dlite-routing's: nothing else sends traffic for other networks to the
+ * dlite VM. That makes the routing table itself the record of what is installed (no state to lose in a crash).
+ */
+function isViaVm(route: HostRoute, vmIp: string): boolean {
+  return route.gateway === vmIp && route.type === undefined
+}
+
+export function routesViaVm(routes: HostRoute[], vmIp: string): HostRoute[] {
+  return routes.filter((route) => isViaVm(route, vmIp))
+}
+
+/**
+ * The routes that stand in the way of routing `subnet` to the VM: any route other than ours that covers part of
+ * it, wider (adding ours would take that part away from it) or narrower (it would take the part away from
+ * us). The default route is the only wider one that does not count.
+ */
+export function conflictingRoutes(subnet: string, routes: HostRoute[], vmIp: string): HostRoute[] {
+  const wanted = parsePrefix(subnet)
+  if (!wanted) throw new Error(`not an IPv4 subnet: ${subnet}`)
+  return routes.filter((route) => {
+    if (isViaVm(route, vmIp)) return false
+    const other = parsePrefix(route.dst)
+    return other !== undefined && other.prefix > 0 && cidrsOverlap(wanted, other)
+  })
 }

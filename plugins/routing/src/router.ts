@@ -1,8 +1,8 @@
 // The daemon side of dlite-routing for one running VM: host routes for every routable docker network via the
 // VM's address, the guest's forwarding rule, and a docker-events watcher that keeps the routes in step with
 // networks as they come and go. Every change runs through one queue, so a request from a command and a burst
-// of docker events never interleave. No oclif, no core internals: docker, the guest and the host's routing
-// programs are handed in.
+// of docker events never interleave. No oclif, no core internals: docker, the guest and the host's routes (read
+// here, changed by dlite's host privileges) are handed in.
 import type {DockerEvent} from 'dlite-cli/plugin'
 
 import {errorDetail, type ExecResult} from 'dlite-kit/exec'
@@ -10,7 +10,7 @@ import {describeRoute, type HostRoute} from 'dlite-kit/routes'
 
 import {probeTargets, routableNetworks, type DockerContainer, type DockerNetwork, type ProbeTarget, type RoutableNetwork, type SkippedNetwork} from './docker-networks.js'
 import {guestRuleArgv, parseApplyOutput, type GuestAction, type GuestRule} from './guest-rules.js'
-import {conflictingRoutes, routesViaVm} from './host-routes.js'
+import {conflictingRoutes, routesViaVm} from 'dlite-kit/routes'
 import type {RouteBackend, VmLink} from './route-backend.js'
 
 /** The slice of dlite's DockerClient the router uses (the client satisfies it as it is). */
@@ -58,8 +58,6 @@ export interface ApplyResult {
   conflicts: Conflict[]
   /** Set when the guest rule was (re)applied. */
   guest?: GuestRule
-  /** What the host link needed besides routes (macOS: the bridge's host filter). */
-  link?: string[]
 }
 
 export interface NetworkState {
@@ -122,9 +120,8 @@ export class Router {
       const {routable, skipped, table, conflicts} = await this.survey(strict)
       // the guest first: a route into a guest that drops the traffic would only turn a fast failure into a timeout
       const guest = parseApplyOutput(await this.runGuest('apply'))
-      const link = await this.deps.backend.prepareLink(this.vm)
       const changes = await this.reconcile(routable, conflicts, table)
-      return {...changes, skipped, conflicts, guest, link}
+      return {...changes, skipped, conflicts, guest}
     })
   }
 
@@ -141,7 +138,7 @@ export class Router {
     return this.serial(async () => {
       const removed: string[] = []
       for (const route of routesViaVm(await this.deps.backend.readRoutes(), this.vm.ip)) {
-        await this.deps.backend.removeRoute(route.dst, this.vm)
+        await this.deps.backend.removeRoute(route.dst)
         removed.push(route.dst)
       }
       if (options.guest) await this.runGuest('remove')
@@ -270,12 +267,12 @@ export class Router {
     const removed: string[] = []
     for (const subnet of present) {
       if (wanted.has(subnet)) continue
-      await this.deps.backend.removeRoute(subnet, this.vm)
+      await this.deps.backend.removeRoute(subnet)
       removed.push(subnet)
     }
     for (const subnet of wanted) {
       if (present.has(subnet)) continue
-      await this.deps.backend.addRoute(subnet, this.vm)
+      await this.deps.backend.addRoute(subnet)
       added.push(subnet)
     }
     const routes = [...wanted].map((subnet) => ({dst: subnet, gateway: this.vm.ip, dev: this.vm.bridge}))

@@ -33,7 +33,6 @@ export const VM: VmLink & {subnet: string} = {ip: '192.168.64.2', hostIp: '192.1
 
 /** A routing table in memory, changed by add/remove the way the kernel would. */
 export class FakeBackend implements RouteBackend {
-  readonly platform = 'linux' as const
   readonly log: string[] = []
   constructor(public routes: HostRoute[] = [{dst: '192.168.64.0/24', dev: 'dlbr-test'}]) {}
 
@@ -41,18 +40,14 @@ export class FakeBackend implements RouteBackend {
     return this.routes.map((r) => ({...r}))
   }
 
-  async addRoute(subnet: string, vm: VmLink): Promise<void> {
+  async addRoute(subnet: string): Promise<void> {
     this.log.push(`add ${subnet}`)
-    this.routes = [...this.routes.filter((r) => r.dst !== subnet), {dst: subnet, gateway: vm.ip, dev: vm.bridge}]
+    this.routes = [...this.routes.filter((r) => r.dst !== subnet), {dst: subnet, gateway: VM.ip, dev: VM.bridge}]
   }
 
-  async removeRoute(subnet: string, vm: VmLink): Promise<void> {
+  async removeRoute(subnet: string): Promise<void> {
     this.log.push(`del ${subnet}`)
-    this.routes = this.routes.filter((r) => !(r.dst === subnet && r.gateway === vm.ip))
-  }
-
-  async prepareLink(): Promise<string[]> {
-    return []
+    this.routes = this.routes.filter((r) => !(r.dst === subnet && r.gateway === VM.ip))
   }
 }
 

@@ -1,8 +1,7 @@
 import {expect} from 'chai'
 
-import {describeRoute, parseIpRouteJson, parseNetstatRoutes} from 'dlite-kit/routes'
+import {conflictingRoutes, describeRoute, parseIpRouteJson, parseNetstatRoutes, routesViaVm} from 'dlite-kit/routes'
 
-import {conflictingRoutes, routesViaVm} from '../src/host-routes.js'
 import {fixture} from './helpers.js'
 
 describe('host routes', () => {

@@ -35,7 +35,7 @@ describe('command pipelines', () => {
 
   const applied = {
     routes: [{subnet: '172.17.0.0/16', network: 'bridge', via: VM.ip, dev: VM.bridge}],
-    added: ['172.17.0.0/16'], removed: [], skipped: [], conflicts: [], guest: {parent: 'DOCKER-USER', nic: 'eth0'}, link: [],
+    added: ['172.17.0.0/16'], removed: [], skipped: [], conflicts: [], guest: {parent: 'DOCKER-USER', nic: 'eth0'},
   }
 
   beforeEach(() => {

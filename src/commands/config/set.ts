@@ -43,7 +43,7 @@ export default class ConfigSet extends DliteCommand {
     }
     if (!restartNeeded || !flags.restart) return {changed: change.changed, restartNeeded}
     const entry = join(this.config.root, 'bin', 'run.js')
-    const refusal = startRefusal(home, entry, change.next)
+    const refusal = startRefusal(home, change.next)
     if (refusal) this.runtimeError(`the change is saved, but ${refusal.message}`, refusal.fix)
     await stopVm(home, config, flags['stop-timeout'] * 1000)
     let restarted: StartOutcome

@@ -1,0 +1,90 @@
+// A user's side of the root helper: each request is one connection to the home's helper socket. The tap comes
+// back as a descriptor in the answer (the user may not open /dev/net/tun); everything else is a JSON line.
+import {connect} from 'node:net'
+
+import type {BridgeLink, HostPrivileges} from './privileges.js'
+import type {HelperAnswer, HelperRequest} from './requests.js'
+
+const REQUEST_TIMEOUT_MS = 60_000
+const TAP_TIMEOUT_MS = 15_000
+
+export interface FdRequester {
+  requestFd(path: string, text: string, timeoutMs: number): {text: string; fd: number | null}
+}
+
+/** The error a user sees when the helper is not there to ask, with the fix. */
+export function helperUnreachable(socketPath: string, code: string | undefined): Error {
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new Error(`you may not use the root helper at ${socketPath}: it serves the user who ran \`sudo dlite network setup\` for this home`)
+  }
+  return new Error(`the root helper for this home is not running (${socketPath}: ${code ?? 'no answer'}); start it with \`sudo dlite network setup\` (once after each host reboot where no service manager runs it)`)
+}
+
+function answerOf(text: string, verb: string): unknown {
+  let reply: HelperAnswer
+  try {
+    reply = JSON.parse(text) as HelperAnswer
+  } catch {
+    throw new Error(`the root helper gave no answer to ${verb}${text ? `: ${JSON.stringify(text.slice(0, 120))}` : ''}`)
+  }
+  if (!reply.ok) throw new Error(`the root helper: ${reply.error}`)
+  return reply.result
+}
+
+export function helperRequest(socketPath: string, request: HelperRequest, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath)
+    let text = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`the root helper did not answer ${request.verb} within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`))
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(text ? new Error(`the root helper: ${error.message}`) : helperUnreachable(socketPath, error.code))
+    })
+    socket.on('end', () => {
+      clearTimeout(timer)
+      try {
+        resolve(answerOf(text.split('\n')[0], request.verb))
+      } catch (error) {
+        reject(error)
+      }
+    })
+  })
+}
+
+export class HelperClient implements HostPrivileges {
+  constructor(private readonly socketPath: string, private readonly native: FdRequester) {}
+
+  async networkUp(): Promise<BridgeLink> {
+    return (await helperRequest(this.socketPath, {verb: 'network-up'})) as BridgeLink
+  }
+
+  async openTap(): Promise<number> {
+    let answer: {text: string; fd: number | null}
+    try {
+      answer = this.native.requestFd(this.socketPath, `${JSON.stringify({verb: 'tap-open'})}\n`, TAP_TIMEOUT_MS)
+    } catch (error) {
+      throw helperUnreachable(this.socketPath, (error as NodeJS.ErrnoException).code)
+    }
+    answerOf(answer.text.split('\n')[0], 'tap-open')
+    if (answer.fd === null) throw new Error('the root helper answered tap-open without the tap')
+    return answer.fd
+  }
+
+  async networkDown(): Promise<void> {
+    await helperRequest(this.socketPath, {verb: 'network-down'})
+  }
+
+  async addRoute(subnet: string): Promise<void> {
+    await helperRequest(this.socketPath, {verb: 'route-add', subnet})
+  }
+
+  async removeRoute(subnet: string): Promise<void> {
+    await helperRequest(this.socketPath, {verb: 'route-remove', subnet})
+  }
+}

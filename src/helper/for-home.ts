@@ -1,0 +1,39 @@
+// Who does a home's root work. Root's own VM (a root daemon on a root-owned home): the daemon itself, by the
+// same rules as the helper. Anyone else's: the root helper registered for that home, over its socket. The
+// helper obeys its registration (registration.ts), never the user's config.
+import type {DliteConfig} from '../config/index.js'
+import {readConfig} from '../config/index.js'
+import {loadNative} from '../host/native.js'
+import {homeId} from '../network/names.js'
+import {HostNetworkActions} from './actions.js'
+import {HelperClient} from './client.js'
+import type {HostPrivileges} from './privileges.js'
+import {makeRegistration} from './registration.js'
+import {helperSocketPath} from './system-paths.js'
+
+/** Root's own VM: the daemon runs as root and so does its owner. */
+export function isRootsOwnVm(config: Pick<DliteConfig, 'owner'>): boolean {
+  return process.getuid?.() === 0 && (config.owner?.uid ?? 0) === 0
+}
+
+export function hostPrivilegesFor(home: string, config: Pick<DliteConfig, 'owner' | 'subnet' | 'hostname'>, options: {hostsFile?: string} = {}): HostPrivileges {
+  const native = loadNative()
+  if (isRootsOwnVm(config)) {
+    const registration = makeRegistration({home, owner: {uid: 0, gid: 0}, subnet: config.subnet, hostname: config.hostname, hostsFile: options.hostsFile})
+    return new HostNetworkActions(registration, {openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd)})
+  }
+  return new HelperClient(helperSocketPath(homeId(home)), native)
+}
+
+/** The plugin surface's form: the home's config is read at the first request. */
+export function hostPrivilegesForHome(home: string): HostPrivileges {
+  let privileges: Promise<HostPrivileges> | undefined
+  const get = () => (privileges ??= readConfig(home).then((config) => hostPrivilegesFor(home, config)))
+  return {
+    networkUp: async () => (await get()).networkUp(),
+    openTap: async () => (await get()).openTap(),
+    networkDown: async () => (await get()).networkDown(),
+    addRoute: async (subnet) => (await get()).addRoute(subnet),
+    removeRoute: async (subnet) => (await get()).removeRoute(subnet),
+  }
+}

@@ -1,0 +1,26 @@
+// What a VM needs done as root, as one interface: the daemon and the plugins ask it, whoever does the work. For a
+// user's VM the root helper does it over its socket (client.ts); for root's own VM the daemon does it itself
+// (actions.ts). Both apply the same rules.
+
+/** The host side of a bridged VM's network, as the helper made it. */
+export interface BridgeLink {
+  bridge: string
+  tap: string
+  /** The VM network, aligned CIDR. */
+  subnet: string
+  hostIp: string
+  vmIp: string
+  hostname: string
+}
+
+export interface HostPrivileges {
+  /** Bridge, forwarding, NAT and the hosts line (idempotent). */
+  networkUp(): Promise<BridgeLink>
+  /** The VM's tap on the bridge, as an fd this process owns (QEMU inherits it). */
+  openTap(): Promise<number>
+  /** Undoes networkUp; routes through the VM go with the bridge. */
+  networkDown(): Promise<void>
+  /** A host route for a private subnet via the VM; refused for public space or a conflict. */
+  addRoute(subnet: string): Promise<void>
+  removeRoute(subnet: string): Promise<void>
+}

@@ -1,0 +1,185 @@
+// `sudo dlite network setup` and `sudo dlite network remove`: the one-time root part of a user's bridged VM. Setup
+// registers the home with the root helper (root's file, root's directories) and makes sure the helper runs —
+// as a service where a service manager exists (started again at every boot), else as a process of its own until
+// the host reboots. Remove stops it, takes down what it made and forgets the home. Nothing is written in the
+// user's home: root never acts on paths a user controls.
+import {spawn} from 'node:child_process'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
+import {connect} from 'node:net'
+import {dirname} from 'node:path'
+
+import {writeFileAtomic} from 'dlite-kit/atomic-write'
+
+import {loadNative} from '../host/native.js'
+import {detectServiceManager, serviceManager, type ServiceManager} from '../service/manager.js'
+import {rootOnlyPathProblems, rootServiceProblems, UNSAFE_ROOT_SERVICE_OVERRIDE} from '../service/root-owned.js'
+import {HostNetworkActions} from './actions.js'
+import {makeRegistration, readRegistrationAsRoot, type HelperRegistration} from './registration.js'
+import {helperLogPath, helperSocketPath, registrationPath, SYSTEM_DIR_ENV, systemDirs} from './system-paths.js'
+
+export interface HelperSetupOptions {
+  home: string
+  owner: {uid: number; gid: number}
+  subnet: string
+  hostname: string
+  /** bin/run.js of this CLI: what the helper runs. */
+  entry: string
+  defaultHome?: string
+}
+
+export interface HelperSetupResult {
+  registration: HelperRegistration
+  socket: string
+  /** How the helper runs: a service (started at boot) or a process until the next reboot. */
+  runsAs: 'systemd' | 'launchd' | 'process'
+  /** Whether this setup started it (false: it was running and serves the new registration at once). */
+  started: boolean
+}
+
+/** The systemd unit or LaunchDaemon that runs the helper for one home; undefined where there is no manager. */
+export function helperService(registration: HelperRegistration, entry: string): ServiceManager | undefined {
+  const name = `dlite-helper-${registration.homeId}`
+  return serviceManager(detectServiceManager(), {
+    scope: 'system', home: registration.home, name, command: [process.execPath, entry, 'helper', registration.homeId],
+    env: {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...(process.env[SYSTEM_DIR_ENV] ? {[SYSTEM_DIR_ENV]: process.env[SYSTEM_DIR_ENV]!} : {})},
+    logFile: helperLogPath(registration.homeId), autostart: true,
+  }, {name, systemdUnit: `${name}.service`, launchdLabel: `io.dlite.helper.${registration.homeId}`})
+}
+
+function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) throw new Error(`${what} is root's work: run it with sudo`)
+}
+
+/** The directories root keeps the helper's files in, made if missing, and checked to be root's alone. */
+export function ensureSystemDirs(): void {
+  const dirs = systemDirs()
+  for (const dir of [dirs.registrations, dirs.sockets, dirs.logs]) {
+    mkdirSync(dir, {recursive: true, mode: 0o755})
+    const problems = rootOnlyPathProblems(dir)
+    if (problems.length > 0) throw new Error(`refusing to keep the root helper's files in ${dir}: ${problems.join('; ')}`)
+  }
+}
+
+export function helperAnswers(socketPath: string, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(false)
+    }, timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => {
+      clearTimeout(timer)
+      resolve(false)
+    })
+  })
+}
+
+async function waitForHelper(socketPath: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await helperAnswers(socketPath)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`the root helper did not come up within ${timeoutMs / 1000} s (its log: ${helperLogPath(basenameId(socketPath))})`)
+}
+
+function basenameId(socketPath: string): string {
+  return /([0-9a-f]{6})\.sock$/.exec(socketPath)?.[1] ?? '000000'
+}
+
+export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSetupResult> {
+  requireRoot('`dlite network setup`')
+  const registration = makeRegistration({home: options.home, owner: options.owner, subnet: options.subnet, hostname: options.hostname, defaultHome: options.defaultHome})
+  ensureSystemDirs()
+  const socket = helperSocketPath(registration.homeId)
+  const service = helperService(registration, options.entry)
+  if (service) {
+    const problems = rootServiceProblems([process.execPath, options.entry], service.kind === 'systemd' ? '/usr/sbin:/usr/bin:/sbin:/bin' : undefined)
+    if (problems.length > 0 && process.env[UNSAFE_ROOT_SERVICE_OVERRIDE] !== '1') {
+      throw new Error(`refusing to register a root service that runs code others can change: ${problems.join('; ')}. Install dlite where only root can write (npm install -g as root), or set ${UNSAFE_ROOT_SERVICE_OVERRIDE}=1 on a development machine`)
+    }
+  }
+  await writeFileAtomic(registrationPath(registration.homeId), `${JSON.stringify(registration, null, 2)}\n`, 0o644)
+  // a helper already serving reads the registration at every request: the new one counts at once
+  if (await helperAnswers(socket)) return {registration, socket, runsAs: service?.kind ?? 'process', started: false}
+  try {
+    if (service) {
+      await service.install()
+      await service.setAutostart(true)
+      await service.start()
+    } else {
+      spawnHelper(registration.homeId, options.entry)
+    }
+    await waitForHelper(socket, 15_000)
+  } catch (error) {
+    rmSync(registrationPath(registration.homeId), {force: true})
+    await service?.uninstall().catch(() => {})
+    throw error
+  }
+  return {registration, socket, runsAs: service?.kind ?? 'process', started: true}
+}
+
+/** No service manager: the helper is a process of its own, in its own session, logging to root's log file. */
+function spawnHelper(id: string, entry: string): void {
+  const logPath = helperLogPath(id)
+  mkdirSync(dirname(logPath), {recursive: true, mode: 0o755})
+  const log = openSync(logPath, 'a', 0o644)
+  try {
+    const child = spawn(process.execPath, [entry, 'helper', id], {detached: true, stdio: ['ignore', log, log], env: {...process.env}})
+    child.unref()
+  } finally {
+    closeSync(log)
+  }
+}
+
+export function helperPidPath(id: string): string {
+  return helperSocketPath(id).replace(/\.sock$/, '.pid')
+}
+
+export interface HelperRemoveResult {
+  homeId: string
+  /** What was taken down: the helper, the network it had made, the registration. */
+  removed: string[]
+}
+
+export async function removeHelper(home: string, entry: string, homeIdOf: (home: string) => string): Promise<HelperRemoveResult> {
+  requireRoot('`dlite network remove`')
+  const id = homeIdOf(home)
+  const removed: string[] = []
+  if (!existsSync(registrationPath(id))) return {homeId: id, removed}
+  const registration = readRegistrationAsRoot(id)
+  const service = helperService(registration, entry)
+  if (service && existsSync(service.path)) {
+    await service.uninstall()
+    removed.push(`service ${service.id}`)
+  } else {
+    const pid = helperPid(id)
+    if (pid !== undefined) {
+      process.kill(pid, 'SIGTERM')
+      removed.push(`helper pid ${pid}`)
+    }
+  }
+  const native = loadNative()
+  await new HostNetworkActions(registration, {openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd)}).networkDown()
+  removed.push(`network ${registration.bridge}`)
+  rmSync(registrationPath(id), {force: true})
+  removed.push(`registration ${registrationPath(id)}`)
+  return {homeId: id, removed}
+}
+
+/** The helper's pid, from the pid file it keeps in root's run directory, when that process is still a helper. */
+function helperPid(id: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(helperPidPath(id), 'utf8').trim())
+    if (!Number.isInteger(pid) || pid <= 1) return undefined
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    return cmdline.includes('helper') && cmdline.includes(id) ? pid : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,201 @@
+// The root helper as an attacker meets it: requests outside its verb set, routes for public or foreign space, a
+// peer that is not the registration's owner, an oversized line — each refused before anything is done, and
+// logged. The server runs on a real unix socket; the network work is a recording fake.
+import {expect} from 'chai'
+import {execFile} from 'node:child_process'
+import {createRequire} from 'node:module'
+import {mkdtempSync, openSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {HostNetworkActions, RefusedRequest, routeRefusal} from '../../src/helper/actions.js'
+import {helperRequest} from '../../src/helper/client.js'
+import type {BridgeLink, HostPrivileges} from '../../src/helper/privileges.js'
+import {checkRegistration, makeRegistration, parseRegistration, type HelperRegistration} from '../../src/helper/registration.js'
+import {parseHelperRequest} from '../../src/helper/requests.js'
+import {serveHelper, type HelperServer, type PeerCredentials} from '../../src/helper/server.js'
+import {helperSocketPath, registrationPath, systemDirs} from '../../src/helper/system-paths.js'
+import type {RouteCommands} from '../../src/network/route-commands.js'
+import {loadNative} from '../../src/host/native.js'
+
+const require = createRequire(import.meta.url)
+const OWNER = {uid: 1234, gid: 1234}
+const registration = (): HelperRegistration => makeRegistration({home: '/home/ann/.dlite', owner: OWNER, subnet: '192.168.64.0/24', hostname: 'local.docker', defaultHome: '/home/ann/.dlite'})
+
+describe('root helper', () => {
+  describe('requests', () => {
+    it('takes the five verbs and nothing else, with exactly their fields', () => {
+      expect(parseHelperRequest('{"verb":"network-up"}')).to.deep.equal({verb: 'network-up'})
+      expect(parseHelperRequest('{"verb":"route-add","subnet":"172.18.0.0/16"}')).to.deep.equal({verb: 'route-add', subnet: '172.18.0.0/16'})
+      for (const [line, why] of [
+        ['{"verb":"exec","argv":["sh"]}', /unknown verb "exec"/],
+        ['{"verb":"network-up","bridge":"eth0"}', /takes no fields \(got bridge\)/],
+        ['{"verb":"route-add","subnet":"172.18.0.0/16","via":"8.8.8.8"}', /takes one field, subnet/],
+        ['{"verb":"route-add","subnet":["10.0.0.0/8"]}', /takes one field, subnet/],
+        ['[1]', /not a JSON object/],
+        ['{verb', /not a JSON request/],
+      ] as const) {
+        const parsed = parseHelperRequest(line)
+        expect(parsed, line).to.have.property('refused').that.matches(why)
+      }
+    })
+  })
+
+  describe('registration', () => {
+    it('is the home\'s own names and network, and a file out of shape is refused field by field', () => {
+      const r = registration()
+      expect(r).to.include({bridge: 'dlite0', tap: 'dlite0-tap', subnet: '192.168.64.0/24', hostname: 'local.docker', hostsFile: '/etc/hosts'})
+      expect(parseRegistration(JSON.stringify(r))).to.deep.equal(r)
+      for (const [field, value] of [
+        ['subnet', '1.1.1.0/24'], ['subnet', '10.0.0.0/8'], ['bridge', 'eth0; reboot'], ['hostname', 'github.com'],
+        ['owner', {uid: -1, gid: 0}], ['hostsFile', 'etc/hosts'], ['natTable', 'filter'],
+      ] as const) {
+        expect(() => checkRegistration({...r, [field]: value}), `${field}=${JSON.stringify(value)}`).to.throw(new RegExp(`bad ${field}`))
+      }
+    })
+
+    it('lives in root\'s directories, which DLITE_SYSTEM_DIR moves as one', () => {
+      expect(registrationPath('abc123', systemDirs({}))).to.equal('/etc/dlite/helper/abc123.json')
+      expect(helperSocketPath('abc123', systemDirs({}))).to.equal('/run/dlite/helper/abc123.sock')
+      expect(helperSocketPath('abc123', systemDirs({DLITE_SYSTEM_DIR: '/tmp/sys'}))).to.equal('/tmp/sys/run/helper/abc123.sock')
+      expect(() => registrationPath('../../etc/passwd')).to.throw(/not a dlite home id/)
+    })
+  })
+
+  describe('routes', () => {
+    const table = [{dst: '0.0.0.0/0', gateway: '10.1.0.1', dev: 'eth0'}, {dst: '10.1.0.0/16', dev: 'eth0'}, {dst: '192.168.64.0/24', dev: 'dlite0'}]
+
+    it('a public, too broad, misaligned or foreign subnet is refused; a private one clear of other routes is not', () => {
+      const r = registration()
+      for (const [subnet, why] of [
+        ['1.1.1.0/24', /only private \(RFC 1918\)/], ['0.0.0.0/0', /only private/], ['172.0.0.0/8', /only private/], ['100.64.0.0/10', /only private/],
+        ['172.18.0.1/16', /not an aligned IPv4 subnet/], ['010.0.0.0/8', /not an aligned/],
+        ['192.168.64.0/25', /overlaps the VM's own network/], ['10.1.2.0/24', /already routes 10\.1\.0\.0\/16 dev eth0/],
+      ] as const) {
+        expect(routeRefusal(subnet, r, table), subnet).to.match(why)
+      }
+      expect(routeRefusal('172.18.0.0/16', r, table)).to.equal(undefined)
+      // a route of ours via the VM is no conflict: adding it again is idempotent
+      expect(routeRefusal('172.18.0.0/16', r, [...table, {dst: '172.18.0.0/16', gateway: '192.168.64.2', dev: 'dlite0'}])).to.equal(undefined)
+    })
+
+    it('adds only via this VM on this bridge, and runs nothing for a refused one', async () => {
+      const calls: string[] = []
+      const routes: RouteCommands = {
+        platform: 'linux',
+        readRoutes: async () => table,
+        addRoute: async (subnet, vm) => void calls.push(`add ${subnet} via ${vm.ip} dev ${vm.bridge}`),
+        removeRoute: async (subnet, vm) => void calls.push(`del ${subnet} via ${vm.ip} dev ${vm.bridge}`),
+      }
+      const actions = new HostNetworkActions(registration(), {routes, openTap: () => -1, closeFd: () => {}, linkExists: async () => true})
+      let refused: unknown
+      await actions.addRoute('8.8.8.0/24').catch((error) => (refused = error))
+      expect(refused).to.be.instanceOf(RefusedRequest)
+      await actions.addRoute('172.18.0.0/16')
+      await actions.removeRoute('172.18.0.0/16')
+      expect(calls).to.deep.equal(['add 172.18.0.0/16 via 192.168.64.2 dev dlite0', 'del 172.18.0.0/16 via 192.168.64.2 dev dlite0'])
+    })
+  })
+
+  describe('socket', function () {
+    let dir: string
+    let server: HelperServer | undefined
+    let peer: PeerCredentials
+    let logged: string[]
+    let done: string[]
+
+    const fakeActions = (): HostPrivileges => ({
+      networkUp: async () => {
+        done.push('network-up')
+        return {bridge: 'dlite0', tap: 'dlite0-tap', subnet: '192.168.64.0/24', hostIp: '192.168.64.1', vmIp: '192.168.64.2', hostname: 'local.docker'} satisfies BridgeLink
+      },
+      openTap: async () => {
+        done.push('tap-open')
+        return openSync('/dev/null', 'r') // stands in for the tap: any descriptor travels the same way
+      },
+      networkDown: async () => void done.push('network-down'),
+      addRoute: async (subnet) => {
+        if (subnet === '1.1.1.0/24') throw new RefusedRequest('only private (RFC 1918) subnets')
+        done.push(`route-add ${subnet}`)
+      },
+      removeRoute: async (subnet) => void done.push(`route-remove ${subnet}`),
+    })
+
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'dlite-helper-'))
+      peer = {pid: 42, uid: OWNER.uid, gid: OWNER.gid}
+      logged = []
+      done = []
+      const native = loadNative()
+      server = await serveHelper({
+        registration, socketPath: join(dir, 'abc123.sock'), actions: fakeActions,
+        readCredentials: () => peer, sendFd: (socketFd, text, fd) => native.sendFd(socketFd, text, fd), closeFd: (fd) => native.closeFd(fd),
+        log: (line) => logged.push(line),
+      })
+    })
+
+    afterEach(async () => {
+      await server?.close()
+      rmSync(dir, {recursive: true, force: true})
+    })
+
+    it('is root\'s socket, open to the owner\'s group only (0660)', function () {
+      if (process.getuid?.() !== 0) this.skip()
+      const st = statSync(join(dir, 'abc123.sock'))
+      expect({uid: st.uid, gid: st.gid, mode: st.mode & 0o777}).to.deep.equal({uid: 0, gid: OWNER.gid, mode: 0o660})
+    })
+
+    it('serves the owner: network up and down, a private route', async () => {
+      const socket = join(dir, 'abc123.sock')
+      expect(await helperRequest(socket, {verb: 'network-up'})).to.include({bridge: 'dlite0', vmIp: '192.168.64.2'})
+      await helperRequest(socket, {verb: 'route-add', subnet: '172.18.0.0/16'})
+      await helperRequest(socket, {verb: 'network-down'})
+      expect(done).to.deep.equal(['network-up', 'route-add 172.18.0.0/16', 'network-down'])
+      expect(logged.some((line) => /uid 1234 pid 42: route-add 172\.18\.0\.0\/16: done/.test(line))).to.equal(true)
+    })
+
+    it('hands the owner the tap as a descriptor in the answer', async () => {
+      // the client blocks on its socket (as a daemon asking for its tap does), so it runs in a process of its own
+      const probe = `const n = require(${JSON.stringify(require.resolve('dlite-native'))}); const fs = require('fs');
+        const a = n.requestFd(${JSON.stringify(join(dir, 'abc123.sock'))}, '{"verb":"tap-open"}\\n', 5000);
+        console.log(JSON.stringify({text: a.text.trim(), fd: a.fd, target: fs.readlinkSync('/proc/self/fd/' + a.fd)}))`
+      const out = await new Promise<string>((resolve, reject) => execFile(process.execPath, ['-e', probe], (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))))
+      const answer = JSON.parse(out) as {text: string; fd: number; target: string}
+      expect(JSON.parse(answer.text)).to.deep.equal({ok: true, result: {tap: 'dlite0-tap'}})
+      expect(answer.target).to.equal('/dev/null')
+      expect(done).to.deep.equal(['tap-open'])
+    })
+
+    it('refuses another user (another member of the group too), and logs it; nothing is done', async () => {
+      peer = {pid: 99, uid: 4321, gid: OWNER.gid}
+      let error: Error | undefined
+      await helperRequest(join(dir, 'abc123.sock'), {verb: 'route-add', subnet: '172.18.0.0/16'}).catch((e: Error) => (error = e))
+      expect(error?.message).to.match(/refused: this dlite helper serves uid 1234 only/)
+      expect(done).to.deep.equal([])
+      expect(logged.some((line) => /refused uid 4321 pid 99/.test(line))).to.equal(true)
+    })
+
+    it('refuses the owner a public route and a verb it does not have, and logs each', async () => {
+      const socket = join(dir, 'abc123.sock')
+      const refusal = (request: unknown) => helperRequest(socket, request as never).then(() => '', (e: Error) => e.message)
+      expect(await refusal({verb: 'route-add', subnet: '1.1.1.0/24'})).to.match(/refused: only private/)
+      expect(await refusal({verb: 'exec'})).to.match(/refused: unknown verb "exec"/)
+      expect(done).to.deep.equal([])
+      expect(logged.filter((line) => line.startsWith('refused'))).to.have.length(2)
+    })
+
+    it('refuses an oversized request unread', async () => {
+      const socket = join(dir, 'abc123.sock')
+      let error: Error | undefined
+      await helperRequest(socket, {verb: 'route-add', subnet: 'x'.repeat(5000)}).catch((e: Error) => (error = e))
+      expect(error?.message).to.match(/longer than 1024 bytes/)
+      expect(done).to.deep.equal([])
+    })
+
+    it('a user whose helper is not running is told how to start it', async () => {
+      let error: Error | undefined
+      await helperRequest(join(dir, 'none.sock'), {verb: 'network-up'}).catch((e: Error) => (error = e))
+      expect(error?.message).to.match(/root helper for this home is not running .*sudo dlite network setup/)
+    })
+  })
+})
