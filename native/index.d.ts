@@ -174,3 +174,9 @@ export interface FdAnswer {
 
 /** Connects to the unix socket at `path`, sends `text`, and reads the answer and the fd it carries, within timeoutMs. */
 export function requestFd(path: string, text: string, timeoutMs: number): FdAnswer;
+
+/**
+ * An IPv4 socket bound to address:port (UDP), or bound and listening (TCP), close-on-exec, as an fd. Root makes
+ * one on a privileged port for a user's process. Throws NativeErrnoError (EADDRINUSE, EADDRNOTAVAIL, EACCES...).
+ */
+export function bindSocket(protocol: 'udp' | 'tcp', address: string, port: number): number;

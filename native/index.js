@@ -45,4 +45,5 @@ exports.flock = binding.flock;
 exports.peerCredentials = binding.peerCredentials;
 exports.sendFd = binding.sendFd;
 exports.requestFd = binding.requestFd;
+exports.bindSocket = binding.bindSocket;
 exports.platform = binding.platform;

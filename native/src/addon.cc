@@ -4,12 +4,15 @@
 //   closeFd(fd)             close an fd returned by openTap
 //   sendFd(socketFd, text, fd)          one message carrying an fd (SCM_RIGHTS) on a connected unix socket
 //   requestFd(path, text, timeoutMs)    connect, send, read the answer and the fd it carries
+//   bindSocket(protocol, address, port) an IPv4 UDP socket bound, or a TCP one listening, as an fd
 #include <napi.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -185,6 +188,8 @@ Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall, const
     case ECONNRESET: name = "ECONNRESET"; break;
     case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
     case EMSGSIZE: name = "EMSGSIZE"; break;
+    case EADDRINUSE: name = "EADDRINUSE"; break;
+    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
   }
   e.Set("code", name);
   e.Set("errno", Napi::Number::New(env, -err));
@@ -518,12 +523,52 @@ Napi::Value RequestFd(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A socket on a privileged port made by root for a user's process (the root helper binds the DNS port on the
+// VM's bridge address and hands the fd over). Close-on-exec; TCP is listening.
+Napi::Value BindSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "bindSocket(protocol, address, port)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string protocol = info[0].As<Napi::String>().Utf8Value();
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  int port = info[2].As<Napi::Number>().Int32Value();
+  bool tcp = protocol == "tcp";
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  if ((!tcp && protocol != "udp") || port < 1 || port > 65535 || inet_pton(AF_INET, address.c_str(), &sin.sin_addr) != 1) {
+    Napi::TypeError::New(env, "bindSocket: protocol udp|tcp, an IPv4 address, a port 1-65535").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  const char* failedAt = "socket";
+  if (fd >= 0) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int one = 1;
+    if (tcp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    failedAt = "bind";
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&sin), sizeof sin) == 0) {
+      failedAt = "listen";
+      if (!tcp || listen(fd, 128) == 0) return Napi::Number::New(env, fd);
+    }
+  }
+  int err = errno;
+  if (fd >= 0) close(fd);
+  ErrnoError(env, err, failedAt, "bindSocket(" + protocol + " " + address + ":" + std::to_string(port) + "): " + failedAt + ": " + strerror(err))
+      .ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("openTap", Napi::Function::New(env, OpenTap, "openTap"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("sendFd", Napi::Function::New(env, SendFd, "sendFd"));
+  exports.Set("bindSocket", Napi::Function::New(env, BindSocket, "bindSocket"));
   exports.Set("requestFd", Napi::Function::New(env, RequestFd, "requestFd"));
   exports.Set("flock", Napi::Function::New(env, FlockNonBlocking, "flock"));
   exports.Set("platform", kPlatform);

@@ -1,7 +1,9 @@
 // The root helper's verbs, done: what one registration allows and nothing more. A route must be private space
 // (RFC 1918, /8 or narrower), outside the VM's own network and clear of every other host route; it always goes
-// via this VM on this bridge. The network is the registration's own (bridge, tap, NAT table, hosts line).
+// via this VM on this bridge. The network is the registration's own (bridge, tap, NAT table, hosts line); the DNS
+// port only on the bridge's address; the resolver file only for the registered domain, sending it there.
 import {isRfc1918, normalizePrefix, parsePrefix, cidrsOverlap, requireCidr} from 'dlite-kit/ipv4'
+import {installResolver, realResolverHost, removeResolverFiles, type RemoveOutcome, type ResolverHost, type ResolverOutcome, type ResolverSetting} from 'dlite-kit/resolver-file'
 import {conflictingRoutes, describeRoute} from 'dlite-kit/routes'
 
 import {linkExists} from '../network/bridge.js'
@@ -18,8 +20,15 @@ export interface ActionDeps {
   routes?: RouteCommands
   openTap: (name: string) => number
   closeFd: (fd: number) => void
+  bindSocket: (protocol: 'udp' | 'tcp', address: string, port: number) => number
+  /** Where the resolver files this VM got are recorded (root's own directory). */
+  resolverStateDir: string
+  resolverHost?: ResolverHost
   linkExists?: (name: string) => Promise<boolean>
 }
+
+/** The port the responder answers on, on the bridge address: the one resolvers and containers ask. */
+export const DNS_PORT = 53
 
 /** Why `subnet` may not be routed to the VM, or undefined when it may (the table is the host's main one). */
 export function routeRefusal(subnet: string, registration: HelperRegistration, table: Parameters<typeof conflictingRoutes>[1]): string | undefined {
@@ -70,6 +79,23 @@ export class HostNetworkActions implements HostPrivileges {
     if (refusal) throw new RefusedRequest(refusal)
     if (!(await (this.deps.linkExists ?? linkExists)(this.spec.names.bridge))) throw new RefusedRequest(`the VM's network (${this.spec.names.bridge}) is not up`)
     await this.routes.addRoute(subnet, this.vm())
+  }
+
+  async dnsSocket(protocol: 'udp' | 'tcp'): Promise<number> {
+    return this.deps.bindSocket(protocol, this.spec.subnet.hostIp, DNS_PORT)
+  }
+
+  async writeResolver(domain: string, mode: ResolverSetting): Promise<ResolverOutcome> {
+    if (domain !== this.registration.dnsDomain) {
+      throw new RefusedRequest(`the resolver file is written for .${this.registration.dnsDomain} only (registered), not .${domain}: run \`sudo dlite network setup --dns-domain ${domain}\` to change it`)
+    }
+    return installResolver({
+      stateDir: this.deps.resolverStateDir, setting: mode, domain, address: {host: this.spec.subnet.hostIp, port: DNS_PORT}, host: this.deps.resolverHost ?? realResolverHost(),
+    })
+  }
+
+  async removeResolver(): Promise<RemoveOutcome> {
+    return removeResolverFiles(this.deps.resolverStateDir, this.deps.resolverHost ?? realResolverHost())
   }
 
   async removeRoute(subnet: string): Promise<void> {

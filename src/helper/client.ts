@@ -1,12 +1,16 @@
-// A user's side of the root helper: each request is one connection to the home's helper socket. The tap comes
-// back as a descriptor in the answer (the user may not open /dev/net/tun); everything else is a JSON line.
+// A user's side of the root helper: each request is one connection to the home's helper socket. The tap and the
+// DNS port's sockets come back as descriptors in the answer (the user may not open /dev/net/tun nor bind port
+// 53); everything else is a JSON line.
+import {closeSync} from 'node:fs'
 import {connect} from 'node:net'
+
+import type {RemoveOutcome, ResolverOutcome, ResolverSetting} from 'dlite-kit/resolver-file'
 
 import type {BridgeLink, HostPrivileges} from './privileges.js'
 import type {HelperAnswer, HelperRequest} from './requests.js'
 
 const REQUEST_TIMEOUT_MS = 60_000
-const TAP_TIMEOUT_MS = 15_000
+const FD_TIMEOUT_MS = 15_000
 
 export interface FdRequester {
   requestFd(path: string, text: string, timeoutMs: number): {text: string; fd: number | null}
@@ -65,14 +69,36 @@ export class HelperClient implements HostPrivileges {
   }
 
   async openTap(): Promise<number> {
+    return this.descriptor({verb: 'tap-open'})
+  }
+
+  async dnsSocket(protocol: 'udp' | 'tcp'): Promise<number> {
+    return this.descriptor({verb: 'dns-socket', protocol})
+  }
+
+  async writeResolver(domain: string, mode: ResolverSetting): Promise<ResolverOutcome> {
+    return (await helperRequest(this.socketPath, {verb: 'resolver-write', domain, mode})) as ResolverOutcome
+  }
+
+  async removeResolver(): Promise<RemoveOutcome> {
+    return (await helperRequest(this.socketPath, {verb: 'resolver-remove'})) as RemoveOutcome
+  }
+
+  /** A request whose answer carries a descriptor. It blocks this process briefly: the helper answers at once. */
+  private descriptor(request: HelperRequest): number {
     let answer: {text: string; fd: number | null}
     try {
-      answer = this.native.requestFd(this.socketPath, `${JSON.stringify({verb: 'tap-open'})}\n`, TAP_TIMEOUT_MS)
+      answer = this.native.requestFd(this.socketPath, `${JSON.stringify(request)}\n`, FD_TIMEOUT_MS)
     } catch (error) {
       throw helperUnreachable(this.socketPath, (error as NodeJS.ErrnoException).code)
     }
-    answerOf(answer.text.split('\n')[0], 'tap-open')
-    if (answer.fd === null) throw new Error('the root helper answered tap-open without the tap')
+    try {
+      answerOf(answer.text.split('\n')[0], request.verb)
+    } catch (error) {
+      if (answer.fd !== null) closeSync(answer.fd)
+      throw error
+    }
+    if (answer.fd === null) throw new Error(`the root helper answered ${request.verb} without a descriptor`)
     return answer.fd
   }
 

@@ -8,21 +8,29 @@ import {homeId} from '../network/names.js'
 import {HostNetworkActions} from './actions.js'
 import {HelperClient} from './client.js'
 import type {HostPrivileges} from './privileges.js'
-import {makeRegistration} from './registration.js'
-import {helperSocketPath} from './system-paths.js'
+import {makeRegistration, type HelperRegistration} from './registration.js'
+import {helperSocketPath, resolverStateDir} from './system-paths.js'
 
 /** Root's own VM: the daemon runs as root and so does its owner. */
 export function isRootsOwnVm(config: Pick<DliteConfig, 'owner'>): boolean {
   return process.getuid?.() === 0 && (config.owner?.uid ?? 0) === 0
 }
 
-export function hostPrivilegesFor(home: string, config: Pick<DliteConfig, 'owner' | 'subnet' | 'hostname'>, options: {hostsFile?: string} = {}): HostPrivileges {
+/** The verbs done in this (root) process for one registration: the helper's, and a root daemon's own. */
+export function rootActions(registration: HelperRegistration): HostNetworkActions {
   const native = loadNative()
+  return new HostNetworkActions(registration, {
+    openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd),
+    bindSocket: (protocol, address, port) => native.bindSocket(protocol, address, port),
+    resolverStateDir: resolverStateDir(registration.homeId),
+  })
+}
+
+export function hostPrivilegesFor(home: string, config: Pick<DliteConfig, 'owner' | 'subnet' | 'hostname'>, options: {hostsFile?: string} = {}): HostPrivileges {
   if (isRootsOwnVm(config)) {
-    const registration = makeRegistration({home, owner: {uid: 0, gid: 0}, subnet: config.subnet, hostname: config.hostname, hostsFile: options.hostsFile})
-    return new HostNetworkActions(registration, {openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd)})
+    return rootActions(makeRegistration({home, owner: {uid: 0, gid: 0}, subnet: config.subnet, hostname: config.hostname, hostsFile: options.hostsFile}))
   }
-  return new HelperClient(helperSocketPath(homeId(home)), native)
+  return new HelperClient(helperSocketPath(homeId(home)), loadNative())
 }
 
 /** The plugin surface's form: the home's config is read at the first request. */
@@ -35,5 +43,8 @@ export function hostPrivilegesForHome(home: string): HostPrivileges {
     networkDown: async () => (await get()).networkDown(),
     addRoute: async (subnet) => (await get()).addRoute(subnet),
     removeRoute: async (subnet) => (await get()).removeRoute(subnet),
+    dnsSocket: async (protocol) => (await get()).dnsSocket(protocol),
+    writeResolver: async (domain, mode) => (await get()).writeResolver(domain, mode),
+    removeResolver: async () => (await get()).removeResolver(),
   }
 }

@@ -26,17 +26,23 @@ export interface HelperRegistration {
   /** The VM's name in the hosts file. */
   hostname: string
   hostsFile: string
+  /** The one domain whose resolver file the helper writes (dlite-dns's `--domain`). */
+  dnsDomain: string
 }
+
+export const DEFAULT_DNS_DOMAIN = 'docker'
 
 const IFNAME = /^[A-Za-z0-9_-]{1,15}$/
 const HOSTNAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/
+const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
-export function makeRegistration(options: {home: string; owner: {uid: number; gid: number}; subnet: string; hostname: string; hostsFile?: string; defaultHome?: string}): HelperRegistration {
+export function makeRegistration(options: {home: string; owner: {uid: number; gid: number}; subnet: string; hostname: string; hostsFile?: string; dnsDomain?: string; defaultHome?: string}): HelperRegistration {
   const names = networkNames(options.home, options.defaultHome)
   return checkRegistration({
     version: 1, homeId: names.homeId, home: options.home, owner: options.owner,
     bridge: names.bridge, tap: names.tap, natTable: names.natTable,
     subnet: parseSubnet(options.subnet).cidr, hostname: options.hostname.toLowerCase(), hostsFile: options.hostsFile ?? '/etc/hosts',
+    dnsDomain: (options.dnsDomain ?? DEFAULT_DNS_DOMAIN).toLowerCase().replace(/\.$/, ''),
   })
 }
 
@@ -56,9 +62,11 @@ export function checkRegistration(value: unknown): HelperRegistration {
   if (!prefix || !isRfc1918(prefix) || prefix.prefix < 16 || prefix.prefix > 29 || parseSubnet(r.subnet!).cidr !== r.subnet) throw bad('subnet')
   if (typeof r.hostname !== 'string' || !HOSTNAME.test(r.hostname) || (r.hostname.includes('.') && !endsInReservedSuffix(r.hostname) && !publicNamesAllowed())) throw bad('hostname')
   if (typeof r.hostsFile !== 'string' || !r.hostsFile.startsWith('/')) throw bad('hostsFile')
+  const dnsDomain = r.dnsDomain ?? DEFAULT_DNS_DOMAIN
+  if (typeof dnsDomain !== 'string' || dnsDomain.length > 253 || !DOMAIN.test(dnsDomain) || /(^|\.)arpa$/.test(dnsDomain) || (!endsInReservedSuffix(dnsDomain) && !publicNamesAllowed())) throw bad('dnsDomain')
   return {
     version: 1, homeId: r.homeId, home: r.home, owner: {uid: owner.uid, gid: owner.gid}, bridge: r.bridge!, tap: r.tap!,
-    natTable: r.natTable, subnet: r.subnet!, hostname: r.hostname, hostsFile: r.hostsFile,
+    natTable: r.natTable, subnet: r.subnet!, hostname: r.hostname, hostsFile: r.hostsFile, dnsDomain,
   }
 }
 

@@ -1,15 +1,24 @@
 // The root helper's whole vocabulary: one JSON line per connection, one of these verbs, nothing else. Anything
-// else is refused before anything is done. The routes' own rules (private space, no conflict) are in actions.ts.
+// else is refused before anything is done. The verbs' own rules (private space, no conflict, the registered
+// domain) are in actions.ts.
+import {RESOLVER_MODES, type ResolverSetting} from 'dlite-kit/resolver-file'
+
 export type HelperRequest =
   | {verb: 'network-up'}
   | {verb: 'network-down'}
   | {verb: 'tap-open'}
   | {verb: 'route-add'; subnet: string}
   | {verb: 'route-remove'; subnet: string}
+  | {verb: 'dns-socket'; protocol: 'udp' | 'tcp'}
+  | {verb: 'resolver-write'; domain: string; mode: ResolverSetting}
+  | {verb: 'resolver-remove'}
 
 export type HelperAnswer = {ok: true; result?: unknown} | {ok: false; error: string}
 
-export const HELPER_VERBS = ['network-up', 'network-down', 'tap-open', 'route-add', 'route-remove'] as const
+export const HELPER_VERBS = ['network-up', 'network-down', 'tap-open', 'route-add', 'route-remove', 'dns-socket', 'resolver-write', 'resolver-remove'] as const
+
+/** The verbs whose answer carries a descriptor. */
+export const FD_VERBS = ['tap-open', 'dns-socket'] as const
 
 /** A request line is never longer than this; a longer one is refused unread. */
 export const MAX_REQUEST_BYTES = 1024
@@ -31,6 +40,17 @@ export function parseHelperRequest(line: string): HelperRequest | {refused: stri
   if (verb === 'route-add' || verb === 'route-remove') {
     if (keys.length !== 1 || typeof rest.subnet !== 'string' || rest.subnet.length > 18) return {refused: `${verb} takes one field, subnet (a.b.c.d/n)`}
     return {verb, subnet: rest.subnet}
+  }
+  if (verb === 'dns-socket') {
+    if (keys.length !== 1 || (rest.protocol !== 'udp' && rest.protocol !== 'tcp')) return {refused: 'dns-socket takes one field, protocol (udp or tcp)'}
+    return {verb, protocol: rest.protocol}
+  }
+  if (verb === 'resolver-write') {
+    const modeOk = typeof rest.mode === 'string' && (RESOLVER_MODES as readonly string[]).includes(rest.mode)
+    if (keys.length !== 2 || typeof rest.domain !== 'string' || rest.domain.length > 253 || !modeOk) {
+      return {refused: `resolver-write takes two fields, domain and mode (${RESOLVER_MODES.join(', ')})`}
+    }
+    return {verb, domain: rest.domain, mode: rest.mode as ResolverSetting}
   }
   if (keys.length > 0) return {refused: `${verb} takes no fields (got ${keys.join(', ')})`}
   return {verb} as HelperRequest

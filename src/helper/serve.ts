@@ -5,7 +5,7 @@ import {rmSync, writeFileSync} from 'node:fs'
 import {daemonLogger} from 'dlite-kit/daemon-log'
 
 import {loadNative} from '../host/native.js'
-import {HostNetworkActions} from './actions.js'
+import {rootActions} from './for-home.js'
 import {readRegistrationAsRoot} from './registration.js'
 import {serveHelper} from './server.js'
 import {ensureSystemDirs, helperPidPath} from './setup.js'
@@ -21,7 +21,7 @@ export async function runHelper(id: string): Promise<void> {
   const server = await serveHelper({
     registration: () => readRegistrationAsRoot(id),
     socketPath,
-    actions: (registration) => new HostNetworkActions(registration, {openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd)}),
+    actions: rootActions,
     readCredentials: (fd) => native.peerCredentials(fd),
     sendFd: (socketFd, text, fd) => native.sendFd(socketFd, text, fd),
     closeFd: (fd) => native.closeFd(fd),

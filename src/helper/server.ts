@@ -39,7 +39,10 @@ function socketFd(socket: Socket): number | undefined {
 }
 
 function describe(request: HelperRequest): string {
-  return 'subnet' in request ? `${request.verb} ${request.subnet}` : request.verb
+  if ('subnet' in request) return `${request.verb} ${request.subnet}`
+  if ('protocol' in request) return `${request.verb} ${request.protocol}`
+  if ('domain' in request) return `${request.verb} ${request.domain} (${request.mode})`
+  return request.verb
 }
 
 export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer> {
@@ -131,13 +134,20 @@ export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer>
           await actions.removeRoute(request.subnet)
           answer({ok: true})
           break
-        case 'tap-open': {
-          const tap = await actions.openTap()
+        case 'resolver-write':
+          answer({ok: true, result: await actions.writeResolver(request.domain, request.mode)})
+          break
+        case 'resolver-remove':
+          answer({ok: true, result: await actions.removeResolver()})
+          break
+        case 'tap-open':
+        case 'dns-socket': {
+          const handed = request.verb === 'tap-open' ? await actions.openTap() : await actions.dnsSocket(request.protocol)
           try {
-            if (socket.destroyed) throw new Error('the peer left before the tap was ready')
-            deps.sendFd(fd, `${JSON.stringify({ok: true, result: {tap: registration.tap}})}\n`, tap)
+            if (socket.destroyed) throw new Error('the peer left before the descriptor was ready')
+            deps.sendFd(fd, `${JSON.stringify({ok: true, result: request.verb === 'tap-open' ? {tap: registration.tap} : {protocol: request.protocol}})}\n`, handed)
           } finally {
-            deps.closeFd(tap) // the peer holds its own copy now; the tap lives as long as that does
+            deps.closeFd(handed) // the peer holds its own copy now (a tap lives as long as that does)
           }
           socket.end()
           break

@@ -10,18 +10,18 @@ import {dirname} from 'node:path'
 
 import {writeFileAtomic} from 'dlite-kit/atomic-write'
 
-import {loadNative} from '../host/native.js'
 import {detectServiceManager, serviceManager, type ServiceManager} from '../service/manager.js'
 import {rootOnlyPathProblems, rootServiceProblems, UNSAFE_ROOT_SERVICE_OVERRIDE} from '../service/root-owned.js'
-import {HostNetworkActions} from './actions.js'
+import {rootActions} from './for-home.js'
 import {makeRegistration, readRegistrationAsRoot, type HelperRegistration} from './registration.js'
-import {helperLogPath, helperSocketPath, registrationPath, SYSTEM_DIR_ENV, systemDirs} from './system-paths.js'
+import {helperLogPath, helperSocketPath, registrationPath, resolverStateDir, SYSTEM_DIR_ENV, systemDirs} from './system-paths.js'
 
 export interface HelperSetupOptions {
   home: string
   owner: {uid: number; gid: number}
   subnet: string
   hostname: string
+  dnsDomain?: string
   /** bin/run.js of this CLI: what the helper runs. */
   entry: string
   defaultHome?: string
@@ -94,7 +94,7 @@ function basenameId(socketPath: string): string {
 
 export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSetupResult> {
   requireRoot('`dlite network setup`')
-  const registration = makeRegistration({home: options.home, owner: options.owner, subnet: options.subnet, hostname: options.hostname, defaultHome: options.defaultHome})
+  const registration = makeRegistration({home: options.home, owner: options.owner, subnet: options.subnet, hostname: options.hostname, dnsDomain: options.dnsDomain, defaultHome: options.defaultHome})
   ensureSystemDirs()
   const socket = helperSocketPath(registration.homeId)
   const service = helperService(registration, options.entry)
@@ -164,9 +164,12 @@ export async function removeHelper(home: string, entry: string, homeIdOf: (home:
       removed.push(`helper pid ${pid}`)
     }
   }
-  const native = loadNative()
-  await new HostNetworkActions(registration, {openTap: (name) => native.openTap(name).fd, closeFd: (fd) => native.closeFd(fd)}).networkDown()
+  const actions = rootActions(registration)
+  await actions.networkDown()
   removed.push(`network ${registration.bridge}`)
+  const resolver = await actions.removeResolver()
+  removed.push(...resolver.removed.map((path) => `resolver file ${path}`))
+  rmSync(resolverStateDir(id), {recursive: true, force: true})
   rmSync(registrationPath(id), {force: true})
   removed.push(`registration ${registrationPath(id)}`)
   return {homeId: id, removed}

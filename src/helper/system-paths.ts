@@ -39,3 +39,8 @@ export function helperSocketPath(homeId: string, dirs: SystemDirs = systemDirs()
 export function helperLogPath(homeId: string, dirs: SystemDirs = systemDirs()): string {
   return join(dirs.logs, `helper-${checkedId(homeId)}.log`)
 }
+
+/** Where the helper records the resolver files it wrote for the home (so it removes exactly those). */
+export function resolverStateDir(homeId: string, dirs: SystemDirs = systemDirs()): string {
+  return join(dirs.registrations, `${checkedId(homeId)}.resolver`)
+}

@@ -67,7 +67,7 @@ export interface PluginRequestEvent extends VmReadyEvent {
 }
 
 /** The fix a plugin names when it needs a routable VM and the VM uses user-mode networking. */
-export const ROUTABLE_VM_FIX = 'reinstall with a routable network: `dlite install --force --network bridged` (needs root; the disk is recreated)'
+export const ROUTABLE_VM_FIX = 'reinstall with a routable network: `sudo dlite network setup` once, then `dlite install --force --network bridged` (the disk is recreated)'
 
 /** What a `dlite:guest-config` handler may add to the guest's settings for the coming boot. */
 export interface GuestConfig {

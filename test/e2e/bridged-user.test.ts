@@ -1,9 +1,11 @@
 // A bridged VM run as the user (issue: "privilege kept small"), the way a new user meets it, inside a private
 // network namespace: root's part once (`sudo dlite network setup`, as the test runs it: root with SUDO_UID), then
 // as the user, no sudo: install, start, the VM's name in /etc/hosts answering a published port, `dlite routing
-// enable` and a container's own IP answering from the host. The process table shows the root helper as the only
-// root process of the VM. Attacks: another user at the helper's socket, the owner asking for a public route or a
-// verb the helper does not have. Stop takes the bridge down through the helper; `network remove` undoes setup.
+// enable` and a container's own IP answering from the host, `dlite dns enable` (a plugin the user installed)
+// answering web.busybox.docker on the bridge's port 53, which the helper bound. The process table shows the root
+// helper as the only root process of the VM. Attacks: another user at the helper's socket, the owner asking for
+// a public route, a resolver file for another domain or a verb the helper does not have. Stop takes the bridge
+// down through the helper; `network remove` undoes setup.
 import {expect} from 'chai'
 import {chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -11,13 +13,15 @@ import {join} from 'node:path'
 
 import {homeId} from '../../src/network/names.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {printLogsOnFailure} from '../helpers/dlite-cli.js'
-import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
+import {dliteCli, printLogsOnFailure, REPO} from '../helpers/dlite-cli.js'
+import {createNetns, runCommand, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
 
 const HTTPD = 'mkdir -p /www && echo "served by $HOSTNAME" > /www/index.html && exec /bin/httpd -f -p 80 -h /www'
 const SUBNET = '192.168.64.0/24'
 const VM_IP = '192.168.64.2'
+const HOST_IP = '192.168.64.1'
+const DIG = join(REPO, 'plugins', 'dns', 'test', 'helpers', 'dig.ts')
 
 /** Every process whose command line mentions `needle`: pid, real/effective/saved/fs uids, command line. */
 function processesMentioning(needle: string): {pid: number; uids: number[]; cmd: string}[] {
@@ -43,6 +47,9 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
   let ns: Netns
   let user: TestUser
   let systemDir: string
+  /** The user's plugins (dlite-dns, installed from its tarball) and where the helper writes resolver files. */
+  let dataDir: string
+  let resolverDir: string
   let home: string
   let id: string
   let cli: string
@@ -81,12 +88,15 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     // root's directories for the helper (DLITE_SYSTEM_DIR moves /etc/dlite, /run/dlite and /var/log/dlite)
     systemDir = mkdtempSync(join(tmpdir(), 'dlite-system-'))
     chmodSync(systemDir, 0o755)
-    const env = {DLITE_SYSTEM_DIR: systemDir}
+    resolverDir = join(systemDir, 'resolver')
+    dataDir = join(user.home, 'dlite-data')
+    const env = {DLITE_SYSTEM_DIR: systemDir, DLITE_DATA_DIR: dataDir}
     dlite = (args, opts = {}) => user.run(ns, process.execPath, [cli, ...args], {timeoutMs: opts.timeoutMs ?? 120_000, env})
     docker = (args) => user.run(ns, 'docker', ['-H', `unix://${join(home, 'docker.sock')}`, ...args], {timeoutMs: 180_000})
     sudoDlite = (args) => ns.run(process.execPath, [cli, ...args], {
       timeoutMs: 120_000,
-      env: {...process.env, ...env, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid), SUDO_USER: user.name, DLITE_HOME: '', DLITE_PROFILE: ''},
+      // the helper inherits this environment: its resolver files go to a temp dir, never /etc
+      env: {...process.env, DLITE_SYSTEM_DIR: systemDir, DLITE_DNS_RESOLVER_DIR: resolverDir, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid), SUDO_USER: user.name, DLITE_HOME: '', DLITE_PROFILE: ''},
     })
   })
 
@@ -117,6 +127,16 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     expect({uid: registration.uid, mode: registration.mode & 0o777}).to.deep.equal({uid: 0, mode: 0o644})
     const socket = statSync(join(systemDir, 'run', 'helper', `${id}.sock`))
     expect({uid: socket.uid, gid: socket.gid, mode: socket.mode & 0o777}).to.deep.equal({uid: 0, gid: user.gid, mode: 0o660})
+  })
+
+  it('the user installs dlite-dns, their own plugin, from its tarball', async () => {
+    // the user's own plugin, from its packed tarball (packed and installed outside the namespace: npm may fetch)
+    const packed = await runCommand('npm', ['pack', '-w', 'dlite-dns', '--pack-destination', systemDir], {cwd: REPO, timeoutMs: 300_000})
+    expect(packed.code, packed.stderr).to.equal(0)
+    const {version} = JSON.parse(readFileSync(join(REPO, 'plugins', 'dns', 'package.json'), 'utf8')) as {version: string}
+    const installed = await dliteCli({DLITE_DATA_DIR: dataDir, DLITE_HOME: home})(['plugins', 'install', `file:${join(systemDir, `dlite-dns-${version}.tgz`)}`], {timeoutMs: 300_000})
+    expect(installed.code, installed.stderr).to.equal(0)
+    await runCommand('chown', ['-R', `${user.uid}:${user.gid}`, dataDir])
   })
 
   it('installs and starts as the user, no sudo: the daemon and QEMU are the user\'s, the helper is the only root process', async () => {
@@ -160,6 +180,36 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     expect(readFileSync(join(systemDir, 'log', `helper-${id}.log`), 'utf8')).to.match(new RegExp(`uid ${user.uid} pid \\d+: route-add 172\\.17\\.0\\.0/16: done`))
   })
 
+  it('dlite dns enable as the user: a plugin the user installed serves web.busybox.docker on port 53 of the bridge, bound by the helper', async () => {
+    const enabled = await dlite(['dns', 'enable', '--resolver', 'macos', '--json'], {timeoutMs: 180_000})
+    expect(enabled.code, enabled.stderr + enabled.stdout).to.equal(0)
+    const {status} = JSON.parse(enabled.stdout) as {status: {serving: boolean; listening: string[]; resolver: {mode: string; files: string[]}}}
+    expect(status).to.include({serving: true})
+    expect(status.listening).to.deep.equal([`${HOST_IP}:53`])
+    // the helper wrote the resolver file (root's, in its temp dir), for the registered domain
+    expect(status.resolver).to.deep.include({mode: 'macos', files: [join(resolverDir, 'docker')]})
+    expect(statSync(join(resolverDir, 'docker')).uid).to.equal(0)
+    expect(readFileSync(join(resolverDir, 'docker'), 'utf8')).to.match(/^# added by dlite-dns.*\nnameserver 192\.168\.64\.1\nport 53\n$/)
+    const ip = (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'web'])).stdout.trim()
+    let answer: {addresses?: string[]} = {}
+    for (let i = 0; i < 50 && answer.addresses?.[0] !== ip; i++) {
+      const dug = await ns.run(process.execPath, ['--import', 'tsx', DIG, HOST_IP, '53', 'web.busybox.docker', 'A', 'udp'], {cwd: REPO, timeoutMs: 30_000})
+      answer = JSON.parse(dug.stdout.trim().split('\n').at(-1) ?? '{}') as {addresses?: string[]}
+      if (answer.addresses?.[0] !== ip) await sleep(100)
+    }
+    expect(answer.addresses).to.deep.equal([ip])
+    // who holds port 53: the user's daemon, which runs the plugin's code — not root
+    const holders = await ns.run('ss', ['-H', '-ulpn', 'sport', '=', ':53'])
+    const pids = [...holders.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]))
+    expect(pids.length, holders.stdout).to.be.above(0)
+    for (const pid of pids) expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1], `pid ${pid}`).to.equal(String(user.uid))
+  })
+
+  it('the owner cannot make the helper write a resolver file for another domain', async () => {
+    expect((await askHelper(user, '{"verb":"resolver-write","domain":"github.com","mode":"macos"}')).stdout).to.match(/"ok":false.*for \.docker only/)
+    expect(readdirSync(resolverDir)).to.deep.equal(['docker'])
+  })
+
   it('the owner cannot make the helper route public space, nor use a verb it does not have; each refusal is logged', async () => {
     expect((await askHelper(user, '{"verb":"route-add","subnet":"1.1.1.0/24"}')).stdout).to.match(/"ok":false.*only private \(RFC 1918\)/)
     expect((await askHelper(user, '{"verb":"route-add","subnet":"10.0.0.0/7"}')).stdout).to.match(/"ok":false.*only private/)
@@ -183,6 +233,13 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     } finally {
       other.remove()
     }
+  })
+
+  it('dns disable as the user: the helper removes the resolver file it wrote', async () => {
+    const disabled = await dlite(['dns', 'disable', '--json'], {timeoutMs: 180_000})
+    expect(disabled.code, disabled.stderr + disabled.stdout).to.equal(0)
+    expect(JSON.parse(disabled.stdout).removed).to.deep.equal([join(resolverDir, 'docker')])
+    expect(readdirSync(resolverDir)).to.deep.equal([])
   })
 
   it('stop, as the user: the helper takes the bridge, NAT and hosts line down; network remove undoes setup', async () => {

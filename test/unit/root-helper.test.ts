@@ -4,9 +4,11 @@
 import {expect} from 'chai'
 import {execFile} from 'node:child_process'
 import {createRequire} from 'node:module'
-import {mkdtempSync, openSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+
+import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
 
 import {HostNetworkActions, RefusedRequest, routeRefusal} from '../../src/helper/actions.js'
 import {helperRequest} from '../../src/helper/client.js'
@@ -20,11 +22,12 @@ import {loadNative} from '../../src/host/native.js'
 
 const require = createRequire(import.meta.url)
 const OWNER = {uid: 1234, gid: 1234}
+const NO_DEVICES = {openTap: () => -1, closeFd: () => {}, bindSocket: () => -1, resolverStateDir: '/nonexistent'}
 const registration = (): HelperRegistration => makeRegistration({home: '/home/ann/.dlite', owner: OWNER, subnet: '192.168.64.0/24', hostname: 'local.docker', defaultHome: '/home/ann/.dlite'})
 
 describe('root helper', () => {
   describe('requests', () => {
-    it('takes the five verbs and nothing else, with exactly their fields', () => {
+    it('takes its verbs and nothing else, with exactly their fields', () => {
       expect(parseHelperRequest('{"verb":"network-up"}')).to.deep.equal({verb: 'network-up'})
       expect(parseHelperRequest('{"verb":"route-add","subnet":"172.18.0.0/16"}')).to.deep.equal({verb: 'route-add', subnet: '172.18.0.0/16'})
       for (const [line, why] of [
@@ -32,6 +35,9 @@ describe('root helper', () => {
         ['{"verb":"network-up","bridge":"eth0"}', /takes no fields \(got bridge\)/],
         ['{"verb":"route-add","subnet":"172.18.0.0/16","via":"8.8.8.8"}', /takes one field, subnet/],
         ['{"verb":"route-add","subnet":["10.0.0.0/8"]}', /takes one field, subnet/],
+        ['{"verb":"dns-socket","protocol":"raw"}', /protocol \(udp or tcp\)/],
+        ['{"verb":"resolver-write","domain":"docker","mode":"auto","path":"/etc/passwd"}', /two fields, domain and mode/],
+        ['{"verb":"resolver-write","domain":"docker","mode":"anywhere"}', /two fields, domain and mode/],
         ['[1]', /not a JSON object/],
         ['{verb', /not a JSON request/],
       ] as const) {
@@ -48,7 +54,7 @@ describe('root helper', () => {
       expect(parseRegistration(JSON.stringify(r))).to.deep.equal(r)
       for (const [field, value] of [
         ['subnet', '1.1.1.0/24'], ['subnet', '10.0.0.0/8'], ['bridge', 'eth0; reboot'], ['hostname', 'github.com'],
-        ['owner', {uid: -1, gid: 0}], ['hostsFile', 'etc/hosts'], ['natTable', 'filter'],
+        ['owner', {uid: -1, gid: 0}], ['hostsFile', 'etc/hosts'], ['natTable', 'filter'], ['dnsDomain', 'com'], ['dnsDomain', 'in-addr.arpa'],
       ] as const) {
         expect(() => checkRegistration({...r, [field]: value}), `${field}=${JSON.stringify(value)}`).to.throw(new RegExp(`bad ${field}`))
       }
@@ -87,13 +93,47 @@ describe('root helper', () => {
         addRoute: async (subnet, vm) => void calls.push(`add ${subnet} via ${vm.ip} dev ${vm.bridge}`),
         removeRoute: async (subnet, vm) => void calls.push(`del ${subnet} via ${vm.ip} dev ${vm.bridge}`),
       }
-      const actions = new HostNetworkActions(registration(), {routes, openTap: () => -1, closeFd: () => {}, linkExists: async () => true})
+      const actions = new HostNetworkActions(registration(), {routes, ...NO_DEVICES, linkExists: async () => true})
       let refused: unknown
       await actions.addRoute('8.8.8.0/24').catch((error) => (refused = error))
       expect(refused).to.be.instanceOf(RefusedRequest)
       await actions.addRoute('172.18.0.0/16')
       await actions.removeRoute('172.18.0.0/16')
       expect(calls).to.deep.equal(['add 172.18.0.0/16 via 192.168.64.2 dev dlite0', 'del 172.18.0.0/16 via 192.168.64.2 dev dlite0'])
+    })
+  })
+
+  describe('resolver file', () => {
+    let dir: string
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'dlite-helper-resolver-'))
+    })
+    afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+    const actionsIn = (): HostNetworkActions => new HostNetworkActions(registration(), {
+      ...NO_DEVICES, resolverStateDir: join(dir, 'state'),
+      resolverHost: {platform: 'darwin', env: {[RESOLVER_DIR_ENV]: join(dir, 'resolver')}, exists: () => false, run: async () => ({code: 0, stdout: '', stderr: ''})},
+    })
+
+    it('is written for the registered domain only, sending it to the bridge address, and removed again', async () => {
+      const actions = actionsIn()
+      let refused: unknown
+      await actions.writeResolver('github.com', 'auto').catch((error) => (refused = error))
+      expect(refused).to.be.instanceOf(RefusedRequest).and.have.property('message').that.matches(/for \.docker only.*not \.github\.com/)
+      expect(existsSync(join(dir, 'resolver'))).to.equal(false)
+      const outcome = await actions.writeResolver('docker', 'macos')
+      expect(outcome.files).to.deep.equal([join(dir, 'resolver', 'docker')])
+      expect(readFileSync(join(dir, 'resolver', 'docker'), 'utf8')).to.contain('nameserver 192.168.64.1\nport 53\n')
+      expect((await actions.removeResolver()).removed).to.deep.equal([join(dir, 'resolver', 'docker')])
+      expect(readdirSync(join(dir, 'resolver'))).to.deep.equal([])
+    })
+
+    it('binds the DNS port on the bridge address only', async () => {
+      const asked: string[] = []
+      const actions = new HostNetworkActions(registration(), {...NO_DEVICES, bindSocket: (protocol, address, port) => (asked.push(`${protocol} ${address}:${port}`), 7)})
+      expect(await actions.dnsSocket('udp')).to.equal(7)
+      await actions.dnsSocket('tcp')
+      expect(asked).to.deep.equal(['udp 192.168.64.1:53', 'tcp 192.168.64.1:53'])
     })
   })
 
@@ -119,6 +159,15 @@ describe('root helper', () => {
         done.push(`route-add ${subnet}`)
       },
       removeRoute: async (subnet) => void done.push(`route-remove ${subnet}`),
+      dnsSocket: async (protocol) => {
+        done.push(`dns-socket ${protocol}`)
+        return openSync('/dev/null', 'r')
+      },
+      writeResolver: async (domain) => {
+        done.push(`resolver-write ${domain}`)
+        return {mode: 'manual', files: [], message: 'by hand'}
+      },
+      removeResolver: async () => ({removed: [], kept: []}),
     })
 
     beforeEach(async () => {

@@ -6,10 +6,12 @@ import {daemonLogger} from 'dlite-kit/daemon-log'
 
 import {dnsStateDir, type Dlite} from './dlite.js'
 import {DnsService, DNS_PORT, noQueries} from './dns-service.js'
-import {installResolver, removeResolverFiles, type ResolverHost, type ResolverOutcome} from './host-resolver.js'
-import {realHost} from './host.js'
+import {closeSync} from 'node:fs'
+
+import {installResolver, realResolverHost, removeResolverFiles, type RemoveOutcome, type ResolverHost, type ResolverOutcome} from 'dlite-kit/resolver-file'
+
 import type {DnsRequest, NamesReply, ServiceStatus} from './protocol.js'
-import {PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
+import {LOOPBACK_ADDRESS, PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
 
 type Log = (line: string) => void
 
@@ -25,7 +27,7 @@ interface DaemonState {
   host: ResolverHost
 }
 
-const state: DaemonState = {host: realHost()}
+const state: DaemonState = {host: realResolverHost()}
 let chain: Promise<unknown> = Promise.resolve()
 
 /** For tests: a host whose resolver files live in a temp dir. */
@@ -57,8 +59,47 @@ async function stopService(): Promise<void> {
   await running?.stop()
 }
 
+type DaemonDlite = Pick<Dlite, 'pluginStateDir' | 'dockerClientFor' | 'hostPrivileges'>
+
+/**
+ * Root's part of serving: the DNS port on the bridge address and the resolver file. Root's own VM's daemon does it
+ * itself; a user's daemon asks the root helper, which binds the port and writes the file for the registered domain.
+ */
+interface RootPart {
+  /** Where to listen; undefined: the service binds <hostIp>:53 itself. */
+  listen(settings: DnsSettings, event: VmReadyEvent): Promise<Array<{host: string; port: number; fds?: {udp: number; tcp: number}}> | undefined>
+  install(settings: DnsSettings, event: VmReadyEvent, dir: string): Promise<ResolverOutcome>
+  remove(dir: string): Promise<RemoveOutcome>
+}
+
+function rootPart(event: VmLifecycleEvent, dlite: DaemonDlite): RootPart {
+  if (process.getuid?.() === 0) {
+    return {
+      listen: async () => undefined,
+      install: (settings, ready, dir) => installResolver({stateDir: dir, setting: settings.resolver, domain: settings.domain, address: {host: ready.hostIp, port: DNS_PORT}, host: state.host}),
+      remove: (dir) => removeResolverFiles(dir, state.host),
+    }
+  }
+  const privileges = dlite.hostPrivileges(event.home)
+  return {
+    async listen(settings, ready) {
+      const udp = await privileges.dnsSocket('udp')
+      let tcp: number
+      try {
+        tcp = await privileges.dnsSocket('tcp')
+      } catch (error) {
+        closeSync(udp)
+        throw error
+      }
+      return [{host: ready.hostIp, port: DNS_PORT, fds: {udp, tcp}}, ...(settings.loopback ? [LOOPBACK_ADDRESS] : [])]
+    },
+    install: (settings) => privileges.writeResolver(settings.domain, settings.resolver),
+    remove: () => privileges.removeResolver(),
+  }
+}
+
 /** Reads the settings and makes the daemon match them: serving and resolver configured, or neither. */
-export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus> {
+export function apply(event: VmReadyEvent, dlite: DaemonDlite, log: Log): Promise<ServiceStatus> {
   return serially(async () => {
     if (event.network === 'user') {
       log('dlite-dns: not serving: the VM uses user-mode networking (`dlite dns enable` says how to change that)')
@@ -66,28 +107,37 @@ export function apply(event: VmReadyEvent, dlite: Pick<Dlite, 'pluginStateDir' |
     }
     const dir = dnsStateDir(dlite, event.home)
     const settings = readSettings(dir)
+    const root = rootPart(event, dlite)
     await stopService()
     state.lastError = undefined
     if (!settings.enabled) {
       state.resolver = undefined
-      const removed = await removeResolverFiles(dir, state.host)
+      const removed = await root.remove(dir)
       if (removed.removed.length > 0) log(`removed ${removed.removed.join(', ')}`)
       return {...status(settings, event), removed}
     }
+    let listen: Awaited<ReturnType<RootPart['listen']>>
     try {
+      listen = await root.listen(settings, event)
       state.service = await DnsService.start(settings, {
-        docker: dlite.dockerClientFor(event), vm: {ip: event.ip, hostname: event.hostname, hostIp: event.hostIp, subnet: event.subnet}, log,
+        docker: dlite.dockerClientFor(event), vm: {ip: event.ip, hostname: event.hostname, hostIp: event.hostIp, subnet: event.subnet}, log, listen,
       })
     } catch (error) {
+      // sockets the helper handed over and the service never took
+      for (const fd of listen?.flatMap((address) => (address.fds ? [address.fds.udp, address.fds.tcp] : [])) ?? []) {
+        try {
+          closeSync(fd)
+        } catch {
+          // taken and closed by the service
+        }
+      }
       state.lastError = (error as Error).message
       log(`not serving: ${state.lastError}`)
       throw error
     }
     log(`serving *.${settings.domain} on ${state.service.listening.map((a) => `${a.host}:${a.port}`).join(', ')}`)
     try {
-      state.resolver = await installResolver({
-        stateDir: dir, setting: settings.resolver, domain: settings.domain, address: {host: event.hostIp, port: DNS_PORT}, host: state.host,
-      })
+      state.resolver = await root.install(settings, event, dir)
     } catch (error) {
       state.resolver = {mode: 'manual', files: [], message: 'the host resolver was not configured', warning: (error as Error).message}
     }
@@ -121,7 +171,7 @@ export function status(settings: DnsSettings, event: VmLifecycleEvent): ServiceS
 }
 
 /** dlite:plugin-request, for this plugin. */
-export async function handleRequest(event: PluginRequestEvent, dlite: Pick<Dlite, 'pluginStateDir' | 'dockerClientFor'>, log: Log): Promise<ServiceStatus | NamesReply> {
+export async function handleRequest(event: PluginRequestEvent, dlite: DaemonDlite, log: Log): Promise<ServiceStatus | NamesReply> {
   const request = event.request as DnsRequest
   switch (request?.op) {
     case 'apply':

@@ -12,6 +12,8 @@ export interface ListenAddress {
   host: string
   /** 0 picks a free port (tests); UDP and TCP then share the port UDP got. */
   port: number
+  /** Sockets already bound there (by the root helper, for port 53 in a user's VM): UDP bound, TCP listening. */
+  fds?: {udp: number; tcp: number}
 }
 
 export interface DnsServer {
@@ -33,7 +35,7 @@ function bindUdp(address: ListenAddress, responder: Responder, allowed: SourceFi
         if (reply) socket.send(reply, from.port, from.address)
       }, onError)
     })
-    socket.bind({address: address.host, port: address.port, exclusive: true}, () => {
+    socket.bind(address.fds ? {fd: address.fds.udp, exclusive: true} : {address: address.host, port: address.port, exclusive: true}, () => {
       socket.off('error', reject)
       socket.on('error', onError)
       resolve(socket)
@@ -74,7 +76,7 @@ function listenTcp(address: ListenAddress, responder: Responder, allowed: Source
     const server = createServer((connection) => serveTcpConnection(connection, responder, allowed, onError))
     server.maxConnections = MAX_TCP_CONNECTIONS
     server.once('error', reject)
-    server.listen({host: address.host, port: address.port, exclusive: true}, () => {
+    server.listen(address.fds ? {fd: address.fds.tcp, exclusive: true} : {host: address.host, port: address.port, exclusive: true}, () => {
       server.off('error', reject)
       server.on('error', onError)
       resolve(server)
@@ -111,7 +113,7 @@ export async function serveDns(addresses: ListenAddress[], responder: Responder,
           throw listenError(address, 'udp', error)
         })
         const port = socket.address().port
-        const server = await listenTcp({host: address.host, port}, responder, allowed, onError).catch((error: NodeJS.ErrnoException) => {
+        const server = await listenTcp({...address, port}, responder, allowed, onError).catch((error: NodeJS.ErrnoException) => {
           socket.close()
           if (error.code === 'EADDRINUSE' && attempt < attempts) return undefined
           throw listenError({host: address.host, port}, 'tcp', error)
@@ -134,6 +136,6 @@ function listenError(address: ListenAddress, protocol: string, error: NodeJS.Err
   const where = `${formatUpstream(address)}/${protocol}`
   if (error.code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: another program already uses it (another DNS server such as dnsmasq?)`)
   if (error.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: the address is not on this host (is the VM's bridge up?)`)
-  if (error.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied (the dlite daemon runs as root; is this the daemon?)`)
+  if (error.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied (a user's VM gets the DNS port from the root helper)`)
   return new Error(`cannot listen on ${where}: ${error.message}`)
 }

@@ -1,5 +1,5 @@
 // What the plugin's commands ask its code in the daemon (through dlite's sendPluginRequest), and the answers.
-import type {RemoveOutcome, ResolverOutcome} from './host-resolver.js'
+import type {RemoveOutcome, ResolverOutcome} from 'dlite-kit/resolver-file'
 import type {ServedName} from './name-lookup.js'
 import type {StreamState} from './registry.js'
 

@@ -1,5 +1,5 @@
 // Text for people: status lines and the table of names. JSON output never goes through here.
-import type {ResolverOutcome} from './host-resolver.js'
+import type {ResolverOutcome} from 'dlite-kit/resolver-file'
 import type {NamesReply, ServiceStatus} from './protocol.js'
 import type {DnsSettings} from './settings.js'
 

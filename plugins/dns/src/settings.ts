@@ -1,16 +1,16 @@
 // The plugin's settings for one VM: what `dlite dns enable` chose, kept in
-// `<DLITE_HOME>/plugins/dlite-dns/settings.json`. Commands (as the user) write it; the daemon (as root) reads it
-// at every boot and on each request, so everything read here is validated again before use.
+// `<DLITE_HOME>/plugins/dlite-dns/settings.json`. Commands write it; the daemon reads it at every boot and on each
+// request (as root for root's own VM), so everything read here is validated again before use.
 import {mkdirSync, readFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {join} from 'node:path'
 
 import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
+import {RESOLVER_MODES, type ResolverSetting} from 'dlite-kit/resolver-file'
+
+export {RESOLVER_MODES, type ResolverSetting}
 
 export const PLUGIN_NAME = 'dlite-dns'
-
-export const RESOLVER_MODES = ['auto', 'macos', 'systemd-resolved', 'manual'] as const
-export type ResolverSetting = (typeof RESOLVER_MODES)[number]
 
 export interface DnsSettings {
   enabled: boolean

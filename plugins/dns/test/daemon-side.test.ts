@@ -7,8 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {apply, handleRequest, useResolverHost} from '../src/daemon-side.js'
-import {RESOLVER_DIR_ENV, installResolver, type ResolverHost} from '../src/host-resolver.js'
-import {realHost} from '../src/host.js'
+import {RESOLVER_DIR_ENV, installResolver, realResolverHost, type ResolverHost} from 'dlite-kit/resolver-file'
 import type {ServiceStatus} from '../src/protocol.js'
 import {namesTable, statusLines} from '../src/render.js'
 import {DEFAULT_SETTINGS, writeSettings} from '../src/settings.js'
@@ -20,6 +19,7 @@ describe('dlite-dns in the daemon (requests)', () => {
   const dlite = {
     pluginStateDir: (h: string, plugin: string) => join(h, 'plugins', plugin),
     dockerClientFor: () => new FakeDocker() as never,
+    hostPrivileges: () => { throw new Error('root\'s own VM does its root part itself') },
   }
   const event = () => ({
     home, ip: '192.168.64.2', hostname: 'local.docker', subnet: '192.168.64.0/24', hostIp: '192.168.64.1', bridge: 'dlite0',
@@ -33,7 +33,7 @@ describe('dlite-dns in the daemon (requests)', () => {
   })
 
   afterEach(() => {
-    useResolverHost(realHost())
+    useResolverHost(realResolverHost())
     rmSync(home, {recursive: true, force: true})
   })
 

@@ -2,11 +2,13 @@ import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 
 import {DliteCommand} from '../../base-command.js'
+import {DEFAULT_DNS_DOMAIN} from '../../helper/registration.js'
 import {setUpHelper, type HelperSetupResult} from '../../helper/setup.js'
 import {invokingUser} from '../../host/invoking-user.js'
 import {checkHostname, checkSubnet, DEFAULT_HOSTNAME, DEFAULT_SUBNET} from '../../install/validate.js'
 import {readHostRoutes} from '../../network/host-routes.js'
 import {networkNames} from '../../network/names.js'
+import {publicNamesAllowed} from '../../network/reserved-names.js'
 import {dliteHome} from '../../paths.js'
 
 export default class NetworkSetup extends DliteCommand {
@@ -19,6 +21,7 @@ export default class NetworkSetup extends DliteCommand {
   static override flags = {
     subnet: Flags.string({description: `the VM network, a private IPv4 CIDR [default: ${DEFAULT_SUBNET}]`}),
     hostname: Flags.string({description: `the VM's name in /etc/hosts [default: ${DEFAULT_HOSTNAME}]`}),
+    'dns-domain': Flags.string({description: `the one domain dlite-dns may point the host's resolver at for this VM [default: ${DEFAULT_DNS_DOMAIN}]`}),
   }
 
   async run(): Promise<HelperSetupResult> {
@@ -31,21 +34,23 @@ export default class NetworkSetup extends DliteCommand {
     // this home's own bridge, if it is up, is not a clash
     const routes = (await readHostRoutes()).filter((route) => route.dev !== bridge)
     const subnet = checkSubnet(flags.subnet, {routes})
-    const hostname = checkHostname(flags.hostname)
-    const errors = [subnet, hostname].flatMap((check) => (check.ok ? [] : [check.error]))
+    const names = {publicNamesAllowed: publicNamesAllowed()}
+    const hostname = checkHostname(flags.hostname, names)
+    const dnsDomain = checkHostname(flags['dns-domain'] ?? DEFAULT_DNS_DOMAIN, names)
+    const errors = [subnet, hostname, dnsDomain].flatMap((check) => (check.ok ? [] : [{...check.error, flag: check === dnsDomain ? '--dns-domain' : check.error.flag}]))
     if (errors.length > 0) this.usageError(errors.map((e) => `${e.flag}: ${e.message}`).join('\n'), errors.map((e) => e.fix).join('; '))
     let result: HelperSetupResult
     try {
       result = await setUpHelper({
         home, owner: {uid: owner.uid, gid: owner.gid}, subnet: (subnet as {value: string}).value, hostname: (hostname as {value: string}).value,
-        entry: join(this.config.root, 'bin', 'run.js'),
+        dnsDomain: (dnsDomain as {value: string}).value, entry: join(this.config.root, 'bin', 'run.js'),
       })
     } catch (error) {
       this.runtimeError(`the root helper was not set up: ${(error as Error).message}`, 'nothing was registered; fix the above and run it again')
     }
     if (!this.jsonEnabled()) {
       const r = result.registration
-      this.log(`The root helper serves ${r.home} (uid ${r.owner.uid}) on ${result.socket}: ${r.bridge} ${r.subnet}, ${r.hostname}.`)
+      this.log(`The root helper serves ${r.home} (uid ${r.owner.uid}) on ${result.socket}: ${r.bridge} ${r.subnet}, ${r.hostname}, resolver for .${r.dnsDomain}.`)
       this.log(result.runsAs === 'process'
         ? 'No service manager here: it runs until the host reboots; run this again after one.'
         : `It runs as a ${result.runsAs} service, started at every boot.`)

@@ -1,8 +1,8 @@
 import {Listr} from 'listr2'
 
 import {DnsCommand} from '../../dns-command.js'
-import {removeResolverFilesAsUser, type RemoveOutcome} from '../../host-resolver.js'
-import {realHost} from '../../host.js'
+import {realResolverHost, removeResolverFilesAsUser, type RemoveOutcome} from 'dlite-kit/resolver-file'
+
 import type {ServiceStatus} from '../../protocol.js'
 import {writeSettings} from '../../settings.js'
 
@@ -42,8 +42,12 @@ export default class DnsDisable extends DnsCommand {
       {
         title: 'Remove the host resolver configuration',
         task: async (_: unknown, task: {title: string}) => {
-          // With the VM stopped there is no daemon to do it: do it here.
-          if (!outcome.removal) outcome.removal = await removeResolverFilesAsUser(dir, realHost())
+          // With the VM stopped there is no daemon to do it: do it here (root's own VM), or ask the root helper
+          if (!outcome.removal) {
+            outcome.removal = process.getuid?.() === 0
+              ? await removeResolverFilesAsUser(dir, realResolverHost())
+              : await dlite.hostPrivileges(context.home).removeResolver()
+          }
           const removed = outcome.removal.removed
           task.title = removed.length > 0 ? `Removed ${removed.join(', ')}` : 'Host resolver: nothing to remove'
         },

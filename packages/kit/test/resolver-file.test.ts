@@ -9,9 +9,9 @@ import {join} from 'node:path'
 
 import {
   MARKER, RESOLVER_DIR_ENV, chooseMode, installResolver, manualStep, readWritten, removeResolverFiles, resolverFile, type ResolverHost,
-} from '../src/host-resolver.js'
+} from '../src/resolver-file.js'
 
-describe('dlite-dns host resolver integration (temp dirs)', () => {
+describe('resolver files (temp dirs)', () => {
   let dir: string
   let stateDir: string
   let resolverDir: string

@@ -1,4 +1,5 @@
-// Telling the host's resolver that names under the domain are answered by the responder. macOS: a file per
+// Telling the host's resolver that names under a domain are answered by dlite-dns's responder. Root's work (files
+// under /etc): root's own VM's daemon does it, and the root helper does it for a user's VM (dlite-dns asks it). macOS: a file per
 // domain in /etc/resolver. Linux with systemd-resolved: a drop-in with `DNS=` and `Domains=~<domain>`, then a
 // reload. Anything else: nothing is written and the message says what to do by hand. Every file written is
 // recorded (path and content) so that `dns disable` removes exactly those, and only while they still carry
@@ -7,10 +8,16 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {dirname, join, resolve} from 'node:path'
 
-import {writeFileAtomicSync} from 'dlite-kit/atomic-write'
-import type {Runner} from 'dlite-kit/exec'
+import {writeFileAtomicSync} from './atomic-write.js'
+import {run, type Runner} from './exec.js'
 
-import {formatUpstream, type ResolverSetting} from './settings.js'
+export const RESOLVER_MODES = ['auto', 'macos', 'systemd-resolved', 'manual'] as const
+/** How the host's resolver learns the domain: found out (auto), or named. */
+export type ResolverSetting = (typeof RESOLVER_MODES)[number]
+
+function formatServer(address: {host: string; port: number}): string {
+  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+}
 
 type ResolverMode = 'macos' | 'systemd-resolved' | 'manual'
 
@@ -20,8 +27,8 @@ const DEFAULT_DIRS: Record<Exclude<ResolverMode, 'manual'>, string> = {
   'systemd-resolved': '/etc/systemd/resolved.conf.d',
 }
 /**
- * Where resolver files go instead of the defaults (tests, unusual systems). Read from the daemon's own
- * environment, never from the settings file: the daemon runs as root and the settings file is the user's.
+ * Where resolver files go instead of the defaults (tests, unusual systems). Read from the environment of the
+ * process that writes them (root's), never from a settings file of the user's.
  */
 export const RESOLVER_DIR_ENV = 'DLITE_DNS_RESOLVER_DIR'
 
@@ -77,7 +84,7 @@ export function resolverFile(mode: Exclude<ResolverMode, 'manual'>, domain: stri
   if (mode === 'macos') {
     return {path: join(dir, domain), content: `${why}\nnameserver ${address.host}\nport ${address.port}\n`}
   }
-  const server = address.port === 53 ? nameserverText(address.host) : formatUpstream(address)
+  const server = address.port === 53 ? nameserverText(address.host) : formatServer(address)
   return {path: join(dir, `dlite-${domain}.conf`), content: `${why}\n[Resolve]\nDNS=${server}\nDomains=~${domain}\n`}
 }
 
@@ -215,4 +222,12 @@ export async function installResolver(options: {
     ? `${file.path} sends *.${domain} to ${address.host}`
     : `${file.path} sends *.${domain} to ${address.host} through systemd-resolved`
   return {mode, files: [file.path], message, warning}
+}
+
+// resolvectl and systemctl answer at once or are stuck: do not hold a request for ever.
+const RESOLVER_TOOL_TIMEOUT_MS = 30_000
+
+/** This machine: its platform, its environment, the file system, programs run without a shell. */
+export function realResolverHost(): ResolverHost {
+  return {platform: process.platform, env: process.env, exists: existsSync, run: (command, args) => run(command, args, {timeoutMs: RESOLVER_TOOL_TIMEOUT_MS})}
 }
