@@ -35,6 +35,8 @@ export interface HostFacts {
   tunDevice: boolean
   /** Root, or holding CAP_NET_ADMIN: needed for bridge, tap and NAT. */
   netAdmin: boolean
+  /** A user's bridged VM: whether the home is registered with the root helper, and whether it answers. */
+  rootHelper?: {registered: boolean; answers: boolean; socket: string}
   nft?: string
   iptables?: string
   ip?: string
@@ -108,9 +110,15 @@ export function checkNetworkPermissions(f: HostFacts): CheckResult {
     return result('network', title, true, 'fail', '/dev/net/tun is missing',
       'load the tun module: sudo modprobe tun (in a container: run it with --device /dev/net/tun)')
   }
+  if (!f.netAdmin && f.rootHelper) {
+    // a user's VM: the root helper makes them and hands the tap over
+    if (!f.rootHelper.registered) return result('network', title, true, 'fail', 'this home is not registered with the root helper, which makes the bridge and tap', 'run `sudo dlite network setup` once')
+    if (!f.rootHelper.answers) return result('network', title, true, 'fail', `the root helper does not answer at ${f.rootHelper.socket}`, 'start it again: sudo dlite network setup')
+    return result('network', title, true, 'ok', `made by the root helper (${f.rootHelper.socket})`)
+  }
   if (!f.netAdmin) {
     return result('network', title, true, 'fail', 'creating the bridge and tap needs root or CAP_NET_ADMIN',
-      'run dlite with sudo (as DLite did), or install it as a service with dlite install')
+      'run `sudo dlite network setup` once: the root helper makes them for you')
   }
   return result('network', title, true, 'ok', '/dev/net/tun present, CAP_NET_ADMIN held')
 }

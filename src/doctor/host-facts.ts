@@ -5,9 +5,13 @@ import {dirname} from 'node:path'
 import {isInstalled, readConfig} from '../config/index.js'
 import {DockerClient} from '../docker/client.js'
 import {decideAccelerator} from '../host/accelerator-facts.js'
+import {readRegistration} from '../helper/registration.js'
+import {helperAnswers} from '../helper/setup.js'
+import {helperSocketPath} from '../helper/system-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
 import {findVirtiofsd, probeQemu} from '../hypervisor/qemu-binary.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
+import {homeId} from '../network/names.js'
 import {run, which} from 'dlite-kit/exec'
 import type {HostFacts} from './checks.js'
 
@@ -55,6 +59,7 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
     virtiofsd: findVirtiofsd(which),
     tunDevice: existsSync('/dev/net/tun'),
     netAdmin: process.getuid?.() === 0 || hasNetAdmin(),
+    rootHelper: process.getuid?.() === 0 ? undefined : await rootHelperFacts(home),
     nft: which('nft'),
     iptables: which('iptables'),
     ip: which('ip'),
@@ -64,6 +69,17 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
     freeBytes: freeBytesFor(home),
     runningVm: await runningVmFacts(home),
   }
+}
+
+async function rootHelperFacts(home: string): Promise<HostFacts['rootHelper']> {
+  const socket = helperSocketPath(homeId(home))
+  let registered = false
+  try {
+    registered = readRegistration(home) !== undefined
+  } catch {
+    registered = false // a damaged registration: setup writes it again
+  }
+  return {registered, answers: registered && (await helperAnswers(socket)), socket}
 }
 
 /** The home's network mode; a home that is not installed (or unreadable) is judged as a new install: user. */

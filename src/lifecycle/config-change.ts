@@ -4,7 +4,7 @@
 import type {DliteConfig} from '../config/index.js'
 import {updateConfig} from '../config/store.js'
 import {
-  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkMounts, formatMount,
+  checkCpus, checkDisk, checkExtraArgs, checkHostname, checkMemory, checkMounts, checkNetwork, formatMount,
   type Checked, type InstallHostFacts, type ValidationError,
 } from '../install/validate.js'
 
@@ -18,6 +18,7 @@ export const SETTINGS = {
   extra: '--extra',
   'activate-context': '--no-activate',
   'file-events': '--no-file-events',
+  network: '--network',
 } as const
 export type SettingName = keyof typeof SETTINGS
 
@@ -31,6 +32,7 @@ export function settingValues(config: DliteConfig): Record<SettingName, string> 
     extra: config.extraArgs.join(' '),
     'activate-context': String(config.activateContext ?? true),
     'file-events': String(config.fileEvents ?? true),
+    network: config.network,
   }
 }
 
@@ -69,6 +71,11 @@ export function planConfigChange(pairs: string[], current: DliteConfig, facts: I
     if (checked) errors.push(renamed(checked, name as SettingName))
   }
   if (pairs.length === 0) refuse('KEY=VALUE', 'nothing to change', `give one or more KEY=VALUE, e.g. memory=4 (keys: ${Object.keys(SETTINGS).join(', ')})`)
+  // the root helper writes the registered name into /etc/hosts: a user's bridged VM cannot take another one
+  const registration = facts.helperRegistration
+  if (errors.length === 0 && next.network === 'bridged' && facts.isRoot === false && registration && next.hostname !== registration.hostname) {
+    refuse('hostname', `the root helper is registered for hostname ${registration.hostname}, not ${next.hostname}`, `run \`sudo dlite network setup --hostname ${next.hostname}\` first`)
+  }
   if (errors.length > 0) return {ok: false, errors}
   const before = settingValues(current)
   const after = settingValues(next)
@@ -102,6 +109,16 @@ function applySetting(name: SettingName, value: string, next: DliteConfig, curre
     }
     case 'hostname':
       return take(checkHostname(value, facts), (v) => (next.hostname = v))
+    case 'network':
+      // a user's bridged VM takes the network root registered for it (`sudo dlite network setup`); the disk and the
+      // certificates (made for the VM's address and 127.0.0.1 both) stay as they are
+      return take(checkNetwork(value, facts), (v) => {
+        next.network = v
+        if (v === 'bridged' && facts.isRoot === false && facts.helperRegistration) {
+          next.subnet = facts.helperRegistration.subnet
+          next.hostname = facts.helperRegistration.hostname
+        }
+      })
     case 'mounts':
       // one value for the whole list (`mounts=~/src,/data:ro`, `mounts=none`): a path with a comma needs `dlite edit`
       return take(checkMounts(value.split(','), facts), (v) => (next.mounts = v))

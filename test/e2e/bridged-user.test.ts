@@ -256,4 +256,15 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     expect(start.code).to.equal(1)
     expect(JSON.parse(start.stdout).error.message).to.contain('not registered with it')
   })
+
+  it('config set network=user: the same VM, its disk and containers, starts with no helper at all', async () => {
+    const set = await dlite(['config', 'set', 'network=user', '--json'])
+    expect(set.code, set.stderr + set.stdout).to.equal(0)
+    const started = await dlite(['start', '--timeout', '400', '--json'], {timeoutMs: 420_000})
+    expect(started.code, started.stderr + started.stdout).to.equal(0)
+    expect(JSON.parse(started.stdout).status).to.include({network: 'user', ip: '127.0.0.1'})
+    const ps = await docker(['ps', '-a', '--format', '{{.Names}}'])
+    expect(ps.stdout.split('\n')).to.include('web')
+    expect((await dlite(['stop', '--json'], {timeoutMs: 180_000})).code).to.equal(0)
+  })
 })

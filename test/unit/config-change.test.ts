@@ -78,9 +78,28 @@ describe('config set', () => {
     expect(!bad.ok && bad.errors[0].fix).to.equal('write file-events=true or file-events=false')
   })
 
+  it('network=bridged as a user needs the root helper\'s registration and takes its network and name; network=user needs nothing', () => {
+    const user = {...facts, isRoot: false} as InstallHostFacts
+    const toUser = planConfigChange(['network=user'], {...sampleConfig(), network: 'bridged'}, user)
+    expect(toUser.ok && toUser.change.next.network).to.equal('user')
+    const unregistered = planConfigChange(['network=bridged'], {...sampleConfig(), network: 'user'}, user)
+    expect(unregistered.ok).to.equal(false)
+    if (!unregistered.ok) expect(unregistered.errors[0]).to.include({flag: 'network'}).and.have.property('fix').that.contains('sudo dlite network setup')
+    const registered = {...user, helperRegistration: {subnet: '192.168.100.0/24', hostname: 'dev.docker'}} as InstallHostFacts
+    const plan = planConfigChange(['network=bridged'], {...sampleConfig(), network: 'user'}, registered)
+    expect(plan.ok).to.equal(true)
+    if (!plan.ok) return
+    expect(plan.change.next).to.include({network: 'bridged', subnet: '192.168.100.0/24', hostname: 'dev.docker'})
+    expect(needsRestart(plan.change)).to.equal(true)
+    // the hosts line is the helper's: another name would not be the one in /etc/hosts
+    const renamed = planConfigChange(['network=bridged', 'hostname=other.docker'], {...sampleConfig(), network: 'user'}, registered)
+    expect(renamed.ok).to.equal(false)
+    if (!renamed.ok) expect(renamed.errors[0].fix).to.contain('sudo dlite network setup --hostname other.docker')
+  })
+
   it('nothing to change is an error that lists the settings', () => {
     const plan = planConfigChange([], sampleConfig(), facts)
     expect(plan.ok).to.equal(false)
-    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, mounts, extra, activate-context, file-events\)/)
+    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, mounts, extra, activate-context, file-events, network\)/)
   })
 })

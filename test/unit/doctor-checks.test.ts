@@ -70,7 +70,17 @@ describe('doctor checks', () => {
     const noTun = {...healthyHost(), tunDevice: false}
     expect(byId(noTun, 'network').status).to.equal('fail')
     const noCap = {...healthyHost(), netAdmin: false}
-    expect(byId(noCap, 'network').fix).to.match(/sudo/)
+    expect(byId(noCap, 'network').fix).to.match(/sudo dlite network setup/)
+  })
+
+  it('a user\'s bridged home: the root helper makes the tap and bridge; unregistered or silent, it says how to start it', () => {
+    const socket = '/run/dlite/helper/abc123.sock'
+    const asUser = (rootHelper: {registered: boolean; answers: boolean}) => byId({...healthyHost(), netAdmin: false, rootHelper: {...rootHelper, socket}}, 'network')
+    expect(asUser({registered: true, answers: true})).to.include({status: 'ok'})
+    expect(asUser({registered: true, answers: true}).detail).to.contain(socket)
+    expect(asUser({registered: false, answers: false})).to.include({status: 'fail', fix: 'run `sudo dlite network setup` once'})
+    expect(asUser({registered: true, answers: false})).to.include({status: 'fail'})
+    expect(asUser({registered: true, answers: false}).detail).to.contain('does not answer')
   })
 
   it('either nft or iptables satisfies NAT; neither fails', () => {

@@ -54,7 +54,7 @@ export default class NetworkSetup extends DliteCommand {
       this.log(result.runsAs === 'process'
         ? 'No service manager here: it runs until the host reboots; run this again after one.'
         : `It runs as a ${result.runsAs} service, started at every boot.`)
-      this.log('Now, as yourself: dlite install --network bridged (or `dlite config set network=bridged`), then dlite start.')
+      this.log('Now, as yourself: dlite install --network bridged (or, for an installed VM, `dlite config set network=bridged`), then dlite start.')
     }
     return result
   }
