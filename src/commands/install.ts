@@ -5,7 +5,8 @@ import {DliteCommand} from '../base-command.js'
 import {isInstalled} from '../config/index.js'
 import {describeOrigin, findImageSource, RELEASE_FIELD, type FoundImage} from '../install/image-source.js'
 import {runInstall, type InstallOutcome} from '../install/install-home.js'
-import {invokingUser} from '../host/invoking-user.js'
+import {invokingUser, underSudo} from '../host/invoking-user.js'
+import {installBridgedForInvokingUser, SetupRefused} from '../install/bridged-under-sudo.js'
 import {formatValidationErrors, gatherInstallHostFacts, realFsProbe, validateInstallOptions, type InstallInput} from '../install/validate.js'
 import {autostartUnavailable} from '../lifecycle/autostart.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
@@ -56,6 +57,21 @@ export default class Install extends DliteCommand {
     const {flags} = await this.parse(Install)
     const home = dliteHome()
     const owner = invokingUser()
+    // a user's bridged VM under sudo: root's part here, the install itself as that user
+    if (underSudo() && flags.network?.trim().toLowerCase() === 'bridged') {
+      let code: number
+      try {
+        code = await installBridgedForInvokingUser({
+          home, owner, entry: join(this.config.root, 'bin', 'run.js'), argv: ['install', ...this.argv],
+          setup: {subnet: flags.subnet, hostname: flags.hostname},
+        })
+      } catch (error) {
+        if (error instanceof SetupRefused) this.usageError(`invalid install options:\n${error.message}`, error.errors.map((e) => e.fix).join('; '))
+        this.runtimeError(`the root part of a bridged VM failed: ${(error as Error).message}`, 'nothing was installed; fix the above and run it again')
+      }
+      // the user's install printed its own report (and JSON); its exit code is the answer
+      process.exit(code)
+    }
     const image = findImageSource(flags.os, {
       cliRoot: this.config.root, osBuildDir: osBuildDir(), isFile: (path) => realFsProbe.kind(path) === 'file',
       releaseField: (this.config.pjson as Record<string, unknown>)[RELEASE_FIELD],

@@ -3,6 +3,7 @@
 import {rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 
+import {listenPrivately} from '../util/listen-private.js'
 import {restrictSocket} from './socket-access.js'
 import {checkRequest, encode, lineDecoder, type ControlRequest, type ControlResponse} from './control-protocol.js'
 
@@ -58,15 +59,7 @@ export async function serveControl(path: string, handle: RequestHandler, access:
       if (fatal) socket.end()
     }))
   })
-  const previousUmask = process.umask(0o177)
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(path, () => resolve())
-    })
-  } finally {
-    process.umask(previousUmask)
-  }
+  await listenPrivately(server, path)
   restrictSocket(path, access.gid)
   return {
     server,

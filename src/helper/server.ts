@@ -5,6 +5,7 @@ import {chmodSync, chownSync, lstatSync, mkdirSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {dirname} from 'node:path'
 
+import {listenPrivately} from '../util/listen-private.js'
 import {RefusedRequest} from './actions.js'
 import type {HostPrivileges} from './privileges.js'
 import type {HelperRegistration} from './registration.js'
@@ -169,15 +170,7 @@ export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer>
   } catch {
     // nothing there
   }
-  const previousUmask = process.umask(0o177)
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(socketPath, () => resolve())
-    })
-  } finally {
-    process.umask(previousUmask)
-  }
+  await listenPrivately(server, socketPath)
   // by path, in root's own directory: nobody else can put anything there
   chownSync(socketPath, 0, first.owner.gid)
   chmodSync(socketPath, 0o660)

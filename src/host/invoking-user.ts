@@ -15,6 +15,11 @@ export function passwdHome(uid: number, passwd: string): string | undefined {
   return undefined
 }
 
+/** Root through sudo for another user (not `sudo` by root itself). */
+export function underSudo(env: NodeJS.ProcessEnv = process.env): boolean {
+  return process.getuid?.() === 0 && Boolean(env.SUDO_UID) && env.SUDO_UID !== '0'
+}
+
 export function invokingUser(env: NodeJS.ProcessEnv = process.env, readPasswd = () => readFileSync('/etc/passwd', 'utf8')): ConfigOwner {
   const sudoUid = Number(env.SUDO_UID)
   const sudoGid = Number(env.SUDO_GID)

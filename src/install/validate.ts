@@ -8,6 +8,7 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type NetworkMode} from '../config/schema.js'
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
 import {readRegistration} from '../helper/registration.js'
+import {underSudo} from '../host/invoking-user.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from 'dlite-kit/ipv4'
 import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
@@ -433,7 +434,8 @@ export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFac
     return fail('--network', `bridged networking is Linux only (got ${facts.platform})`, 'use --network user')
   }
   if (value === 'bridged' && facts.underSudo) {
-    return fail('--network', 'a bridged VM runs as you too, and sudo would make its home and keys root\'s', 'run `sudo dlite network setup` once (the root part), then `dlite install --network bridged` without sudo')
+    // (`sudo dlite install --network bridged` on the command line never gets here: it installs as the user)
+    return fail('--network', 'a bridged VM runs as you too, and sudo would make its home and keys root\'s', 'give --network bridged on the command line (sudo then does the root part and installs as you), or run `sudo dlite network setup` once, then `dlite install --network bridged` without sudo')
   }
   if (value === 'bridged' && facts.isRoot === false && !facts.helperRegistration) {
     return fail('--network', 'a bridged VM needs its bridge, tap and NAT made by root, and this home is not registered with the root helper', 'run `sudo dlite network setup` once, then install again (no sudo)')
@@ -657,7 +659,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     routes: overrides.routes ?? (await readHostRoutes()),
     fs: realFsProbe,
     isRoot: process.getuid?.() === 0,
-    underSudo: process.getuid?.() === 0 && Boolean(process.env.SUDO_UID) && process.env.SUDO_UID !== '0',
+    underSudo: underSudo(),
     publicNamesAllowed: publicNamesAllowed(),
     helperRegistration: process.getuid?.() !== 0 && overrides.dliteHome ? readRegistration(overrides.dliteHome) : undefined,
     ...overrides,

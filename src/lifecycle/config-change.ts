@@ -71,10 +71,13 @@ export function planConfigChange(pairs: string[], current: DliteConfig, facts: I
     if (checked) errors.push(renamed(checked, name as SettingName))
   }
   if (pairs.length === 0) refuse('KEY=VALUE', 'nothing to change', `give one or more KEY=VALUE, e.g. memory=4 (keys: ${Object.keys(SETTINGS).join(', ')})`)
-  // the root helper writes the registered name into /etc/hosts: a user's bridged VM cannot take another one
+  // the root helper writes the registered name into /etc/hosts: a user's bridged VM takes it, and cannot take another
   const registration = facts.helperRegistration
-  if (errors.length === 0 && next.network === 'bridged' && facts.isRoot === false && registration && next.hostname !== registration.hostname) {
-    refuse('hostname', `the root helper is registered for hostname ${registration.hostname}, not ${next.hostname}`, `run \`sudo dlite network setup --hostname ${next.hostname}\` first`)
+  if (errors.length === 0 && next.network === 'bridged' && facts.isRoot === false && registration) {
+    if (!seen.has('hostname')) next.hostname = registration.hostname
+    if (next.hostname !== registration.hostname) {
+      refuse('hostname', `the root helper is registered for hostname ${registration.hostname}, not ${next.hostname}`, `run \`sudo dlite network setup --hostname ${next.hostname}\` first`)
+    }
   }
   if (errors.length > 0) return {ok: false, errors}
   const before = settingValues(current)
@@ -109,16 +112,18 @@ function applySetting(name: SettingName, value: string, next: DliteConfig, curre
     }
     case 'hostname':
       return take(checkHostname(value, facts), (v) => (next.hostname = v))
-    case 'network':
-      // a user's bridged VM takes the network root registered for it (`sudo dlite network setup`); the disk and the
-      // certificates (made for the VM's address and 127.0.0.1 both) stay as they are
-      return take(checkNetwork(value, facts), (v) => {
-        next.network = v
-        if (v === 'bridged' && facts.isRoot === false && facts.helperRegistration) {
-          next.subnet = facts.helperRegistration.subnet
-          next.hostname = facts.helperRegistration.hostname
-        }
-      })
+    case 'network': {
+      // the disk and the certificates (made for the VM's install-time address and 127.0.0.1 both) stay as they
+      // are: a user's bridged VM must be registered for that same address
+      const checked = checkNetwork(value, facts)
+      if (!checked.ok) return checked.error
+      const registration = facts.helperRegistration
+      if (checked.value === 'bridged' && facts.isRoot === false && registration && registration.subnet !== current.subnet) {
+        return {flag: name, message: `the root helper is registered for subnet ${registration.subnet}, but this VM's certificates name its address in ${current.subnet}`, fix: `run \`sudo dlite network setup --subnet ${current.subnet}\` first`}
+      }
+      next.network = checked.value
+      return undefined
+    }
     case 'mounts':
       // one value for the whole list (`mounts=~/src,/data:ro`, `mounts=none`): a path with a comma needs `dlite edit`
       return take(checkMounts(value.split(','), facts), (v) => (next.mounts = v))

@@ -67,7 +67,7 @@ export interface PluginRequestEvent extends VmReadyEvent {
 }
 
 /** The fix a plugin names when it needs a routable VM and the VM uses user-mode networking. */
-export const ROUTABLE_VM_FIX = 'reinstall with a routable network: `sudo dlite network setup` once, then `dlite install --force --network bridged` (the disk is recreated)'
+export const ROUTABLE_VM_FIX = 'give the VM a routable network: `sudo dlite network setup` once, then `dlite config set network=bridged --restart` (the disk and containers are kept)'
 
 /** What a `dlite:guest-config` handler may add to the guest's settings for the coming boot. */
 export interface GuestConfig {

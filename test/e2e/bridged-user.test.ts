@@ -14,6 +14,7 @@ import {join} from 'node:path'
 import {homeId} from '../../src/network/names.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
 import {dliteCli, printLogsOnFailure, REPO} from '../helpers/dlite-cli.js'
+import {processesMentioning, uidsOf} from '../helpers/processes.js'
 import {createNetns, runCommand, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
 
@@ -22,23 +23,6 @@ const SUBNET = '192.168.64.0/24'
 const VM_IP = '192.168.64.2'
 const HOST_IP = '192.168.64.1'
 const DIG = join(REPO, 'plugins', 'dns', 'test', 'helpers', 'dig.ts')
-
-/** Every process whose command line mentions `needle`: pid, real/effective/saved/fs uids, command line. */
-function processesMentioning(needle: string): {pid: number; uids: number[]; cmd: string}[] {
-  const found: {pid: number; uids: number[]; cmd: string}[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
-      if (!cmd.includes(needle) || cmd.includes('mocha')) continue
-      const uids = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
-      found.push({pid: Number(entry), uids, cmd})
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -117,6 +101,16 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     expect(existsSync(home)).to.equal(false)
   })
 
+  it('a sudo install the user\'s install refuses (a bad flag) takes back the registration it made: nothing is left', async () => {
+    const refused = await sudoDlite(['install', '--yes', '--network', 'bridged', '--os', join(user.repo, 'os', 'dist', 'manifest.json'), '--cpus', '999', '--json'])
+    expect(refused.code, refused.stdout).to.equal(2)
+    expect(JSON.parse(refused.stdout).error.message).to.contain('--cpus')
+    expect(existsSync(join(systemDir, 'etc', 'helper', `${id}.json`))).to.equal(false)
+    expect(existsSync(home)).to.equal(false)
+    for (let i = 0; i < 20 && processesMentioning(` helper ${id}`).length > 0; i++) await sleep(100)
+    expect(processesMentioning(` helper ${id}`)).to.deep.equal([])
+  })
+
   it('sudo dlite network setup: a root-owned registration and a root helper serving the user on a 0660 socket of root\'s', async () => {
     const setup = await sudoDlite(['network', 'setup', '--json'])
     expect(setup.code, setup.stderr + setup.stdout).to.equal(0)
@@ -139,11 +133,18 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     await runCommand('chown', ['-R', `${user.uid}:${user.gid}`, dataDir])
   })
 
-  it('installs and starts as the user, no sudo: the daemon and QEMU are the user\'s, the helper is the only root process', async () => {
-    const installed = await dlite(['install', '--yes', '--network', 'bridged', '--os', join(user.repo, 'os', 'dist', 'manifest.json'), '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '--json'])
+  it('sudo dlite install --network bridged: root\'s part again (the helper already runs), then the install as the user', async () => {
+    const installed = await sudoDlite(['install', '--yes', '--network', 'bridged', '--os', join(user.repo, 'os', 'dist', 'manifest.json'), '-c', '2', '-m', '2', '-d', '10', '--ssh-key', 'none', '--json'])
     expect(installed.code, installed.stderr + installed.stdout).to.equal(0)
     const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
     expect(config).to.include({network: 'bridged', subnet: SUBNET, hostname: 'local.docker', dockerSocket: join(home, 'docker.sock')})
+    expect(config.owner).to.include({uid: user.uid})
+    // the install ran as the user: nothing in the home is root's
+    for (const name of ['', 'config.json', 'disk.img', 'keys', 'tls', 'images']) expect(statSync(join(home, name)).uid, name || 'the home').to.equal(user.uid)
+    expect(processesMentioning(` helper ${id}`), 'still one helper').to.have.length(1)
+  })
+
+  it('starts as the user, no sudo: the daemon and QEMU are the user\'s, the helper is the only root process', async () => {
     const started = await dlite(['start', '--timeout', '400', '--json'], {timeoutMs: 420_000})
     expect(started.code, started.stderr + started.stdout).to.equal(0)
     const {status} = JSON.parse(started.stdout)
@@ -202,7 +203,7 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     const holders = await ns.run('ss', ['-H', '-ulpn', 'sport', '=', ':53'])
     const pids = [...holders.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]))
     expect(pids.length, holders.stdout).to.be.above(0)
-    for (const pid of pids) expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1], `pid ${pid}`).to.equal(String(user.uid))
+    for (const pid of pids) expect(uidsOf(pid), `pid ${pid}`).to.deep.equal([user.uid, user.uid, user.uid, user.uid])
   })
 
   it('the owner cannot make the helper write a resolver file for another domain', async () => {

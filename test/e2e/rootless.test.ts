@@ -12,30 +12,10 @@ import {join} from 'node:path'
 import {isAlive} from '../../src/daemon/pid-lock.js'
 import {busyboxImageTarball, findStaticBusybox} from '../helpers/busybox-image.js'
 import {printLogsOnFailure} from '../helpers/dlite-cli.js'
+import {processesMentioning, uidsOf} from '../helpers/processes.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
 import {udpEchoBinary} from '../helpers/udp-echo.js'
-
-/** Everything a process's /proc/PID/status says about who it is: real, effective, saved and fs uid. */
-function uidsOf(pid: number): number[] {
-  const line = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]
-  return line.trim().split(/\s+/).map(Number)
-}
-
-/** Every process whose command line mentions `needle`, with its uids. */
-function processesMentioning(needle: string): {pid: number; uids: number[]; cmd: string}[] {
-  const found: {pid: number; uids: number[]; cmd: string}[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
-      if (cmd.includes(needle) && !cmd.includes('mocha')) found.push({pid: Number(entry), uids: uidsOf(Number(entry)), cmd})
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

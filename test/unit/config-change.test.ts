@@ -85,16 +85,23 @@ describe('config set', () => {
     const unregistered = planConfigChange(['network=bridged'], {...sampleConfig(), network: 'user'}, user)
     expect(unregistered.ok).to.equal(false)
     if (!unregistered.ok) expect(unregistered.errors[0]).to.include({flag: 'network'}).and.have.property('fix').that.contains('sudo dlite network setup')
+    const vm = {...sampleConfig(), network: 'user' as const, subnet: '192.168.100.0/24'}
     const registered = {...user, helperRegistration: {subnet: '192.168.100.0/24', hostname: 'dev.docker'}} as InstallHostFacts
-    const plan = planConfigChange(['network=bridged'], {...sampleConfig(), network: 'user'}, registered)
+    const plan = planConfigChange(['network=bridged'], vm, registered)
     expect(plan.ok).to.equal(true)
     if (!plan.ok) return
     expect(plan.change.next).to.include({network: 'bridged', subnet: '192.168.100.0/24', hostname: 'dev.docker'})
     expect(needsRestart(plan.change)).to.equal(true)
-    // the hosts line is the helper's: another name would not be the one in /etc/hosts
-    const renamed = planConfigChange(['network=bridged', 'hostname=other.docker'], {...sampleConfig(), network: 'user'}, registered)
-    expect(renamed.ok).to.equal(false)
-    if (!renamed.ok) expect(renamed.errors[0].fix).to.contain('sudo dlite network setup --hostname other.docker')
+    // the hosts line is the helper's: another name would not be the one in /etc/hosts, in either order
+    for (const pairs of [['network=bridged', 'hostname=other.docker'], ['hostname=other.docker', 'network=bridged']]) {
+      const renamed = planConfigChange(pairs, vm, registered)
+      expect(renamed.ok, pairs.join(' ')).to.equal(false)
+      if (!renamed.ok) expect(renamed.errors[0].fix).to.contain('sudo dlite network setup --hostname other.docker')
+    }
+    // the VM's certificates name its own address: a registration for another subnet would not match them
+    const elsewhere = planConfigChange(['network=bridged'], {...vm, subnet: '192.168.64.0/24'}, registered)
+    expect(elsewhere.ok).to.equal(false)
+    if (!elsewhere.ok) expect(elsewhere.errors[0].fix).to.contain('sudo dlite network setup --subnet 192.168.64.0/24')
   })
 
   it('nothing to change is an error that lists the settings', () => {

@@ -5,10 +5,8 @@ import {DliteCommand} from '../../base-command.js'
 import {DEFAULT_DNS_DOMAIN} from '../../helper/registration.js'
 import {setUpHelper, type HelperSetupResult} from '../../helper/setup.js'
 import {invokingUser} from '../../host/invoking-user.js'
-import {checkHostname, checkSubnet, DEFAULT_HOSTNAME, DEFAULT_SUBNET} from '../../install/validate.js'
-import {readHostRoutes} from '../../network/host-routes.js'
-import {networkNames} from '../../network/names.js'
-import {publicNamesAllowed} from '../../network/reserved-names.js'
+import {checkSetupOptions} from '../../helper/setup-options.js'
+import {DEFAULT_HOSTNAME, DEFAULT_SUBNET} from '../../install/validate.js'
 import {dliteHome} from '../../paths.js'
 
 export default class NetworkSetup extends DliteCommand {
@@ -28,23 +26,13 @@ export default class NetworkSetup extends DliteCommand {
     const {flags} = await this.parse(NetworkSetup)
     if (process.getuid?.() !== 0) this.runtimeError('`dlite network setup` is the root part of a bridged VM', 'run it with sudo: sudo dlite network setup')
     const owner = invokingUser()
-    if (owner.uid === 0) this.usageError('root\'s own VM needs no helper: its daemon runs as root', 'run this with sudo as the user whose VM it is, or use `sudo dlite install --network bridged` for root\'s own VM')
+    if (owner.uid === 0) this.usageError('root\'s own VM needs no helper: its daemon runs as root', 'run this with sudo as the user whose VM it is; root installs its own bridged VM with `dlite install --network bridged`')
     const home = dliteHome()
-    const bridge = networkNames(home).bridge
-    // this home's own bridge, if it is up, is not a clash
-    const routes = (await readHostRoutes()).filter((route) => route.dev !== bridge)
-    const subnet = checkSubnet(flags.subnet, {routes})
-    const names = {publicNamesAllowed: publicNamesAllowed()}
-    const hostname = checkHostname(flags.hostname, names)
-    const dnsDomain = checkHostname(flags['dns-domain'] ?? DEFAULT_DNS_DOMAIN, names)
-    const errors = [subnet, hostname, dnsDomain].flatMap((check) => (check.ok ? [] : [{...check.error, flag: check === dnsDomain ? '--dns-domain' : check.error.flag}]))
-    if (errors.length > 0) this.usageError(errors.map((e) => `${e.flag}: ${e.message}`).join('\n'), errors.map((e) => e.fix).join('; '))
+    const checked = await checkSetupOptions(home, {subnet: flags.subnet, hostname: flags.hostname, dnsDomain: flags['dns-domain']})
+    if (!checked.ok) this.usageError(checked.errors.map((e) => `${e.flag}: ${e.message}`).join('\n'), checked.errors.map((e) => e.fix).join('; '))
     let result: HelperSetupResult
     try {
-      result = await setUpHelper({
-        home, owner: {uid: owner.uid, gid: owner.gid}, subnet: (subnet as {value: string}).value, hostname: (hostname as {value: string}).value,
-        dnsDomain: (dnsDomain as {value: string}).value, entry: join(this.config.root, 'bin', 'run.js'),
-      })
+      result = await setUpHelper({home, owner: {uid: owner.uid, gid: owner.gid}, ...checked.value, entry: join(this.config.root, 'bin', 'run.js')})
     } catch (error) {
       this.runtimeError(`the root helper was not set up: ${(error as Error).message}`, 'nothing was registered; fix the above and run it again')
     }

@@ -3,7 +3,7 @@ import {existsSync, rmSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {DliteCommand} from '../../base-command.js'
-import {invokingUser} from '../../host/invoking-user.js'
+import {invokingUser, underSudo} from '../../host/invoking-user.js'
 import {
   buildRefusal, deliverImage, deliverImageAs, makeStagingDir, openStagingToUser, realpathOrUndefined, runBuilder, sudoCommand,
   type BuiltImage,
@@ -47,8 +47,7 @@ export default class OsBuild extends DliteCommand {
     }
 
     // under sudo the image is the invoking user's: delivered by a process of theirs
-    const underSudo = process.getuid?.() === 0 && Boolean(process.env.SUDO_UID) && process.env.SUDO_UID !== '0'
-    const owner = underSudo ? invokingUser() : undefined
+    const owner = underSudo() ? invokingUser() : undefined
     const stage = makeStagingDir()
     const release = removeOnExit(stage)
     let built: BuiltImage

@@ -1,0 +1,32 @@
+// What `sudo dlite network setup` (and `sudo dlite install --network bridged`, which runs it) is asked for: the VM
+// network, its name and the DNS domain, checked as install checks them, every problem at once. The home's own
+// bridge, if it is up already, is no clash for its own subnet.
+import {checkHostname, checkSubnet, type ValidationError} from '../install/validate.js'
+import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
+import {networkNames} from '../network/names.js'
+import {publicNamesAllowed} from '../network/reserved-names.js'
+import {DEFAULT_DNS_DOMAIN} from './registration.js'
+
+export interface SetupInput {
+  subnet?: string
+  hostname?: string
+  dnsDomain?: string
+}
+
+export type CheckedSetup = {ok: true; value: {subnet: string; hostname: string; dnsDomain: string}} | {ok: false; errors: ValidationError[]}
+
+export async function checkSetupOptions(home: string, input: SetupInput, routes?: HostRoute[]): Promise<CheckedSetup> {
+  const bridge = networkNames(home).bridge
+  const table = (routes ?? (await readHostRoutes())).filter((route) => route.dev !== bridge)
+  const names = {publicNamesAllowed: publicNamesAllowed()}
+  const subnet = checkSubnet(input.subnet, {routes: table})
+  const hostname = checkHostname(input.hostname, names)
+  const domain = checkHostname(input.dnsDomain ?? DEFAULT_DNS_DOMAIN, names)
+  const errors = [
+    ...(subnet.ok ? [] : [subnet.error]),
+    ...(hostname.ok ? [] : [hostname.error]),
+    ...(domain.ok ? [] : [{...domain.error, flag: '--dns-domain', fix: domain.error.fix.replace('--hostname', '--dns-domain')}]),
+  ]
+  if (!subnet.ok || !hostname.ok || !domain.ok) return {ok: false, errors}
+  return {ok: true, value: {subnet: subnet.value, hostname: hostname.value, dnsDomain: domain.value}}
+}
