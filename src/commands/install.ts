@@ -20,7 +20,7 @@ export default class Install extends DliteCommand {
   static override examples = [
     '<%= config.bin %> install',
     '<%= config.bin %> install --yes -c 2 -m 4 -d 40 --os ./os/dist/manifest.json',
-    'sudo <%= config.bin %> install --yes --network bridged --subnet 192.168.100.0/24 --docker-socket /var/run/dlite-2/docker.sock',
+    'sudo <%= config.bin %> install --yes --network bridged --subnet 192.168.100.0/24',
   ]
 
   static override flags = {

@@ -29,7 +29,7 @@ export default class Uninstall extends DliteCommand {
     if (!this.jsonEnabled()) {
       if (!result.wasInstalled) this.log(`dlite was not installed in ${home}${result.purged ? ' (removed what was left)' : ''}.`)
       else this.log(`dlite uninstalled${result.purged ? ` and ${home} deleted` : ` (${home} kept; --purge deletes it)`}. Docker context: ${result.context}.` +
-        `${result.systemSocket === 'none' ? '' : ` ${result.systemSocket}.`}`)
+        `${result.systemSocket === 'none' ? '' : ` ${result.systemSocket}.`}${result.rootHelper === 'none' ? '' : ` Root helper: ${result.rootHelper}.`}`)
     }
     return result
   }

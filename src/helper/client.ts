@@ -3,6 +3,7 @@
 // 53); everything else is a JSON line.
 import {closeSync} from 'node:fs'
 import {connect} from 'node:net'
+import {Worker} from 'node:worker_threads'
 
 import type {RemoveOutcome, ResolverOutcome, ResolverSetting} from 'dlite-kit/resolver-file'
 
@@ -12,8 +13,46 @@ import type {HelperAnswer, HelperRequest} from './requests.js'
 const REQUEST_TIMEOUT_MS = 60_000
 const FD_TIMEOUT_MS = 15_000
 
+export interface FdAnswer {
+  text: string
+  fd: number | null
+}
+
 export interface FdRequester {
-  requestFd(path: string, text: string, timeoutMs: number): {text: string; fd: number | null}
+  requestFd(path: string, text: string, timeoutMs: number): Promise<FdAnswer>
+}
+
+// The addon's requestFd blocks while it waits (it must read the descriptor off the socket itself, where Node
+// cannot); in a worker thread it blocks only the worker. Descriptors are the process's, so the one the worker
+// receives is this thread's to use.
+const WORKER_SOURCE = `
+const {parentPort, workerData} = require('node:worker_threads')
+try {
+  parentPort.postMessage({answer: require(workerData.addon).requestFd(workerData.path, workerData.text, workerData.timeoutMs)})
+} catch (error) {
+  parentPort.postMessage({error: {message: String(error && error.message), code: error && error.code}})
+}`
+
+/** requestFd of the addon at `addonPath` (dlite-native's index.js), off the event loop. */
+export function offThreadFdRequester(addonPath: string): FdRequester {
+  return {
+    requestFd: (path, text, timeoutMs) => new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER_SOURCE, {eval: true, workerData: {addon: addonPath, path, text, timeoutMs}})
+      let settled = false
+      worker.once('message', (message: {answer?: FdAnswer; error?: {message: string; code?: string}}) => {
+        settled = true
+        if (message.answer) resolve(message.answer)
+        else reject(Object.assign(new Error(message.error?.message ?? 'requestFd failed'), {code: message.error?.code}))
+      })
+      worker.once('error', (error) => {
+        settled = true
+        reject(error)
+      })
+      worker.once('exit', (code) => {
+        if (!settled) reject(new Error(`the descriptor request's worker exited (${code}) without an answer`))
+      })
+    }),
+  }
 }
 
 /** The error a user sees when the helper is not there to ask, with the fix. */
@@ -84,11 +123,11 @@ export class HelperClient implements HostPrivileges {
     return (await helperRequest(this.socketPath, {verb: 'resolver-remove'})) as RemoveOutcome
   }
 
-  /** A request whose answer carries a descriptor. It blocks this process briefly: the helper answers at once. */
-  private descriptor(request: HelperRequest): number {
-    let answer: {text: string; fd: number | null}
+  /** A request whose answer carries a descriptor. */
+  private async descriptor(request: HelperRequest): Promise<number> {
+    let answer: FdAnswer
     try {
-      answer = this.native.requestFd(this.socketPath, `${JSON.stringify(request)}\n`, FD_TIMEOUT_MS)
+      answer = await this.native.requestFd(this.socketPath, `${JSON.stringify(request)}\n`, FD_TIMEOUT_MS)
     } catch (error) {
       throw helperUnreachable(this.socketPath, (error as NodeJS.ErrnoException).code)
     }

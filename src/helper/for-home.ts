@@ -3,10 +3,10 @@
 // helper obeys its registration (registration.ts), never the user's config.
 import type {DliteConfig} from '../config/index.js'
 import {readConfig} from '../config/index.js'
-import {loadNative} from '../host/native.js'
+import {loadNative, nativeModulePath} from '../host/native.js'
 import {homeId} from '../network/names.js'
 import {HostNetworkActions} from './actions.js'
-import {HelperClient} from './client.js'
+import {HelperClient, offThreadFdRequester} from './client.js'
 import type {HostPrivileges} from './privileges.js'
 import {makeRegistration, type HelperRegistration} from './registration.js'
 import {helperSocketPath, resolverStateDir} from './system-paths.js'
@@ -30,7 +30,8 @@ export function hostPrivilegesFor(home: string, config: Pick<DliteConfig, 'owner
   if (isRootsOwnVm(config)) {
     return rootActions(makeRegistration({home, owner: {uid: 0, gid: 0}, subnet: config.subnet, hostname: config.hostname, hostsFile: options.hostsFile}))
   }
-  return new HelperClient(helperSocketPath(homeId(home)), loadNative())
+  loadNative() // a missing or broken addon is named here, with its fix, not inside a worker
+  return new HelperClient(helperSocketPath(homeId(home)), offThreadFdRequester(nativeModulePath()))
 }
 
 /** The plugin surface's form: the home's config is read at the first request. */

@@ -1,11 +1,12 @@
 // What `sudo dlite network setup` (and `sudo dlite install --network bridged`, which runs it) is asked for: the VM
-// network, its name and the DNS domain, checked as install checks them, every problem at once. The home's own
-// bridge, if it is up already, is no clash for its own subnet.
+// network, its name and the DNS domain, checked as install checks them, every problem at once. What is not given
+// stays as an earlier setup registered it (else the defaults). The home's own bridge, if it is up already, is no
+// clash for its own subnet.
 import {checkHostname, checkSubnet, type ValidationError} from '../install/validate.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {networkNames} from '../network/names.js'
 import {publicNamesAllowed} from '../network/reserved-names.js'
-import {DEFAULT_DNS_DOMAIN} from './registration.js'
+import {DEFAULT_DNS_DOMAIN, readRegistration} from './registration.js'
 
 export interface SetupInput {
   subnet?: string
@@ -19,9 +20,10 @@ export async function checkSetupOptions(home: string, input: SetupInput, routes?
   const bridge = networkNames(home).bridge
   const table = (routes ?? (await readHostRoutes())).filter((route) => route.dev !== bridge)
   const names = {publicNamesAllowed: publicNamesAllowed()}
-  const subnet = checkSubnet(input.subnet, {routes: table})
-  const hostname = checkHostname(input.hostname, names)
-  const domain = checkHostname(input.dnsDomain ?? DEFAULT_DNS_DOMAIN, names)
+  const earlier = readRegistration(home)
+  const subnet = checkSubnet(input.subnet ?? earlier?.subnet, {routes: table})
+  const hostname = checkHostname(input.hostname ?? earlier?.hostname, names)
+  const domain = checkHostname(input.dnsDomain ?? earlier?.dnsDomain ?? DEFAULT_DNS_DOMAIN, names)
   const errors = [
     ...(subnet.ok ? [] : [subnet.error]),
     ...(hostname.ok ? [] : [hostname.error]),

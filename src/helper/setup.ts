@@ -104,7 +104,7 @@ export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSe
       throw new Error(`refusing to register a root service that runs code others can change: ${problems.join('; ')}. Install dlite where only root can write (npm install -g as root), or set ${UNSAFE_ROOT_SERVICE_OVERRIDE}=1 on a development machine`)
     }
   }
-  await writeFileAtomic(registrationPath(registration.homeId), `${JSON.stringify(registration, null, 2)}\n`, 0o644)
+  await writeRegistration(registration)
   // a helper already serving reads the registration at every request: the new one counts at once
   if (await helperAnswers(socket)) return {registration, socket, runsAs: service?.kind ?? 'process', started: false}
   try {
@@ -122,6 +122,11 @@ export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSe
     throw error
   }
   return {registration, socket, runsAs: service?.kind ?? 'process', started: true}
+}
+
+/** Root's file, readable by all; a helper that runs reads it again at its next request. */
+export async function writeRegistration(registration: HelperRegistration): Promise<void> {
+  await writeFileAtomic(registrationPath(registration.homeId), `${JSON.stringify(registration, null, 2)}\n`, 0o644)
 }
 
 /** No service manager: the helper is a process of its own, in its own session, logging to root's log file. */

@@ -62,6 +62,11 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+/** Where the addon's loader is: a worker thread loads it from there (helper/client.ts). */
+export function nativeModulePath(): string {
+  return createRequire(import.meta.url).resolve('dlite-native')
+}
+
 /** Loads (once) and returns the addon, or throws a NativeAddonError naming the fix. */
 export function loadNative(options: LoadNativeOptions = {}): NativeAddon {
   if (cached && !options.reload && !options.require) return cached

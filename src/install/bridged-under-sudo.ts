@@ -1,13 +1,13 @@
 // `sudo dlite install --network bridged` for the user who ran sudo: root does the root part (the same as `sudo dlite
 // network setup`), then the install itself runs as that user — a child process with their uid, gid and home — so
 // root writes nothing in their home and the VM is theirs, as if they had run the two steps themselves. A failed
-// install takes back a registration this run made.
+// install leaves the registration as it was before this run (none, or the earlier one).
 import {spawn} from 'node:child_process'
 
 import type {ConfigOwner} from '../config/index.js'
 import {readRegistration} from '../helper/registration.js'
 import {checkSetupOptions, type SetupInput} from '../helper/setup-options.js'
-import {removeHelper, setUpHelper} from '../helper/setup.js'
+import {removeHelper, setUpHelper, writeRegistration} from '../helper/setup.js'
 import {homeId} from '../network/names.js'
 import type {ValidationError} from './validate.js'
 
@@ -33,7 +33,7 @@ export async function installBridgedForInvokingUser(options: {home: string; owne
   const {home, owner, entry} = options
   const checked = await checkSetupOptions(home, options.setup)
   if (!checked.ok) throw new SetupRefused(checked.errors)
-  const registeredBefore = readRegistration(home) !== undefined
+  const before = readRegistration(home)
   await setUpHelper({home, owner: {uid: owner.uid, gid: owner.gid}, ...checked.value, entry})
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, [entry, ...options.argv], {
@@ -42,6 +42,8 @@ export async function installBridgedForInvokingUser(options: {home: string; owne
     child.on('error', reject)
     child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 130 : 1)))
   })
-  if (code !== 0 && !registeredBefore) await removeHelper(home, entry, homeId).catch(() => {})
+  // a failed install leaves the root part as it found it
+  if (code !== 0 && !before) await removeHelper(home, entry, homeId).catch(() => {})
+  if (code !== 0 && before) await writeRegistration(before)
   return code
 }

@@ -416,7 +416,7 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
   const dirKind = facts.fs.kind(dir)
   if (dirKind !== 'directory') return fail('--docker-socket', `${dir} is not a directory, so ${dirname(path)} cannot be created`, 'choose a path under an existing directory')
   if (!facts.fs.writable(dir)) {
-    return fail('--docker-socket', `cannot create ${dirname(path) === dir ? path : dirname(path)}: ${dir} is not writable`, 'run install as root (sudo), or choose a path under a directory you can write')
+    return fail('--docker-socket', `cannot create ${dirname(path) === dir ? path : dirname(path)}: ${dir} is not writable`, 'choose a path under a directory you can write')
   }
   return ok(path)
 }

@@ -6,6 +6,8 @@ import {rmSync} from 'node:fs'
 import {isInstalled, readConfig} from '../config/index.js'
 import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
 import {contextName, removeDockerContext} from '../docker/context.js'
+import {hostPrivilegesFor, isRootsOwnVm} from '../helper/for-home.js'
+import {readRegistration} from '../helper/registration.js'
 import {removeHostsEntry} from '../network/hosts-file.js'
 import {homeId} from '../network/names.js'
 import {homeService} from '../service/index.js'
@@ -21,11 +23,13 @@ export interface UninstallResult {
   context: string
   /** The /var/run/docker.sock link to this VM: removed (as root), or left for `sudo dlite docker-socket unlink`. */
   systemSocket: string
+  /** A user's bridged VM: its registration with the root helper stays until `sudo dlite network remove`. */
+  rootHelper: string
   purged: boolean
 }
 
 export async function uninstall(home: string, options: {purge: boolean; hostsFile?: string; entry: string}): Promise<UninstallResult> {
-  const result: UninstallResult = {home, wasInstalled: isInstalled(home), stopped: false, service: 'none', context: 'none', systemSocket: 'none', purged: false}
+  const result: UninstallResult = {home, wasInstalled: isInstalled(home), stopped: false, service: 'none', context: 'none', systemSocket: 'none', rootHelper: 'none', purged: false}
   if (!result.wasInstalled) {
     if (options.purge) {
       rmSync(home, {recursive: true, force: true})
@@ -42,7 +46,12 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
     result.service = `${manager.kind} ${manager.id} removed`
   }
   // stop removes the hosts line; this catches a daemon that died without cleaning up (a user-mode VM has none).
-  if (config.network === 'bridged') await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
+  // For a user's VM that is the root helper's work, and the helper itself is root's to remove.
+  if (config.network === 'bridged' && isRootsOwnVm(config)) await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
+  if (readRegistration(home)) {
+    if (config.network === 'bridged' && !isRootsOwnVm(config)) await hostPrivilegesFor(home, config).networkDown().catch(() => {})
+    result.rootHelper = 'still registered: `sudo dlite network remove` stops it and forgets this home'
+  }
   const name = contextName(home)
   const restored = await restorePreviousContext(home, name, config.owner)
   const context = await removeDockerContext(name, config.owner)

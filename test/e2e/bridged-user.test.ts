@@ -158,6 +158,10 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     const helpers = processesMentioning(` helper ${id}`)
     expect(helpers, 'the root helper').to.have.length(1)
     expect(helpers[0].uids).to.deep.equal([0, 0, 0, 0])
+    // what asking the helper costs a start: the network stage (network-up and tap-open over the socket)
+    const log = readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')
+    const at = (what: string) => Date.parse(new RegExp(`^(\\S+) stage network ${what}`, 'm').exec(log)?.[1] ?? '')
+    process.stderr.write(`      [bridged-user] network stage through the root helper: ${at('done') - at('start')} ms\n`)
     // the tap QEMU holds came from the helper: the user could not have opened /dev/net/tun
     const link = await ns.run('ip', ['-o', 'link', 'show', 'master', 'dlite0'])
     expect(link.stdout).to.contain('dlite0-tap')

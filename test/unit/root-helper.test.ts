@@ -2,25 +2,22 @@
 // peer that is not the registration's owner, an oversized line — each refused before anything is done, and
 // logged. The server runs on a real unix socket; the network work is a recording fake.
 import {expect} from 'chai'
-import {execFile} from 'node:child_process'
-import {createRequire} from 'node:module'
-import {existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
 
 import {HostNetworkActions, RefusedRequest, routeRefusal} from '../../src/helper/actions.js'
-import {helperRequest} from '../../src/helper/client.js'
+import {HelperClient, helperRequest, offThreadFdRequester} from '../../src/helper/client.js'
 import type {BridgeLink, HostPrivileges} from '../../src/helper/privileges.js'
 import {checkRegistration, makeRegistration, parseRegistration, type HelperRegistration} from '../../src/helper/registration.js'
 import {parseHelperRequest} from '../../src/helper/requests.js'
 import {serveHelper, type HelperServer, type PeerCredentials} from '../../src/helper/server.js'
 import {helperSocketPath, registrationPath, systemDirs} from '../../src/helper/system-paths.js'
 import type {RouteCommands} from '../../src/network/route-commands.js'
-import {loadNative} from '../../src/host/native.js'
+import {loadNative, nativeModulePath} from '../../src/host/native.js'
 
-const require = createRequire(import.meta.url)
 const OWNER = {uid: 1234, gid: 1234}
 const NO_DEVICES = {openTap: () => -1, closeFd: () => {}, bindSocket: () => -1, resolverStateDir: '/nonexistent'}
 const registration = (): HelperRegistration => makeRegistration({home: '/home/ann/.dlite', owner: OWNER, subnet: '192.168.64.0/24', hostname: 'local.docker', defaultHome: '/home/ann/.dlite'})
@@ -203,16 +200,21 @@ describe('root helper', () => {
       expect(logged.some((line) => /uid 1234 pid 42: route-add 172\.18\.0\.0\/16: done/.test(line))).to.equal(true)
     })
 
-    it('hands the owner the tap as a descriptor in the answer', async () => {
-      // the client blocks on its socket (as a daemon asking for its tap does), so it runs in a process of its own
-      const probe = `const n = require(${JSON.stringify(require.resolve('dlite-native'))}); const fs = require('fs');
-        const a = n.requestFd(${JSON.stringify(join(dir, 'abc123.sock'))}, '{"verb":"tap-open"}\\n', 5000);
-        console.log(JSON.stringify({text: a.text.trim(), fd: a.fd, target: fs.readlinkSync('/proc/self/fd/' + a.fd)}))`
-      const out = await new Promise<string>((resolve, reject) => execFile(process.execPath, ['-e', probe], (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))))
-      const answer = JSON.parse(out) as {text: string; fd: number; target: string}
-      expect(JSON.parse(answer.text)).to.deep.equal({ok: true, result: {tap: 'dlite0-tap'}})
-      expect(answer.target).to.equal('/dev/null')
-      expect(done).to.deep.equal(['tap-open'])
+    it('hands the owner the tap and the DNS sockets as descriptors in the answer, without blocking the event loop', async () => {
+      const client = new HelperClient(join(dir, 'abc123.sock'), offThreadFdRequester(nativeModulePath()))
+      let ticks = 0
+      const ticker = setInterval(() => ticks++, 1)
+      const tap = await client.openTap()
+      const udp = await client.dnsSocket('udp')
+      clearInterval(ticker)
+      // each stands in for the real thing (/dev/null here): the same file arrives on this side
+      for (const fd of [tap, udp]) {
+        expect(readlinkSync(`/proc/self/fd/${fd}`)).to.equal('/dev/null')
+        closeSync(fd)
+      }
+      expect(done).to.deep.equal(['tap-open', 'dns-socket udp'])
+      // the server answered in this same thread while the requests waited in theirs
+      expect(ticks).to.be.above(0)
     })
 
     it('refuses another user (another member of the group too), and logs it; nothing is done', async () => {

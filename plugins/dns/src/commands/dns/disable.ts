@@ -1,4 +1,5 @@
 import {Listr} from 'listr2'
+import {statSync} from 'node:fs'
 
 import {DnsCommand} from '../../dns-command.js'
 import {realResolverHost, removeResolverFilesAsUser, type RemoveOutcome} from 'dlite-kit/resolver-file'
@@ -43,8 +44,9 @@ export default class DnsDisable extends DnsCommand {
         title: 'Remove the host resolver configuration',
         task: async (_: unknown, task: {title: string}) => {
           // With the VM stopped there is no daemon to do it: do it here (root's own VM), or ask the root helper
+          // (a user's VM, whoever runs this: the helper serves its owner and root)
           if (!outcome.removal) {
-            outcome.removal = process.getuid?.() === 0
+            outcome.removal = statSync(context.home).uid === 0
               ? await removeResolverFilesAsUser(dir, realResolverHost())
               : await dlite.hostPrivileges(context.home).removeResolver()
           }
