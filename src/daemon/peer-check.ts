@@ -11,7 +11,7 @@ export interface PeerCredentials {
 }
 
 /** The socket's file descriptor; Node keeps it on the internal handle of a connected unix socket. */
-function socketFd(socket: Socket): number | undefined {
+export function socketFd(socket: Socket): number | undefined {
   const fd = (socket as unknown as {_handle?: {fd?: number}})._handle?.fd
   return typeof fd === 'number' && fd >= 0 ? fd : undefined
 }

@@ -5,17 +5,12 @@ import {chmodSync, chownSync, lstatSync, mkdirSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {dirname} from 'node:path'
 
+import {socketFd, type PeerCredentials} from '../daemon/peer-check.js'
 import {listenPrivately} from '../util/listen-private.js'
 import {RefusedRequest} from './actions.js'
 import type {HostPrivileges} from './privileges.js'
 import type {HelperRegistration} from './registration.js'
 import {MAX_REQUEST_BYTES, parseHelperRequest, type HelperAnswer, type HelperRequest} from './requests.js'
-
-export interface PeerCredentials {
-  pid: number | null
-  uid: number
-  gid: number
-}
 
 export interface HelperServerDeps {
   /** Read again for each connection: a registration root changes counts at once. */
@@ -32,11 +27,6 @@ export interface HelperServerDeps {
 export interface HelperServer {
   server: Server
   close(): Promise<void>
-}
-
-function socketFd(socket: Socket): number | undefined {
-  const fd = (socket as unknown as {_handle?: {fd?: number}})._handle?.fd
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined
 }
 
 function describe(request: HelperRequest): string {
@@ -104,6 +94,8 @@ export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer>
       if (newline < 0) return
       const line = buffer.slice(0, newline)
       buffer = ''
+      // the request is in: a verb may take longer than a peer may idle (a resolver reload waits up to 30 s)
+      socket.setTimeout(0)
       socket.removeAllListeners('data')
       socket.resume()
       const request = parseHelperRequest(line)

@@ -50,13 +50,18 @@ function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) throw new Error(`${what} is root's work: run it with sudo`)
 }
 
-/** The directories root keeps the helper's files in, made if missing, and checked to be root's alone. */
+/**
+ * The directories root keeps the helper's files in, checked to be root's alone — where they would be made, before
+ * root makes anything there — then made if missing.
+ */
 export function ensureSystemDirs(): void {
   const dirs = systemDirs()
   for (const dir of [dirs.registrations, dirs.sockets, dirs.logs]) {
-    mkdirSync(dir, {recursive: true, mode: 0o755})
-    const problems = rootOnlyPathProblems(dir)
+    let existing = dir
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing)
+    const problems = rootOnlyPathProblems(existing)
     if (problems.length > 0) throw new Error(`refusing to keep the root helper's files in ${dir}: ${problems.join('; ')}`)
+    mkdirSync(dir, {recursive: true, mode: 0o755})
   }
 }
 

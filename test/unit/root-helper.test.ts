@@ -2,7 +2,7 @@
 // peer that is not the registration's owner, an oversized line — each refused before anything is done, and
 // logged. The server runs on a real unix socket; the network work is a recording fake.
 import {expect} from 'chai'
-import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -13,7 +13,9 @@ import {HelperClient, helperRequest, offThreadFdRequester} from '../../src/helpe
 import type {BridgeLink, HostPrivileges} from '../../src/helper/privileges.js'
 import {checkRegistration, makeRegistration, parseRegistration, type HelperRegistration} from '../../src/helper/registration.js'
 import {parseHelperRequest} from '../../src/helper/requests.js'
-import {serveHelper, type HelperServer, type PeerCredentials} from '../../src/helper/server.js'
+import type {PeerCredentials} from '../../src/daemon/peer-check.js'
+import {serveHelper, type HelperServer} from '../../src/helper/server.js'
+import {ensureSystemDirs} from '../../src/helper/setup.js'
 import {helperSocketPath, registrationPath, systemDirs} from '../../src/helper/system-paths.js'
 import type {RouteCommands} from '../../src/network/route-commands.js'
 import {loadNative, nativeModulePath} from '../../src/host/native.js'
@@ -248,5 +250,36 @@ describe('root helper', () => {
       await helperRequest(join(dir, 'none.sock'), {verb: 'network-up'}).catch((e: Error) => (error = e))
       expect(error?.message).to.match(/root helper for this home is not running .*sudo dlite network setup/)
     })
+  })
+})
+
+describe('root helper directories', () => {
+  let base: string
+  const saved = process.env.DLITE_SYSTEM_DIR
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'dlite-system-dirs-'))
+  })
+  afterEach(() => {
+    if (saved === undefined) delete process.env.DLITE_SYSTEM_DIR
+    else process.env.DLITE_SYSTEM_DIR = saved
+    rmSync(base, {recursive: true, force: true})
+  })
+
+  it('root makes nothing in a directory a user owns, and says why', function () {
+    if (process.getuid?.() !== 0) this.skip()
+    const usersDir = join(base, 'users')
+    mkdirSync(usersDir, {mode: 0o755})
+    chownSync(usersDir, 1234, 1234)
+    process.env.DLITE_SYSTEM_DIR = join(usersDir, 'dlite')
+    expect(() => ensureSystemDirs()).to.throw(/refusing to keep the root helper's files in .*owned by uid 1234/)
+    expect(readdirSync(usersDir)).to.deep.equal([])
+  })
+
+  it('are made, root\'s, where only root may write', function () {
+    if (process.getuid?.() !== 0) this.skip()
+    chmodSync(base, 0o755)
+    process.env.DLITE_SYSTEM_DIR = join(base, 'dlite')
+    ensureSystemDirs()
+    expect(readdirSync(join(base, 'dlite')).sort()).to.deep.equal(['etc', 'log', 'run'])
   })
 })
