@@ -10,8 +10,9 @@ export function defaultHome(): string {
 }
 
 /**
- * Where oclif keeps the plugins that the user installed (`dlite plugins install`): the daemon, which may run
- * as root, is pointed here (DLITE_DATA_DIR) so it loads the same plugins as the user's own commands.
+ * Where oclif keeps the plugins that the user installed (`dlite plugins install`): the daemon is pointed here
+ * (DLITE_DATA_DIR) so it loads the same plugins as the user's own commands. A root process never loads plugins
+ * from a directory that is not root's alone (host/root-plugin-dir.ts).
  */
 export function pluginDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.DLITE_DATA_DIR) return env.DLITE_DATA_DIR

@@ -437,7 +437,11 @@ Napi::Value RequestFd(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   memcpy(addr.sun_path, path.c_str(), path.size());
+#ifdef SOCK_CLOEXEC
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
   int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+#endif
   if (sock < 0) {
     int err = errno;
     ErrnoError(env, err, "socket", std::string("requestFd: ") + strerror(err)).ThrowAsJavaScriptException();
@@ -448,10 +452,27 @@ Napi::Value RequestFd(const Napi::CallbackInfo& info) {
   std::string answer;
   int err = 0;
   const char* failedAt = "connect";
-  if (connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
-    err = errno;
-  } else {
-    fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+  // non-blocking from the start: a helper whose backlog is full must not hold this thread past the deadline
+  fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+  for (;;) {
+    if (connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && MonotonicMs() < deadline) {
+      struct timespec pause = {0, 10 * 1000 * 1000};
+      nanosleep(&pause, nullptr);
+      continue;
+    }
+    if (errno == EINPROGRESS && WaitFor(sock, POLLOUT, deadline)) {
+      int soError = 0;
+      socklen_t soLen = sizeof soError;
+      getsockopt(sock, SOL_SOCKET, SO_ERROR, &soError, &soLen);
+      if (soError == 0) break;
+      errno = soError;
+    }
+    err = errno == EAGAIN ? ETIMEDOUT : errno;
+    break;
+  }
+  if (err == 0) {
     failedAt = "send";
     size_t sent = 0;
     while (err == 0 && sent < text.size()) {
@@ -543,7 +564,11 @@ Napi::Value BindSocket(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "bindSocket: protocol udp|tcp, an IPv4 address, a port 1-65535").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+#ifdef SOCK_CLOEXEC
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+#else
   int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+#endif
   const char* failedAt = "socket";
   if (fd >= 0) {
     fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -39,12 +39,24 @@ export function offThreadFdRequester(addonPath: string): FdRequester {
     requestFd: (path, text, timeoutMs) => new Promise((resolve, reject) => {
       const worker = new Worker(WORKER_SOURCE, {eval: true, workerData: {addon: addonPath, path, text, timeoutMs}})
       let settled = false
+      // the addon keeps its own deadline; this one is for a worker that never gets that far
+      const stuck = setTimeout(() => {
+        settled = true
+        void worker.terminate()
+        reject(Object.assign(new Error(`no answer from ${path} within ${timeoutMs / 1000} s`), {code: 'ETIMEDOUT'}))
+      }, timeoutMs + 5000)
+      worker.once('exit', () => clearTimeout(stuck))
       worker.once('message', (message: {answer?: FdAnswer; error?: {message: string; code?: string}}) => {
+        if (settled) {
+          if (message.answer?.fd !== null && message.answer?.fd !== undefined) closeSync(message.answer.fd)
+          return
+        }
         settled = true
         if (message.answer) resolve(message.answer)
         else reject(Object.assign(new Error(message.error?.message ?? 'requestFd failed'), {code: message.error?.code}))
       })
       worker.once('error', (error) => {
+        if (settled) return
         settled = true
         reject(error)
       })

@@ -4,7 +4,7 @@
 // strict: a field out of shape is an error.
 import {readFileSync} from 'node:fs'
 
-import {isRfc1918, parsePrefix} from 'dlite-kit/ipv4'
+import {cidrsOverlap, isRfc1918, parsePrefix, requireCidr} from 'dlite-kit/ipv4'
 
 import {endsInReservedSuffix, publicNamesAllowed} from '../network/reserved-names.js'
 import {homeId, networkNames} from '../network/names.js'
@@ -37,7 +37,8 @@ const HOSTNAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/
 const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 export function makeRegistration(options: {home: string; owner: {uid: number; gid: number}; subnet: string; hostname: string; hostsFile?: string; dnsDomain?: string; defaultHome?: string}): HelperRegistration {
-  const names = networkNames(options.home, options.defaultHome)
+  // a user's home never gets root's default names (dlite0): two users' ~/.dlite would share a bridge
+  const names = networkNames(options.home, options.defaultHome, options.owner.uid === 0)
   return checkRegistration({
     version: 1, homeId: names.homeId, home: options.home, owner: options.owner,
     bridge: names.bridge, tap: names.tap, natTable: names.natTable,
@@ -68,6 +69,28 @@ export function checkRegistration(value: unknown): HelperRegistration {
     version: 1, homeId: r.homeId, home: r.home, owner: {uid: owner.uid, gid: owner.gid}, bridge: r.bridge!, tap: r.tap!,
     natTable: r.natTable, subnet: r.subnet!, hostname: r.hostname, hostsFile: r.hostsFile, dnsDomain,
   }
+}
+
+/**
+ * Why `candidate` may not be registered beside the others (empty when it may): one home's id is never taken over
+ * by another home or user, and no two homes share a bridge, a tap, a network or the domain their resolver file
+ * is for — any of those would let one owner's verbs act on another's VM.
+ */
+export function registrationConflicts(candidate: HelperRegistration, others: HelperRegistration[]): string[] {
+  const problems: string[] = []
+  for (const other of others) {
+    if (other.homeId === candidate.homeId) {
+      if (other.home !== candidate.home || other.owner.uid !== candidate.owner.uid) {
+        problems.push(`the home id ${other.homeId} is registered for ${other.home} of uid ${other.owner.uid}: \`sudo dlite network remove\` for that home first, or use another DLITE_HOME or --profile`)
+      }
+      continue
+    }
+    const whose = `${other.home} (uid ${other.owner.uid})`
+    if (other.bridge === candidate.bridge || other.tap === candidate.tap) problems.push(`${whose} is registered with the same bridge or tap (${other.bridge}, ${other.tap}): use another DLITE_HOME or --profile`)
+    if (cidrsOverlap(requireCidr(other.subnet), requireCidr(candidate.subnet))) problems.push(`${whose} is registered for ${other.subnet}, which overlaps ${candidate.subnet}: choose another --subnet`)
+    if (other.dnsDomain === candidate.dnsDomain) problems.push(`${whose} is registered for the DNS domain ${other.dnsDomain}: choose another --dns-domain (e.g. ${candidate.owner.uid === 0 ? 'root' : 'mine'}.docker)`)
+  }
+  return problems
 }
 
 export function parseRegistration(text: string): HelperRegistration {

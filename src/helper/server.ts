@@ -29,15 +29,25 @@ export interface HelperServer {
   close(): Promise<void>
 }
 
+/** The request as the log shows it: what the peer sent is quoted, so it cannot write a line of its own. */
 function describe(request: HelperRequest): string {
-  if ('subnet' in request) return `${request.verb} ${request.subnet}`
+  if ('subnet' in request) return `${request.verb} ${JSON.stringify(request.subnet)}`
   if ('protocol' in request) return `${request.verb} ${request.protocol}`
-  if ('domain' in request) return `${request.verb} ${request.domain} (${request.mode})`
+  if ('domain' in request) return `${request.verb} ${JSON.stringify(request.domain)} (${request.mode})`
   return request.verb
 }
 
+/** One log line whatever a message holds (a refusal may repeat what the peer sent). */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** Connections at once: enough for a daemon and its plugins, too few for a flood to hold the helper's descriptors. */
+const MAX_CONNECTIONS = 32
+
 export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer> {
-  const {socketPath, log} = deps
+  const {socketPath} = deps
+  const log = (line: string) => deps.log(oneLine(line))
   const first = deps.registration()
   let queue: Promise<unknown> = Promise.resolve()
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
@@ -155,6 +165,9 @@ export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer>
   }
 
   const server = createServer(handle)
+  server.maxConnections = MAX_CONNECTIONS
+  // an accept that fails (out of descriptors) is logged, never the end of the helper
+  server.on('error', (error) => log(`socket: ${error.message}`))
   mkdirSync(dirname(socketPath), {recursive: true, mode: 0o755})
   try {
     // only a socket of an earlier helper is ever removed here: the directory is root's

@@ -2,6 +2,9 @@
 // network, its name and the DNS domain, checked as install checks them, every problem at once. What is not given
 // stays as an earlier setup registered it (else the defaults). The home's own bridge, if it is up already, is no
 // clash for its own subnet.
+import {existsSync, lstatSync} from 'node:fs'
+import {dirname} from 'node:path'
+
 import {checkHostname, checkSubnet, type ValidationError} from '../install/validate.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {networkNames} from '../network/names.js'
@@ -16,7 +19,16 @@ export interface SetupInput {
 
 export type CheckedSetup = {ok: true; value: {subnet: string; hostname: string; dnsDomain: string}} | {ok: false; errors: ValidationError[]}
 
-export async function checkSetupOptions(home: string, input: SetupInput, routes?: HostRoute[]): Promise<CheckedSetup> {
+/** The home, or the nearest directory above it that exists, must be the user's: nobody registers another's home. */
+export function homeOwnerProblem(home: string, uid: number): ValidationError | undefined {
+  let path = home
+  while (!existsSync(path) && dirname(path) !== path) path = dirname(path)
+  const owner = lstatSync(path).uid
+  if (owner === uid) return undefined
+  return {flag: 'DLITE_HOME', message: `${path} belongs to uid ${owner}, not to uid ${uid} who ran sudo`, fix: 'run it with sudo as the user whose home it is, or set DLITE_HOME to a directory of yours'}
+}
+
+export async function checkSetupOptions(home: string, input: SetupInput, uid: number, routes?: HostRoute[]): Promise<CheckedSetup> {
   const bridge = networkNames(home).bridge
   const table = (routes ?? (await readHostRoutes())).filter((route) => route.dev !== bridge)
   const names = {publicNamesAllowed: publicNamesAllowed()}
@@ -24,11 +36,13 @@ export async function checkSetupOptions(home: string, input: SetupInput, routes?
   const subnet = checkSubnet(input.subnet ?? earlier?.subnet, {routes: table})
   const hostname = checkHostname(input.hostname ?? earlier?.hostname, names)
   const domain = checkHostname(input.dnsDomain ?? earlier?.dnsDomain ?? DEFAULT_DNS_DOMAIN, names)
+  const ownership = homeOwnerProblem(home, uid)
   const errors = [
+    ...(ownership ? [ownership] : []),
     ...(subnet.ok ? [] : [subnet.error]),
     ...(hostname.ok ? [] : [hostname.error]),
     ...(domain.ok ? [] : [{...domain.error, flag: '--dns-domain', fix: domain.error.fix.replace('--hostname', '--dns-domain')}]),
   ]
-  if (!subnet.ok || !hostname.ok || !domain.ok) return {ok: false, errors}
+  if (errors.length > 0 || !subnet.ok || !hostname.ok || !domain.ok) return {ok: false, errors}
   return {ok: true, value: {subnet: subnet.value, hostname: hostname.value, dnsDomain: domain.value}}
 }

@@ -4,16 +4,19 @@
 // the host reboots. Remove stops it, takes down what it made and forgets the home. Nothing is written in the
 // user's home: root never acts on paths a user controls.
 import {spawn} from 'node:child_process'
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {connect} from 'node:net'
-import {dirname} from 'node:path'
+import {userInfo} from 'node:os'
+import {dirname, join} from 'node:path'
 
 import {writeFileAtomic} from 'dlite-kit/atomic-write'
+import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
 
+import {PUBLIC_NAMES_ENV} from '../network/reserved-names.js'
 import {detectServiceManager, serviceManager, type ServiceManager} from '../service/manager.js'
 import {rootOnlyPathProblems, rootServiceProblems, UNSAFE_ROOT_SERVICE_OVERRIDE} from '../service/root-owned.js'
 import {rootActions} from './for-home.js'
-import {makeRegistration, readRegistrationAsRoot, type HelperRegistration} from './registration.js'
+import {makeRegistration, readRegistrationAsRoot, registrationConflicts, type HelperRegistration} from './registration.js'
 import {helperLogPath, helperSocketPath, registrationPath, resolverStateDir, SYSTEM_DIR_ENV, systemDirs} from './system-paths.js'
 
 export interface HelperSetupOptions {
@@ -39,11 +42,24 @@ export interface HelperSetupResult {
 /** The systemd unit or LaunchDaemon that runs the helper for one home; undefined where there is no manager. */
 export function helperService(registration: HelperRegistration, entry: string): ServiceManager | undefined {
   const name = `dlite-helper-${registration.homeId}`
+  const {PATH, HOME, ...env} = helperEnvironment()
   return serviceManager(detectServiceManager(), {
-    scope: 'system', home: registration.home, name, command: [process.execPath, entry, 'helper', registration.homeId],
-    env: {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...(process.env[SYSTEM_DIR_ENV] ? {[SYSTEM_DIR_ENV]: process.env[SYSTEM_DIR_ENV]!} : {})},
-    logFile: helperLogPath(registration.homeId), autostart: true,
+    scope: 'system', description: `dlite root helper for ${registration.home} (uid ${registration.owner.uid})`, name, command: [process.execPath, entry, 'helper', registration.homeId],
+    env: {PATH: PATH!, ...(env as Record<string, string>)}, logFile: helperLogPath(registration.homeId), autostart: true,
   }, {name, systemdUnit: `${name}.service`, launchdLabel: `io.dlite.helper.${registration.homeId}`})
+}
+
+/** What root passes on to the settings the helper honours; nothing else of whoever ran sudo. */
+const PASSED_TO_HELPER = [SYSTEM_DIR_ENV, RESOLVER_DIR_ENV, PUBLIC_NAMES_ENV]
+
+/**
+ * The helper's whole environment: a fixed PATH for `ip` and `nft`, root's own home (so oclif loads no plugins but
+ * root's), and only the settings above from the environment of the setup that starts it.
+ */
+export function helperEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const rootHome = userInfo().homedir
+  const passed = Object.fromEntries(PASSED_TO_HELPER.filter((key) => env[key]).map((key) => [key, env[key]]))
+  return {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: rootHome, DLITE_DATA_DIR: join(rootHome, '.local', 'share', 'dlite'), ...passed}
 }
 
 function requireRoot(what: string): void {
@@ -101,6 +117,8 @@ export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSe
   requireRoot('`dlite network setup`')
   const registration = makeRegistration({home: options.home, owner: options.owner, subnet: options.subnet, hostname: options.hostname, dnsDomain: options.dnsDomain, defaultHome: options.defaultHome})
   ensureSystemDirs()
+  const conflicts = registrationConflicts(registration, allRegistrations())
+  if (conflicts.length > 0) throw new Error(conflicts.join('; '))
   const socket = helperSocketPath(registration.homeId)
   const service = helperService(registration, options.entry)
   if (service) {
@@ -129,6 +147,27 @@ export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSe
   return {registration, socket, runsAs: service?.kind ?? 'process', started: true}
 }
 
+/** Every home registered on this host (a file out of shape or not root's is skipped: it serves nobody). */
+export function allRegistrations(): HelperRegistration[] {
+  let names: string[]
+  try {
+    names = readdirSync(systemDirs().registrations)
+  } catch {
+    return []
+  }
+  const found: HelperRegistration[] = []
+  for (const name of names) {
+    const id = /^([0-9a-f]{6})\.json$/.exec(name)?.[1]
+    if (!id) continue
+    try {
+      found.push(readRegistrationAsRoot(id))
+    } catch {
+      // not one the helper would serve
+    }
+  }
+  return found
+}
+
 /** Root's file, readable by all; a helper that runs reads it again at its next request. */
 export async function writeRegistration(registration: HelperRegistration): Promise<void> {
   await writeFileAtomic(registrationPath(registration.homeId), `${JSON.stringify(registration, null, 2)}\n`, 0o644)
@@ -140,7 +179,7 @@ function spawnHelper(id: string, entry: string): void {
   mkdirSync(dirname(logPath), {recursive: true, mode: 0o755})
   const log = openSync(logPath, 'a', 0o644)
   try {
-    const child = spawn(process.execPath, [entry, 'helper', id], {detached: true, stdio: ['ignore', log, log], env: {...process.env}})
+    const child = spawn(process.execPath, [entry, 'helper', id], {detached: true, stdio: ['ignore', log, log], env: helperEnvironment(), cwd: '/'})
     child.unref()
   } finally {
     closeSync(log)

@@ -31,7 +31,7 @@ export function invokingUserEnv(env: NodeJS.ProcessEnv, owner: ConfigOwner, name
 /** Returns the exit code of the user's install. */
 export async function installBridgedForInvokingUser(options: {home: string; owner: ConfigOwner; entry: string; argv: string[]; setup: SetupInput}): Promise<number> {
   const {home, owner, entry} = options
-  const checked = await checkSetupOptions(home, options.setup)
+  const checked = await checkSetupOptions(home, options.setup, owner.uid)
   if (!checked.ok) throw new SetupRefused(checked.errors)
   const before = readRegistration(home)
   await setUpHelper({home, owner: {uid: owner.uid, gid: owner.gid}, ...checked.value, entry})

@@ -47,9 +47,9 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
   }
   // stop removes the hosts line; this catches a daemon that died without cleaning up (a user-mode VM has none).
   // For a user's VM that is the root helper's work, and the helper itself is root's to remove.
-  if (config.network === 'bridged' && isRootsOwnVm(config)) await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
+  if (config.network === 'bridged' && isRootsOwnVm(home, config)) await removeHostsEntry(options.hostsFile ?? '/etc/hosts', homeId(home))
   if (readRegistration(home)) {
-    if (config.network === 'bridged' && !isRootsOwnVm(config)) await hostPrivilegesFor(home, config).networkDown().catch(() => {})
+    if (config.network === 'bridged' && !isRootsOwnVm(home, config)) await hostPrivilegesFor(home, config).networkDown().catch(() => {})
     result.rootHelper = 'still registered: `sudo dlite network remove` stops it and forgets this home'
   }
   const name = contextName(home)

@@ -5,6 +5,7 @@ import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client
 import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder, pidHoldsLock} from '../daemon/pid-lock.js'
 import {controlSocketPath, pidFilePath} from '../daemon/daemon-paths.js'
+import {homeOwnerUid} from '../helper/for-home.js'
 import {readRegistration} from '../helper/registration.js'
 import type {DliteConfig} from '../config/index.js'
 import {homeLayout} from '../paths.js'
@@ -20,9 +21,11 @@ export interface StartResult {
 /** Why this user may not start the daemon here, with the fix; undefined when it may. */
 export function startRefusal(home: string, config: Pick<DliteConfig, 'network' | 'owner'>): {message: string; fix: string} | undefined {
   const uid = process.getuid?.()
-  // nothing of a user's VM runs as root: root starting another user's VM would run it as root
-  if (uid === 0 && config.owner && config.owner.uid !== 0) {
-    return {message: `the VM in ${home} belongs to uid ${config.owner.uid} and runs as that user, never as root`, fix: 'run `dlite start` as that user, without sudo'}
+  // nothing of a user's VM runs as root: root starting another user's VM would run it as root (the owner is the
+  // home directory's, which its user cannot give away, as well as the config's, which they can edit)
+  const owner = config.owner && config.owner.uid !== 0 ? config.owner.uid : homeOwnerUid(home)
+  if (uid === 0 && owner !== 0) {
+    return {message: `the VM in ${home} belongs to uid ${owner} and runs as that user, never as root`, fix: 'run `dlite start` as that user, without sudo'}
   }
   if (config.network === 'user' || uid === 0) return undefined
   // a user's bridged VM: root's part is the root helper's, registered once for this home

@@ -5,10 +5,11 @@
 export const RESERVED_SUFFIXES = ['docker', 'test', 'internal', 'local'] as const
 
 /** The override for a name under a domain the user owns, named in every refusal. */
-export const PUBLIC_NAMES_OVERRIDE = 'DLITE_ALLOW_PUBLIC_NAMES=1'
+export const PUBLIC_NAMES_ENV = 'DLITE_ALLOW_PUBLIC_NAMES'
+export const PUBLIC_NAMES_OVERRIDE = `${PUBLIC_NAMES_ENV}=1`
 
 export function publicNamesAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.DLITE_ALLOW_PUBLIC_NAMES === '1'
+  return env[PUBLIC_NAMES_ENV] === '1'
 }
 
 /** The name's last label is one of RESERVED_SUFFIXES (lower-case, no trailing dot expected). */

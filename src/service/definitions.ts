@@ -4,7 +4,9 @@
 
 export interface ServiceSpec {
   /** DLITE_HOME of the VM this service runs; always put in the daemon's environment. */
-  home: string
+  home?: string
+  /** What the service is, for the unit's Description (default: the VM daemon of `home`). */
+  description?: string
   /** The daemon's argv, e.g. [process.execPath, '/usr/lib/node_modules/dlite/bin/run.js', 'daemon']. */
   command: string[]
   /** systemd unit name (without .service) / launchd label suffix; see serviceNames(). */
@@ -52,9 +54,10 @@ function assertPrintable(what: string, value: string): void {
 
 function assertSpec(spec: ServiceSpec): void {
   if (spec.command.length === 0) throw new Error('service command is empty')
-  if (!spec.home.startsWith('/')) throw new Error(`DLITE_HOME must be absolute: ${spec.home}`)
+  if (spec.home !== undefined && !spec.home.startsWith('/')) throw new Error(`DLITE_HOME must be absolute: ${spec.home}`)
   if (!/^[A-Za-z0-9_.@-]+$/.test(spec.name)) throw new Error(`bad service name: ${spec.name}`)
-  assertPrintable('DLITE_HOME', spec.home)
+  if (spec.home !== undefined) assertPrintable('DLITE_HOME', spec.home)
+  if (spec.description !== undefined) assertPrintable('description', spec.description)
   spec.command.forEach((arg) => assertPrintable('service command', arg))
   for (const [key, value] of Object.entries(spec.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad environment variable name: ${key}`)
@@ -70,12 +73,12 @@ function systemdQuote(value: string, exec: boolean): string {
 }
 
 function environment(spec: ServiceSpec): [string, string][] {
-  return [['DLITE_HOME', spec.home], ...Object.entries(spec.env ?? {}).filter(([key]) => key !== 'DLITE_HOME')]
+  return [...(spec.home === undefined ? [] : [['DLITE_HOME', spec.home] as [string, string]]), ...Object.entries(spec.env ?? {}).filter(([key]) => key !== 'DLITE_HOME')]
 }
 
 export function systemdUnitText(spec: ServiceSpec): string {
   assertSpec(spec)
-  const description = `dlite VM daemon (DLITE_HOME=${spec.home})`.replace(/%/g, '%%')
+  const description = (spec.description ?? `dlite VM daemon (DLITE_HOME=${spec.home})`).replace(/%/g, '%%')
   const user = spec.scope === 'user'
   const lines = [
     '# Written by `dlite install`; removed by `dlite uninstall`. Edits are lost on reinstall.',

@@ -13,7 +13,7 @@ import {join} from 'node:path'
 
 import {homeId} from '../../src/network/names.js'
 import {busyboxImageTarball} from '../helpers/busybox-image.js'
-import {dliteCli, printLogsOnFailure, REPO} from '../helpers/dlite-cli.js'
+import {printLogsOnFailure, REPO} from '../helpers/dlite-cli.js'
 import {processesMentioning, uidsOf} from '../helpers/processes.js'
 import {createNetns, runCommand, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
@@ -124,13 +124,14 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
   })
 
   it('the user installs dlite-dns, their own plugin, from its tarball', async () => {
-    // the user's own plugin, from its packed tarball (packed and installed outside the namespace: npm may fetch)
+    // the user's own plugin, from its packed tarball
     const packed = await runCommand('npm', ['pack', '-w', 'dlite-dns', '--pack-destination', systemDir], {cwd: REPO, timeoutMs: 300_000})
     expect(packed.code, packed.stderr).to.equal(0)
     const {version} = JSON.parse(readFileSync(join(REPO, 'plugins', 'dns', 'package.json'), 'utf8')) as {version: string}
-    const installed = await dliteCli({DLITE_DATA_DIR: dataDir, DLITE_HOME: home})(['plugins', 'install', `file:${join(systemDir, `dlite-dns-${version}.tgz`)}`], {timeoutMs: 300_000})
-    expect(installed.code, installed.stderr).to.equal(0)
-    await runCommand('chown', ['-R', `${user.uid}:${user.gid}`, dataDir])
+    // installed by the user, into their own data directory (outside the namespace: npm fetches its dependencies)
+    const installed = await user.runOutside(process.execPath, [cli, 'plugins', 'install', `file:${join(systemDir, `dlite-dns-${version}.tgz`)}`], {timeoutMs: 300_000, env: {DLITE_DATA_DIR: dataDir}})
+    expect(installed.code, installed.stderr + installed.stdout).to.equal(0)
+    expect(statSync(join(dataDir, 'node_modules', 'dlite-dns')).uid).to.equal(user.uid)
   })
 
   it('sudo dlite install --network bridged: root\'s part again (the helper already runs), then the install as the user', async () => {
@@ -163,8 +164,9 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     const at = (what: string) => Date.parse(new RegExp(`^(\\S+) stage network ${what}`, 'm').exec(log)?.[1] ?? '')
     process.stderr.write(`      [bridged-user] network stage through the root helper: ${at('done') - at('start')} ms\n`)
     // the tap QEMU holds came from the helper: the user could not have opened /dev/net/tun
-    const link = await ns.run('ip', ['-o', 'link', 'show', 'master', 'dlite0'])
-    expect(link.stdout).to.contain('dlite0-tap')
+    // a user's default home has names of its own, never root's dlite0
+    const link = await ns.run('ip', ['-o', 'link', 'show', 'master', `dlbr-${id}`])
+    expect(link.stdout).to.contain(`dltap-${id}`)
     expect(readFileSync(ns.hostsFile, 'utf8')).to.match(new RegExp(`^${VM_IP.replaceAll('.', '\\.')}\\s+local\\.docker\\s+# added by dlite`, 'm'))
   })
 
@@ -182,7 +184,7 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     expect(await waitFor200(`http://${ip}/`, 30_000)).to.equal('200 served by web')
     const routes = await ns.run('ip', ['-4', 'route', 'show', 'via', VM_IP])
     expect(routes.stdout).to.contain('172.17.0.0/16')
-    expect(readFileSync(join(systemDir, 'log', `helper-${id}.log`), 'utf8')).to.match(new RegExp(`uid ${user.uid} pid \\d+: route-add 172\\.17\\.0\\.0/16: done`))
+    expect(readFileSync(join(systemDir, 'log', `helper-${id}.log`), 'utf8')).to.match(new RegExp(`uid ${user.uid} pid \\d+: route-add "172\\.17\\.0\\.0/16": done`))
   })
 
   it('dlite dns enable as the user: a plugin the user installed serves web.busybox.docker on port 53 of the bridge, bound by the helper', async () => {
@@ -222,7 +224,7 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     const routes = await ns.run('ip', ['-4', 'route', 'show', '1.1.1.0/24'])
     expect(routes.stdout.trim()).to.equal('')
     const log = readFileSync(join(systemDir, 'log', `helper-${id}.log`), 'utf8')
-    expect(log).to.match(/refused uid \d+ pid \d+: route-add 1\.1\.1\.0\/24/)
+    expect(log).to.match(/refused uid \d+ pid \d+: route-add "1\.1\.1\.0\/24"/)
     expect(log).to.match(/refused uid \d+ pid \d+: unknown verb "exec"/)
   })
 
@@ -234,7 +236,7 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
       await ns.run('usermod', ['-a', '-G', user.name, other.name])
       const asMember = await askHelper(other, '{"verb":"network-down"}')
       expect(asMember.stdout).to.match(/"ok":false.*serves uid/)
-      expect((await ns.run('ip', ['link', 'show', 'dlite0'])).code, 'the bridge is still up').to.equal(0)
+      expect((await ns.run('ip', ['link', 'show', `dlbr-${id}`])).code, 'the bridge is still up').to.equal(0)
     } finally {
       other.remove()
     }
@@ -250,7 +252,7 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
   it('stop, as the user: the helper takes the bridge, NAT and hosts line down; network remove undoes setup', async () => {
     const stopped = await dlite(['stop', '--json'], {timeoutMs: 180_000})
     expect(stopped.code, stopped.stderr).to.equal(0)
-    expect((await ns.run('ip', ['link', 'show', 'dlite0'])).code).to.not.equal(0)
+    expect((await ns.run('ip', ['link', 'show', `dlbr-${id}`])).code).to.not.equal(0)
     expect(readFileSync(ns.hostsFile, 'utf8')).to.not.contain('local.docker')
     const removed = await sudoDlite(['network', 'remove', '--json'])
     expect(removed.code, removed.stderr + removed.stdout).to.equal(0)

@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {REPO} from './dlite-cli.js'
-import {type Netns, type RunOptions, type RunResult} from './netns.js'
+import {runCommand, type Netns, type RunOptions, type RunResult} from './netns.js'
 
 export interface TestUser {
   name: string
@@ -19,6 +19,8 @@ export interface TestUser {
   repo: string
   /** Runs `cmd` as the user inside `ns`, with a clean environment: HOME, PATH, and `env`. */
   run(ns: Netns, cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>
+  /** The same outside any namespace: only for what must reach the internet (npm), never for a VM or the network. */
+  runOutside(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>
   remove(): void
 }
 
@@ -68,13 +70,20 @@ export function createTestUser(prefix = 'dlt'): TestUser {
     }
     rmSync(base, {recursive: true, force: true})
   }
+  const asUser = (cmd: string, args: string[], opts: RunOptions) => {
+    const env = {HOME: home, USER: name, LOGNAME: name, PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...opts.env}
+    const pairs = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
+    return {args: ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', ...pairs, cmd, ...args], opts: {...opts, env: process.env, cwd: opts.cwd ?? home}}
+  }
   return {
     name, uid, gid, home, repo, remove,
     run(ns, cmd, args, opts = {}) {
-      const env = {HOME: home, USER: name, LOGNAME: name, PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...opts.env}
-      const pairs = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
-      return ns.run('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', ...pairs, cmd, ...args],
-        {...opts, env: process.env, cwd: opts.cwd ?? home})
+      const call = asUser(cmd, args, opts)
+      return ns.run('setpriv', call.args, call.opts)
+    },
+    runOutside(cmd, args, opts = {}) {
+      const call = asUser(cmd, args, opts)
+      return runCommand('setpriv', call.args, call.opts)
     },
   }
 }

@@ -28,8 +28,12 @@ describe('subnet', () => {
 })
 
 describe('network names', () => {
-  it('keeps dlite0 for the default home and unique short names for others', () => {
-    expect(networkNames('/root/.dlite', '/root/.dlite').bridge).to.equal('dlite0')
+  it('keeps dlite0 for root\'s own default home and unique short names for others, every user\'s default home too', () => {
+    expect(networkNames('/root/.dlite', '/root/.dlite', true).bridge).to.equal('dlite0')
+    // two users' ~/.dlite must never share a bridge: the helper would let one take the other's down
+    const ann = networkNames('/home/ann/.dlite', '/home/ann/.dlite', false)
+    const bob = networkNames('/home/bob/.dlite', '/home/bob/.dlite', false)
+    expect(ann.bridge).to.match(/^dlbr-[0-9a-f]{6}$/).and.not.equal(bob.bridge)
     const a = networkNames('/tmp/a', '/root/.dlite')
     const b = networkNames('/tmp/b', '/root/.dlite')
     expect(a.bridge).to.not.equal(b.bridge)

@@ -3,7 +3,7 @@
 // logged. The server runs on a real unix socket; the network work is a recording fake.
 import {expect} from 'chai'
 import {chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
@@ -11,17 +11,19 @@ import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
 import {HostNetworkActions, RefusedRequest, routeRefusal} from '../../src/helper/actions.js'
 import {HelperClient, helperRequest, offThreadFdRequester} from '../../src/helper/client.js'
 import type {BridgeLink, HostPrivileges} from '../../src/helper/privileges.js'
-import {checkRegistration, makeRegistration, parseRegistration, type HelperRegistration} from '../../src/helper/registration.js'
+import {checkRegistration, makeRegistration, parseRegistration, registrationConflicts, type HelperRegistration} from '../../src/helper/registration.js'
 import {parseHelperRequest} from '../../src/helper/requests.js'
+import {homeId} from '../../src/network/names.js'
 import type {PeerCredentials} from '../../src/daemon/peer-check.js'
 import {serveHelper, type HelperServer} from '../../src/helper/server.js'
-import {ensureSystemDirs} from '../../src/helper/setup.js'
+import {ensureSystemDirs, helperEnvironment} from '../../src/helper/setup.js'
 import {helperSocketPath, registrationPath, systemDirs} from '../../src/helper/system-paths.js'
 import type {RouteCommands} from '../../src/network/route-commands.js'
 import {loadNative, nativeModulePath} from '../../src/host/native.js'
 
 const OWNER = {uid: 1234, gid: 1234}
 const NO_DEVICES = {openTap: () => -1, closeFd: () => {}, bindSocket: () => -1, resolverStateDir: '/nonexistent'}
+const BRIDGE = `dlbr-${homeId('/home/ann/.dlite')}`
 const registration = (): HelperRegistration => makeRegistration({home: '/home/ann/.dlite', owner: OWNER, subnet: '192.168.64.0/24', hostname: 'local.docker', defaultHome: '/home/ann/.dlite'})
 
 describe('root helper', () => {
@@ -49,7 +51,8 @@ describe('root helper', () => {
   describe('registration', () => {
     it('is the home\'s own names and network, and a file out of shape is refused field by field', () => {
       const r = registration()
-      expect(r).to.include({bridge: 'dlite0', tap: 'dlite0-tap', subnet: '192.168.64.0/24', hostname: 'local.docker', hostsFile: '/etc/hosts'})
+      // a user's default home gets names of its own, never root's dlite0
+      expect(r).to.include({bridge: `dlbr-${r.homeId}`, tap: `dltap-${r.homeId}`, subnet: '192.168.64.0/24', hostname: 'local.docker', hostsFile: '/etc/hosts'})
       expect(parseRegistration(JSON.stringify(r))).to.deep.equal(r)
       for (const [field, value] of [
         ['subnet', '1.1.1.0/24'], ['subnet', '10.0.0.0/8'], ['bridge', 'eth0; reboot'], ['hostname', 'github.com'],
@@ -57,6 +60,18 @@ describe('root helper', () => {
       ] as const) {
         expect(() => checkRegistration({...r, [field]: value}), `${field}=${JSON.stringify(value)}`).to.throw(new RegExp(`bad ${field}`))
       }
+    })
+
+    it('never takes another home\'s id, bridge, network or DNS domain', () => {
+      const ann = registration()
+      const bob = makeRegistration({home: '/home/bob/.dlite', owner: {uid: 2000, gid: 2000}, subnet: '192.168.70.0/24', hostname: 'bob.docker', dnsDomain: 'bob.docker', defaultHome: '/home/bob/.dlite'})
+      expect(registrationConflicts(ann, [bob, ann])).to.deep.equal([]) // itself again: a re-run of setup
+      // the same id for another home or user (a collision the 24-bit id allows, or a home someone else registered)
+      const taken = registrationConflicts({...ann, home: '/home/bob/.dlite-profiles/x', owner: {uid: 2000, gid: 2000}}, [ann])
+      expect(taken.join()).to.match(/home id .* is registered for \/home\/ann\/\.dlite of uid 1234/)
+      expect(registrationConflicts({...bob, subnet: '192.168.64.0/25'}, [ann]).join()).to.match(/overlaps 192\.168\.64\.0\/25/)
+      expect(registrationConflicts({...bob, dnsDomain: 'docker'}, [ann]).join()).to.match(/DNS domain docker/)
+      expect(registrationConflicts({...bob, bridge: ann.bridge}, [ann]).join()).to.match(/same bridge or tap/)
     })
 
     it('lives in root\'s directories, which DLITE_SYSTEM_DIR moves as one', () => {
@@ -68,7 +83,7 @@ describe('root helper', () => {
   })
 
   describe('routes', () => {
-    const table = [{dst: '0.0.0.0/0', gateway: '10.1.0.1', dev: 'eth0'}, {dst: '10.1.0.0/16', dev: 'eth0'}, {dst: '192.168.64.0/24', dev: 'dlite0'}]
+    const table = [{dst: '0.0.0.0/0', gateway: '10.1.0.1', dev: 'eth0'}, {dst: '10.1.0.0/16', dev: 'eth0'}, {dst: '192.168.64.0/24', dev: BRIDGE}]
 
     it('a public, too broad, misaligned or foreign subnet is refused; a private one clear of other routes is not', () => {
       const r = registration()
@@ -81,7 +96,7 @@ describe('root helper', () => {
       }
       expect(routeRefusal('172.18.0.0/16', r, table)).to.equal(undefined)
       // a route of ours via the VM is no conflict: adding it again is idempotent
-      expect(routeRefusal('172.18.0.0/16', r, [...table, {dst: '172.18.0.0/16', gateway: '192.168.64.2', dev: 'dlite0'}])).to.equal(undefined)
+      expect(routeRefusal('172.18.0.0/16', r, [...table, {dst: '172.18.0.0/16', gateway: '192.168.64.2', dev: BRIDGE}])).to.equal(undefined)
     })
 
     it('adds only via this VM on this bridge, and runs nothing for a refused one', async () => {
@@ -98,7 +113,7 @@ describe('root helper', () => {
       expect(refused).to.be.instanceOf(RefusedRequest)
       await actions.addRoute('172.18.0.0/16')
       await actions.removeRoute('172.18.0.0/16')
-      expect(calls).to.deep.equal(['add 172.18.0.0/16 via 192.168.64.2 dev dlite0', 'del 172.18.0.0/16 via 192.168.64.2 dev dlite0'])
+      expect(calls).to.deep.equal([`add 172.18.0.0/16 via 192.168.64.2 dev ${BRIDGE}`, `del 172.18.0.0/16 via 192.168.64.2 dev ${BRIDGE}`])
     })
   })
 
@@ -199,7 +214,7 @@ describe('root helper', () => {
       await helperRequest(socket, {verb: 'route-add', subnet: '172.18.0.0/16'})
       await helperRequest(socket, {verb: 'network-down'})
       expect(done).to.deep.equal(['network-up', 'route-add 172.18.0.0/16', 'network-down'])
-      expect(logged.some((line) => /uid 1234 pid 42: route-add 172\.18\.0\.0\/16: done/.test(line))).to.equal(true)
+      expect(logged.some((line) => /uid 1234 pid 42: route-add "172\.18\.0\.0\/16": done/.test(line))).to.equal(true)
     })
 
     it('hands the owner the tap and the DNS sockets as descriptors in the answer, without blocking the event loop', async () => {
@@ -237,6 +252,13 @@ describe('root helper', () => {
       expect(logged.filter((line) => line.startsWith('refused'))).to.have.length(2)
     })
 
+    it('a request cannot write a line of its own into root\'s log', async () => {
+      await helperRequest(join(dir, 'abc123.sock'), {verb: 'route-add', subnet: '1.1.1.0/24\nforged'}).catch(() => {})
+      await helperRequest(join(dir, 'abc123.sock'), {verb: 'resolver-write', domain: 'x\n2026 helper: done', mode: 'auto'}).catch(() => {})
+      expect(logged.length).to.be.above(1)
+      for (const line of logged) expect(line).to.not.contain('\n')
+    })
+
     it('refuses an oversized request unread', async () => {
       const socket = join(dir, 'abc123.sock')
       let error: Error | undefined
@@ -263,6 +285,18 @@ describe('root helper directories', () => {
     if (saved === undefined) delete process.env.DLITE_SYSTEM_DIR
     else process.env.DLITE_SYSTEM_DIR = saved
     rmSync(base, {recursive: true, force: true})
+  })
+
+  it('the helper gets root\'s home and data dir and only its own settings from whoever ran sudo', () => {
+    const env = helperEnvironment({
+      SUDO_UID: '1000', HOME: '/home/ann', XDG_DATA_HOME: '/home/ann/.local/share', DLITE_DATA_DIR: '/home/ann/plugins', NODE_OPTIONS: '--require /home/ann/x.js',
+      PATH: '/home/ann/bin:/usr/bin', DLITE_SYSTEM_DIR: '/srv/dlite', DLITE_DNS_RESOLVER_DIR: '/srv/resolver',
+    })
+    // nothing of the user's can decide what code root loads: not their plugins, not NODE_OPTIONS, not their PATH
+    expect(env).to.deep.equal({
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: userInfo().homedir, DLITE_DATA_DIR: join(userInfo().homedir, '.local', 'share', 'dlite'),
+      DLITE_SYSTEM_DIR: '/srv/dlite', DLITE_DNS_RESOLVER_DIR: '/srv/resolver',
+    })
   })
 
   it('root makes nothing in a directory a user owns, and says why', function () {

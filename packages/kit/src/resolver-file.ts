@@ -197,6 +197,7 @@ export async function installResolver(options: {
     return {mode, files: [], message: manualStep(domain, address), warning: removed.warning}
   }
   const file = resolverFile(mode, domain, address, host.env)
+  const ours = readWritten(stateDir).some((written) => written.path === file.path)
   const earlier = await removeResolverFiles(stateDir, host, [file.path])
   let current: string | undefined
   try {
@@ -208,6 +209,13 @@ export async function installResolver(options: {
     return {
       mode, files: [], message: `${file.path} exists and was not written by dlite-dns, so it was left alone`,
       warning: `remove or fix ${file.path} yourself (it should say \`nameserver ${address.host}\`), or pick another domain with \`dlite dns enable --domain\``,
+    }
+  }
+  // dlite-dns's, but not recorded here: another VM's (another home's) file for the same domain is not taken over
+  if (current !== undefined && !ours && current !== file.content) {
+    return {
+      mode, files: [], message: `${file.path} was written by dlite-dns for another dlite VM, so it was left alone`,
+      warning: `pick another domain with \`dlite dns enable --domain\`, or \`dlite dns disable\` in the VM that wrote it`,
     }
   }
   const changed = current !== file.content

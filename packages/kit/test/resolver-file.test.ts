@@ -100,6 +100,17 @@ describe('resolver files (temp dirs)', () => {
       expect(readFileSync(join(resolverDir, 'docker'), 'utf8')).to.equal('nameserver 172.17.0.1\n')
     })
 
+    it('does not take over a file another VM (another state dir) wrote for the same domain, nor remove it', async () => {
+      await installResolver({stateDir: join(dir, 'other-vm'), setting: 'auto', domain: 'docker', address: {host: '192.168.70.1', port: 53}, host})
+      const theirs = readFileSync(join(resolverDir, 'docker'), 'utf8')
+      const outcome = await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+      expect(outcome.files).to.deep.equal([])
+      expect(outcome.message).to.match(/for another dlite VM/)
+      expect(readFileSync(join(resolverDir, 'docker'), 'utf8')).to.equal(theirs)
+      expect((await removeResolverFiles(stateDir, host)).removed).to.deep.equal([])
+      expect(readFileSync(join(resolverDir, 'docker'), 'utf8')).to.equal(theirs)
+    })
+
     it('a changed domain replaces the old file', async () => {
       await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
       await installResolver({stateDir, setting: 'auto', domain: 'dev.test', address, host})

@@ -28,7 +28,7 @@ export default class NetworkSetup extends DliteCommand {
     const owner = invokingUser()
     if (owner.uid === 0) this.usageError('root\'s own VM needs no helper: its daemon runs as root', 'run this with sudo as the user whose VM it is; root installs its own bridged VM with `dlite install --network bridged`')
     const home = dliteHome()
-    const checked = await checkSetupOptions(home, {subnet: flags.subnet, hostname: flags.hostname, dnsDomain: flags['dns-domain']})
+    const checked = await checkSetupOptions(home, {subnet: flags.subnet, hostname: flags.hostname, dnsDomain: flags['dns-domain']}, owner.uid)
     if (!checked.ok) this.usageError(checked.errors.map((e) => `${e.flag}: ${e.message}`).join('\n'), checked.errors.map((e) => e.fix).join('; '))
     let result: HelperSetupResult
     try {
