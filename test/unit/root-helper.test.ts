@@ -16,6 +16,7 @@ import {parseHelperRequest} from '../../src/helper/requests.js'
 import {homeId} from '../../src/network/names.js'
 import type {PeerCredentials} from '../../src/daemon/peer-check.js'
 import {serveHelper, type HelperServer} from '../../src/helper/server.js'
+import {homeOwnerProblem} from '../../src/helper/setup-options.js'
 import {ensureSystemDirs, helperEnvironment} from '../../src/helper/setup.js'
 import {helperSocketPath, registrationPath, systemDirs} from '../../src/helper/system-paths.js'
 import type {RouteCommands} from '../../src/network/route-commands.js'
@@ -307,6 +308,15 @@ describe('root helper directories', () => {
     process.env.DLITE_SYSTEM_DIR = join(usersDir, 'dlite')
     expect(() => ensureSystemDirs()).to.throw(/refusing to keep the root helper's files in .*owned by uid 1234/)
     expect(readdirSync(usersDir)).to.deep.equal([])
+  })
+
+  it('a home is registered only for the user who owns it (or the nearest directory above it that exists)', function () {
+    if (process.getuid?.() !== 0) this.skip()
+    const anns = join(base, 'ann')
+    mkdirSync(anns)
+    chownSync(anns, 1234, 1234)
+    expect(homeOwnerProblem(join(anns, '.dlite'), 1234)).to.equal(undefined)
+    expect(homeOwnerProblem(join(anns, '.dlite'), 2000)).to.include({flag: 'DLITE_HOME'}).and.have.property('message').that.matches(/belongs to uid 1234, not to uid 2000/)
   })
 
   it('are made, root\'s, where only root may write', function () {
