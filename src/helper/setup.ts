@@ -100,25 +100,23 @@ export function helperAnswers(socketPath: string, timeoutMs = 500): Promise<bool
   })
 }
 
-async function waitForHelper(socketPath: string, timeoutMs: number): Promise<void> {
+async function waitForHelper(id: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (await helperAnswers(socketPath)) return
+    if (await helperAnswers(helperSocketPath(id))) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`the root helper did not come up within ${timeoutMs / 1000} s (its log: ${helperLogPath(basenameId(socketPath))})`)
-}
-
-function basenameId(socketPath: string): string {
-  return /([0-9a-f]{6})\.sock$/.exec(socketPath)?.[1] ?? '000000'
+  throw new Error(`the root helper did not come up within ${timeoutMs / 1000} s (its log: ${helperLogPath(id)})`)
 }
 
 export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSetupResult> {
   requireRoot('`dlite network setup`')
   const registration = makeRegistration({home: options.home, owner: options.owner, subnet: options.subnet, hostname: options.hostname, dnsDomain: options.dnsDomain, defaultHome: options.defaultHome})
   ensureSystemDirs()
-  const conflicts = registrationConflicts(registration, allRegistrations())
+  const registered = allRegistrations()
+  const conflicts = registrationConflicts(registration, registered)
   if (conflicts.length > 0) throw new Error(conflicts.join('; '))
+  const earlier = registered.find((other) => other.homeId === registration.homeId)
   const socket = helperSocketPath(registration.homeId)
   const service = helperService(registration, options.entry)
   if (service) {
@@ -138,9 +136,11 @@ export async function setUpHelper(options: HelperSetupOptions): Promise<HelperSe
     } else {
       spawnHelper(registration.homeId, options.entry)
     }
-    await waitForHelper(socket, 15_000)
+    await waitForHelper(registration.homeId, 15_000)
   } catch (error) {
-    rmSync(registrationPath(registration.homeId), {force: true})
+    // nothing half-made: the registration is as this setup found it
+    if (earlier) await writeRegistration(earlier)
+    else rmSync(registrationPath(registration.homeId), {force: true})
     await service?.uninstall().catch(() => {})
     throw error
   }

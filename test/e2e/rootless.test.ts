@@ -316,7 +316,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
   it('the routing plugin refuses a user-mode VM with exit 1 and names the fix', async () => {
     const refused = await dlite(['routing', 'enable'])
     expect(refused.code).to.equal(1)
-    expect(refused.stderr).to.match(/user-mode networking/).and.match(/--network bridged/)
+    expect(refused.stderr).to.match(/user-mode networking/).and.match(/sudo\s+dlite\s+network\s+setup/).and.match(/config\s+set\s+network=bridged/)
   })
 
   it("the user's daemon killed with SIGKILL: its QEMU goes with it, status tells the truth, and start brings docker back with a volume's data", async () => {
