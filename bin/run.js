@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import {execute} from '@oclif/core'
+import {fileURLToPath} from 'node:url'
 
-import {keepRootToRootsPlugins} from '../dist/host/root-plugin-dir.js'
+import {installedPluginsAllowed} from '../dist/host/root-plugin-dir.js'
 
-// before oclif finds plugins: as root, only root's own
-const warning = keepRootToRootsPlugins()
-if (warning) process.stderr.write(`${warning}\n`)
+// before oclif finds plugins: as root, installed ones only from a directory that is root's alone
+const plugins = installedPluginsAllowed()
+if (plugins.warning) process.stderr.write(`${plugins.warning}\n`)
 
-await execute({dir: import.meta.url})
+await execute(plugins.allowed ? {dir: import.meta.url} : {loadOptions: {root: fileURLToPath(import.meta.url), userPlugins: false}})

@@ -2,10 +2,10 @@
 // (passed in DLITE_DATA_DIR, XDG_DATA_HOME or HOME) would run that user's plugin code as root.
 import {expect} from 'chai'
 import {chownSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir, userInfo} from 'node:os'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {keepRootToRootsPlugins, oclifDataDir} from '../../src/host/root-plugin-dir.js'
+import {installedPluginsAllowed, oclifDataDir} from '../../src/host/root-plugin-dir.js'
 
 describe('plugins a root process loads', () => {
   let dir: string
@@ -20,24 +20,20 @@ describe('plugins a root process loads', () => {
     expect(oclifDataDir({HOME: '/h'})).to.equal('/h/.local/share/dlite')
   })
 
-  it('a user\'s plugin directory under sudo is replaced by root\'s own, and it says so', function () {
+  it('a user\'s plugin directory under sudo: root loads none of its plugins, and says so', function () {
     if (process.getuid?.() !== 0) this.skip()
     const users = join(dir, 'ann', '.local', 'share', 'dlite')
     mkdirSync(users, {recursive: true})
     chownSync(users, 1234, 1234)
     for (const env of [{DLITE_DATA_DIR: users}, {HOME: join(dir, 'ann'), XDG_DATA_HOME: join(dir, 'ann', '.local', 'share')}] as NodeJS.ProcessEnv[]) {
-      const warning = keepRootToRootsPlugins(env, 0)
-      expect(warning).to.match(/as root, plugins are loaded from .* not from .*owned by uid 1234/)
-      expect(env.DLITE_DATA_DIR).to.equal(join(userInfo().homedir, '.local', 'share', 'dlite'))
+      const verdict = installedPluginsAllowed(env, 0)
+      expect(verdict.allowed).to.equal(false)
+      expect(verdict.warning).to.match(/as root, no installed plugin is loaded from .*owned by uid 1234/)
     }
   })
 
-  it('root\'s own directory stays, and nobody else is touched', () => {
-    const env: NodeJS.ProcessEnv = {DLITE_DATA_DIR: '/root-only'}
-    expect(keepRootToRootsPlugins(env, 0, () => [])).to.equal(undefined)
-    expect(env.DLITE_DATA_DIR).to.equal('/root-only')
-    const user: NodeJS.ProcessEnv = {DLITE_DATA_DIR: '/anything'}
-    expect(keepRootToRootsPlugins(user, 1000, () => ['not root\'s'])).to.equal(undefined)
-    expect(user.DLITE_DATA_DIR).to.equal('/anything')
+  it('root\'s own directory is used, and a user\'s process is not touched', () => {
+    expect(installedPluginsAllowed({DLITE_DATA_DIR: '/root-only'}, 0, () => [])).to.deep.equal({allowed: true})
+    expect(installedPluginsAllowed({DLITE_DATA_DIR: '/anything'}, 1000, () => ['not root\'s'])).to.deep.equal({allowed: true})
   })
 })
