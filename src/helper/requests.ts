@@ -17,9 +17,6 @@ export type HelperAnswer = {ok: true; result?: unknown} | {ok: false; error: str
 
 export const HELPER_VERBS = ['network-up', 'network-down', 'tap-open', 'route-add', 'route-remove', 'dns-socket', 'resolver-write', 'resolver-remove'] as const
 
-/** The verbs whose answer carries a descriptor. */
-export const FD_VERBS = ['tap-open', 'dns-socket'] as const
-
 /** A request line is never longer than this; a longer one is refused unread. */
 export const MAX_REQUEST_BYTES = 1024
 

@@ -12,6 +12,7 @@ import {dirname, join} from 'node:path'
 import {writeFileAtomic} from 'dlite-kit/atomic-write'
 import {RESOLVER_DIR_ENV} from 'dlite-kit/resolver-file'
 
+import {homeId} from '../network/names.js'
 import {PUBLIC_NAMES_ENV} from '../network/reserved-names.js'
 import {detectServiceManager, serviceManager, type ServiceManager} from '../service/manager.js'
 import {rootOnlyPathProblems, rootServiceProblems, UNSAFE_ROOT_SERVICE_OVERRIDE} from '../service/root-owned.js'
@@ -196,9 +197,9 @@ export interface HelperRemoveResult {
   removed: string[]
 }
 
-export async function removeHelper(home: string, entry: string, homeIdOf: (home: string) => string): Promise<HelperRemoveResult> {
+export async function removeHelper(home: string, entry: string): Promise<HelperRemoveResult> {
   requireRoot('`dlite network remove`')
-  const id = homeIdOf(home)
+  const id = homeId(home)
   const removed: string[] = []
   if (!existsSync(registrationPath(id))) return {homeId: id, removed}
   const registration = readRegistrationAsRoot(id)

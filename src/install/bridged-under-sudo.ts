@@ -8,7 +8,6 @@ import type {ConfigOwner} from '../config/index.js'
 import {readRegistration} from '../helper/registration.js'
 import {checkSetupOptions, type SetupInput} from '../helper/setup-options.js'
 import {removeHelper, setUpHelper, writeRegistration} from '../helper/setup.js'
-import {homeId} from '../network/names.js'
 import type {ValidationError} from './validate.js'
 
 export class SetupRefused extends Error {
@@ -43,7 +42,7 @@ export async function installBridgedForInvokingUser(options: {home: string; owne
     child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 130 : 1)))
   })
   // a failed install leaves the root part as it found it
-  if (code !== 0 && !before) await removeHelper(home, entry, homeId).catch(() => {})
+  if (code !== 0 && !before) await removeHelper(home, entry).catch(() => {})
   if (code !== 0 && before) await writeRegistration(before)
   return code
 }

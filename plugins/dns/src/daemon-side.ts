@@ -1,15 +1,14 @@
 // The plugin's life inside the dlite daemon. Hooks are separate modules but share this one, and the daemon
 // process lives as long as the VM, so the running service is kept here between hook calls: started at
 // vm-ready (or by `dns enable`), stopped at vm-stopping (or by `dns disable`). Changes run one at a time.
+import {closeSync} from 'node:fs'
+
 import type {GuestConfig, PluginRequestEvent, VmLifecycleEvent, VmReadyEvent} from 'dlite-cli/plugin'
 import {daemonLogger} from 'dlite-kit/daemon-log'
+import {installResolver, realResolverHost, removeResolverFiles, type RemoveOutcome, type ResolverHost, type ResolverOutcome} from 'dlite-kit/resolver-file'
 
 import {dnsStateDir, type Dlite} from './dlite.js'
 import {DnsService, DNS_PORT, noQueries} from './dns-service.js'
-import {closeSync} from 'node:fs'
-
-import {installResolver, realResolverHost, removeResolverFiles, type RemoveOutcome, type ResolverHost, type ResolverOutcome} from 'dlite-kit/resolver-file'
-
 import type {DnsRequest, NamesReply, ServiceStatus} from './protocol.js'
 import {LOOPBACK_ADDRESS, PLUGIN_NAME, readSettings, type DnsSettings} from './settings.js'
 

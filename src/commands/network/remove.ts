@@ -2,7 +2,6 @@ import {join} from 'node:path'
 
 import {DliteCommand} from '../../base-command.js'
 import {removeHelper, type HelperRemoveResult} from '../../helper/setup.js'
-import {homeId} from '../../network/names.js'
 import {dliteHome} from '../../paths.js'
 
 export default class NetworkRemove extends DliteCommand {
@@ -14,7 +13,7 @@ export default class NetworkRemove extends DliteCommand {
     if (process.getuid?.() !== 0) this.runtimeError('`dlite network remove` is root\'s work', 'run it with sudo: sudo dlite network remove')
     let result: HelperRemoveResult
     try {
-      result = await removeHelper(dliteHome(), join(this.config.root, 'bin', 'run.js'), homeId)
+      result = await removeHelper(dliteHome(), join(this.config.root, 'bin', 'run.js'))
     } catch (error) {
       this.runtimeError(`the root helper was not fully removed: ${(error as Error).message}`, 'run `sudo dlite network remove` again')
     }
