@@ -55,6 +55,27 @@ else
   step "system packages: all present"
 fi
 
+# A Rust virtiofsd lets a VM that runs as its user share over virtiofs, which carries host file events to the
+# guest (9p cannot): the distribution's package where it has one, Debian 13's otherwise (Debian 12 on x86_64).
+rust_virtiofsd() {
+  local found
+  for found in "$(command -v virtiofsd || true)" /usr/libexec/virtiofsd /usr/local/libexec/virtiofsd; do
+    [[ -n $found && -x $found ]] && "$found" --version 2>/dev/null | grep -Eq '^virtiofsd v?[0-9]+\.[0-9]+' && return 0
+  done
+  return 1
+}
+if rust_virtiofsd; then
+  step "virtiofsd (Rust): present"
+elif apt-cache show virtiofsd >/dev/null 2>&1; then
+  step "installing virtiofsd"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends virtiofsd
+elif [[ $(dpkg --print-architecture) == amd64 ]]; then
+  step "installing Debian 13's virtiofsd beside this system (scripts/install-virtiofsd.sh)"
+  as_root bash scripts/install-virtiofsd.sh
+else
+  step "virtiofsd (Rust): none for this system; a VM run as a user shares over 9p, without file events"
+fi
+
 node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).join(".")')
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || {
   echo "setup: Node $node_major is too old; dlite needs Node >= 20.19 (or 22, 24)" >&2; exit 1; }

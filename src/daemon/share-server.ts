@@ -1,8 +1,9 @@
-// The host side of the shared directories. virtiofs needs a virtiofsd; the one this design can trust with a
-// user's files runs as that user. QEMU's C virtiofsd (Debian 12's) insists on root and serves every request as
-// root with no uid mapping, so a daemon that runs as the user shares over 9p instead: QEMU itself serves it,
-// with the user's own uid (security_model=none: the guest's chown and setuid never reach the host as root).
-// A read-only directory is 9p everywhere: QEMU enforces readonly=on, and this virtiofsd has no such option.
+// The host side of the shared directories. virtiofs needs a virtiofsd, and the one this design can trust with a
+// user's files runs as that user: the Rust virtiofsd (1.x) does. QEMU's C virtiofsd (Debian 12's) insists on root
+// and serves every request as root with no uid mapping, so it serves only a root daemon; a daemon that runs as the
+// user without a Rust virtiofsd shares over 9p instead, served by QEMU itself with the user's own uid
+// (security_model=none: the guest's chown and setuid never reach the host as root).
+// A read-only directory is 9p everywhere: QEMU enforces readonly=on, which the C virtiofsd has no option for.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {closeSync, existsSync, rmSync} from 'node:fs'
 
@@ -10,7 +11,7 @@ import type {Mount} from '../config/index.js'
 import {dieWithParent} from '../host/parent-death.js'
 import type {GuestShare} from '../guest/settings.js'
 import type {ShareSpec} from '../hypervisor/qemu-argv.js'
-import {findVirtiofsd} from '../hypervisor/qemu-binary.js'
+import {findVirtiofsds, type Virtiofsd} from '../hypervisor/qemu-binary.js'
 import {which} from 'dlite-kit/exec'
 import {openLogForAppend} from '../util/append-log.js'
 import type {ShareTransport} from '../vm/backend.js'
@@ -19,14 +20,35 @@ export interface ShareChoice {
   transport: ShareTransport
   /** Why this transport, for the start pipeline. */
   reason: string
+  /** virtiofs: the virtiofsd that serves it. */
+  virtiofsd?: Virtiofsd
 }
 
-/** virtiofs only where its server would run as root anyway (a root daemon, bridged mode); 9p otherwise. */
-export function chooseShareTransport(options: {runningAsRoot: boolean; forced?: string; virtiofsd?: string}): ShareChoice {
+/**
+ * virtiofs where a virtiofsd can serve as this daemon's user (any one for a root daemon, the Rust one for a user's),
+ * 9p otherwise.
+ */
+export function chooseShareTransport(options: {runningAsRoot: boolean; forced?: string; virtiofsds: Virtiofsd[]}): ShareChoice {
   if (options.forced === '9p') return {transport: '9p', reason: '9p (DLITE_SHARE_TRANSPORT=9p)'}
-  if (!options.runningAsRoot) return {transport: '9p', reason: '9p, served by QEMU as you'}
-  if (!options.virtiofsd) return {transport: '9p', reason: '9p (virtiofsd not found)'}
-  return {transport: 'virtiofs', reason: 'virtiofs'}
+  if (options.runningAsRoot) {
+    const virtiofsd = options.virtiofsds[0]
+    return virtiofsd ? {transport: 'virtiofs', reason: 'virtiofs', virtiofsd} : {transport: '9p', reason: '9p (virtiofsd not found)'}
+  }
+  const virtiofsd = options.virtiofsds.find((found) => found.runsAsUser)
+  if (virtiofsd) return {transport: 'virtiofs', reason: 'virtiofs, served by virtiofsd as you', virtiofsd}
+  const rootOnly = options.virtiofsds[0]
+  return {transport: '9p', reason: `9p, served by QEMU as you (${rootOnly ? `${rootOnly.path} ${rootOnly.version} needs root` : 'no virtiofsd found'})`}
+}
+
+/** How a user gets a virtiofsd that serves their shares as them (file events and speed in their VM). */
+export const VIRTIOFSD_AS_USER_FIX = 'install the Rust virtiofsd 1.x, e.g. sudo apt-get install virtiofsd (Debian 13, Ubuntu 24.04)'
+
+/** virtiofsd's arguments for one share; both kinds serve a socket QEMU connects to, and exit with it. */
+export function virtiofsdArgs(virtiofsd: Virtiofsd, share: {path: string; socketPath: string}, runningAsRoot: boolean): string[] {
+  if (!virtiofsd.runsAsUser) return [`--socket-path=${share.socketPath}`, '-o', `source=${share.path}`, '-o', 'cache=auto']
+  // As a user, its namespace sandbox (with no newuidmap mapping) would show the guest every file as nobody's;
+  // without it, it has the user's authority and no more: what QEMU's own 9p server has.
+  return [`--socket-path=${share.socketPath}`, `--shared-dir=${share.path}`, '--cache=auto', ...(runningAsRoot ? [] : ['--sandbox=none'])]
 }
 
 /** One shared directory as QEMU and the guest see it: a device tag of its own, mounted at the same path. */
@@ -79,7 +101,7 @@ export function fileEventRoots(shares: PlannedShare[]): FileEventRoots {
   const roots: FileEventRoots = {watched: [], unwatched: []}
   for (const share of shares) {
     if (share.readOnly) roots.unwatched.push({path: share.path, why: 'read-only'})
-    else if (share.transport !== 'virtiofs') roots.unwatched.push({path: share.path, why: '9p gives watchers in the VM no events'})
+    else if (share.transport !== 'virtiofs') roots.unwatched.push({path: share.path, why: `9p gives watchers in the VM no events; for them, ${VIRTIOFSD_AS_USER_FIX}`})
     else roots.watched.push(share.path)
   }
   return roots
@@ -89,7 +111,6 @@ export class ShareServer {
   private readonly servers = new Map<string, ChildProcess>()
   readonly choice: ShareChoice
   readonly shares: PlannedShare[]
-  private readonly binary?: string
   private stopping = false
 
   /** `onExit`: a virtiofsd ended without being asked to (killed, crashed); each serves one QEMU and exits with it, too. */
@@ -99,8 +120,7 @@ export class ShareServer {
     logPath: string
     onExit?: (how: string, path: string) => void
   }) {
-    this.binary = findVirtiofsd(which)
-    this.choice = chooseShareTransport({runningAsRoot: process.getuid?.() === 0, forced: process.env.DLITE_SHARE_TRANSPORT, virtiofsd: this.binary})
+    this.choice = chooseShareTransport({runningAsRoot: isRoot(), forced: process.env.DLITE_SHARE_TRANSPORT, virtiofsds: findVirtiofsds(which)})
     this.shares = planShares(options.mounts, this.choice, options.socketPathFor)
   }
 
@@ -138,7 +158,8 @@ export class ShareServer {
     rmSync(socketPath, {force: true})
     const log = openLogForAppend(this.options.logPath)
     // it dies with the daemon, as QEMU does (host/parent-death.ts)
-    const {binary, args} = dieWithParent({binary: this.binary!, args: [`--socket-path=${socketPath}`, '-o', `source=${share.path}`, '-o', 'cache=auto']})
+    const virtiofsd = this.choice.virtiofsd!
+    const {binary, args} = dieWithParent({binary: virtiofsd.path, args: virtiofsdArgs(virtiofsd, {path: share.path, socketPath}, isRoot())})
     const child = spawn(binary, args, {stdio: ['ignore', log, log]})
     closeSync(log)
     this.servers.set(share.path, child)
@@ -157,6 +178,10 @@ export class ShareServer {
     this.stopping = true
     for (const child of this.servers.values()) child.kill('SIGTERM')
   }
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0
 }
 
 function alive(child: ChildProcess | undefined): boolean {

@@ -1,6 +1,7 @@
 // What `dlite start` needs from the host, as a list of checks. Pure: every fact comes in through
 // `HostFacts`, so each verdict is unit-tested without touching the machine.
-import {isSupportedQemu, MIN_QEMU_VERSION, type QemuVersion} from '../hypervisor/qemu-binary.js'
+import {chooseShareTransport, VIRTIOFSD_AS_USER_FIX} from '../daemon/share-server.js'
+import {isSupportedQemu, MIN_QEMU_VERSION, type QemuVersion, type Virtiofsd} from '../hypervisor/qemu-binary.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -31,7 +32,9 @@ export interface HostFacts {
   network: 'user' | 'bridged'
   qemu: {binaryName: string; path?: string; version?: QemuVersion; versionError?: string}
   accelerator: AcceleratorFacts
-  virtiofsd?: string
+  virtiofsds: Virtiofsd[]
+  /** doctor runs as root: its VM's daemon would too, and any virtiofsd serves it. */
+  root?: boolean
   tunDevice: boolean
   /** Root, or holding CAP_NET_ADMIN: needed for bridge, tap and NAT. */
   netAdmin: boolean
@@ -93,11 +96,15 @@ export function checkAccelerator(f: HostFacts): CheckResult {
 
 export function checkVirtiofsd(f: HostFacts): CheckResult {
   if (f.platform === 'darwin') return result('virtiofsd', 'virtiofsd', false, 'ok', 'not needed on macOS (9p share)')
-  if (f.network === 'user') return result('virtiofsd', 'virtiofsd', false, 'ok', 'not used: a user-mode VM shares your home over 9p, served by QEMU as you')
-  return f.virtiofsd
-    ? result('virtiofsd', 'virtiofsd', false, 'ok', f.virtiofsd)
-    : result('virtiofsd', 'virtiofsd', false, 'warn', 'not found: the home share falls back to 9p, which is slower',
+  const choice = chooseShareTransport({runningAsRoot: f.root === true, virtiofsds: f.virtiofsds})
+  if (choice.virtiofsd) {
+    return result('virtiofsd', 'virtiofsd', false, 'ok', `${choice.virtiofsd.path} ${choice.virtiofsd.version}${f.root ? '' : ', serves your shares as you'}`)
+  }
+  return f.root
+    ? result('virtiofsd', 'virtiofsd', false, 'warn', 'not found: shares fall back to 9p, which is slower',
       'install virtiofsd: sudo apt-get install virtiofsd (newer distributions) or qemu-system-x86 7.x, which bundles it')
+    : result('virtiofsd', 'virtiofsd', false, 'warn', `${choice.reason}: host file changes raise no inotify events in your VM`,
+      VIRTIOFSD_AS_USER_FIX)
 }
 
 const USER_MODE_NETWORK = 'not needed: user-mode networking (QEMU, no root)'

@@ -9,7 +9,7 @@ import {readRegistration} from '../helper/registration.js'
 import {helperAnswers} from '../helper/setup.js'
 import {helperSocketPath} from '../helper/system-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
-import {findVirtiofsd, probeQemu} from '../hypervisor/qemu-binary.js'
+import {findVirtiofsds, probeQemu} from '../hypervisor/qemu-binary.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {homeId} from '../network/names.js'
 import {run, which} from 'dlite-kit/exec'
@@ -56,7 +56,8 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
       accelerator: verdict.accelerator, reason: verdict.reason, addonError: verdict.addonError,
       hardware: verdict.decision?.hardware ?? null,
     },
-    virtiofsd: findVirtiofsd(which),
+    virtiofsds: findVirtiofsds(which),
+    root: process.getuid?.() === 0,
     tunDevice: existsSync('/dev/net/tun'),
     netAdmin: process.getuid?.() === 0 || hasNetAdmin(),
     rootHelper: process.getuid?.() === 0 ? undefined : await rootHelperFacts(home),

@@ -1,4 +1,6 @@
 // Finding QEMU and its helpers on the host, and reading their versions.
+import {spawnSync} from 'node:child_process'
+
 import type {Runner, Which} from 'dlite-kit/exec'
 
 export const MIN_QEMU_VERSION = {major: 7, minor: 2}
@@ -56,9 +58,36 @@ export function isSupportedQemu(version: QemuVersion): boolean {
     (version.major === MIN_QEMU_VERSION.major && version.minor >= MIN_QEMU_VERSION.minor)
 }
 
-// Debian ships virtiofsd inside qemu-system-* (7.x) or as its own package (/usr/libexec, newer).
-export const VIRTIOFSD_LOCATIONS = ['/usr/libexec/virtiofsd', '/usr/lib/qemu/virtiofsd']
+/** A virtiofsd found on the host, and whether it can serve a share as an ordinary user. */
+export interface Virtiofsd {
+  path: string
+  version: string
+  /** The Rust virtiofsd (1.x) runs as any user; QEMU's C one (7.x) insists on root. */
+  runsAsUser: boolean
+}
 
-export function findVirtiofsd(which: Which): string | undefined {
-  return which('virtiofsd') ?? VIRTIOFSD_LOCATIONS.map((path) => which(path)).find(Boolean)
+// QEMU 7.x bundles its C virtiofsd (/usr/lib/qemu); newer distributions package the Rust one (/usr/libexec).
+// /usr/local/libexec is where scripts/setup.sh puts Debian 13's Rust one on a Debian 12 host.
+export const VIRTIOFSD_LOCATIONS = ['/usr/libexec/virtiofsd', '/usr/lib/qemu/virtiofsd', '/usr/local/libexec/virtiofsd']
+
+/** Tells the two apart by `--version`: "virtiofsd 1.13.2" (Rust) or "virtiofsd version 7.2.22 (…)" (C). */
+export function parseVirtiofsdVersion(output: string): Omit<Virtiofsd, 'path'> | undefined {
+  const rust = /^virtiofsd v?(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(output)
+  if (rust) return {version: rust[1], runsAsUser: true}
+  const c = /^virtiofsd version (\S+)/m.exec(output)
+  return c ? {version: c[1], runsAsUser: false} : undefined
+}
+
+/** Every virtiofsd on the host that answers `--version`, in the order of VIRTIOFSD_LOCATIONS after the PATH's. */
+export function findVirtiofsds(which: Which, versionOutput: (path: string) => string = virtiofsdVersionOutput): Virtiofsd[] {
+  const paths = [...new Set([which('virtiofsd'), ...VIRTIOFSD_LOCATIONS.map((path) => which(path))].filter((p): p is string => Boolean(p)))]
+  return paths.flatMap((path) => {
+    const parsed = parseVirtiofsdVersion(versionOutput(path))
+    return parsed ? [{path, ...parsed}] : []
+  })
+}
+
+function virtiofsdVersionOutput(path: string): string {
+  const answer = spawnSync(path, ['--version'], {encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe']})
+  return `${answer.stdout ?? ''}${answer.stderr ?? ''}`
 }

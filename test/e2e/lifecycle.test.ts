@@ -101,10 +101,11 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
     const watcher = inotifyWatchBinary(share)
     const started = await docker(['run', '-d', '--name', 'watcher', '-v', `${share}:${share}`, 'busybox:local', watcher, file, project])
     expect(started.code, started.stderr).to.equal(0)
-    const logsUntil = async (text: string) => {
+    // each event is its own line, written by itself: wait for all of them, not the first
+    const logsUntil = async (...texts: string[]) => {
       const began = Date.now()
       let out = ''
-      for (let attempt = 0; attempt < 80 && !out.includes(text); attempt++) {
+      for (let attempt = 0; attempt < 80 && !texts.every((text) => out.includes(text)); attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250))
         out = (await docker(['logs', 'watcher'])).stdout
       }
@@ -114,7 +115,7 @@ describe('dlite lifecycle (e2e, real VM under QEMU)', function () {
       expect((await logsUntil('WATCHING')).out).to.equal('WATCHING\n')
       appendFileSync(file, 'v2\n')
       const savedMtime = statSync(file, {bigint: true}).mtimeNs
-      const seen = await logsUntil(`MODIFY\t${project}\tapp.js\n`)
+      const seen = await logsUntil(`MODIFY\t${file}\n`, `MODIFY\t${project}\tapp.js\n`)
       expect(seen.out).to.contain(`MODIFY\t${file}\n`).and.contain(`MODIFY\t${project}\tapp.js\n`)
       console.log(`      (inotify in the container ${seen.ms} ms after the host's write, polled through docker logs)`)
       // a file made after the watch began is a change in the watched directory too

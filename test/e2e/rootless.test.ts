@@ -3,7 +3,8 @@
 // every process of that VM runs as that user (a daemon killed with SIGKILL takes its QEMU with it). Their own
 // docker CLI works; published ports answer on 127.0.0.1 and [::1] (TCP and UDP, ranges, loopback-only
 // bindings, taken ports reported, listeners gone with the container); containers reach a host server at host.docker.internal; files containers write into the
-// shared home are the user's, and a setuid-root file cannot be made there.
+// shared home are the user's, and a setuid-root file cannot be made there; a file the user saves there fires
+// inotify in a container (the share is virtiofs, served by the Rust virtiofsd as the user).
 import {expect} from 'chai'
 import {chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -11,6 +12,7 @@ import {join} from 'node:path'
 
 import {isAlive} from '../../src/daemon/pid-lock.js'
 import {busyboxImageTarball, findStaticBusybox} from '../helpers/busybox-image.js'
+import {inotifyWatchBinary} from '../helpers/inotify-watch.js'
 import {printLogsOnFailure} from '../helpers/dlite-cli.js'
 import {processesMentioning, uidsOf} from '../helpers/processes.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
@@ -111,8 +113,8 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     // QEMU runs under its seccomp filter (mode 2): a guest that breaks out cannot exec a program
     expect(readFileSync(`/proc/${status.qemuPid}/status`, 'utf8')).to.match(/^Seccomp:\s+2$/m)
     expect(readFileSync(`/proc/${status.qemuPid}/cmdline`, 'utf8').split('\0')).to.include('-sandbox')
-    // what the user's daemon creates is theirs alone, whatever the user's umask; QEMU, the 9p share server, keeps
-    // the user's own umask for the files containers write into the share (setpriv passes this process's umask on)
+    // what the user's daemon creates is theirs alone, whatever the user's umask; QEMU keeps the user's own umask
+    // for what it writes as the user (setpriv passes this process's umask on)
     const umaskOf = (pid: number) => /^Umask:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
     expect(umaskOf(status.pid)).to.equal('0077')
     expect(umaskOf(status.qemuPid)).to.equal(umaskOf(process.pid)).and.not.equal('0077')
@@ -208,8 +210,33 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(statSync(planted).uid).to.not.equal(0)
     const who = await user.run(ns, planted, ['id', '-u'])
     expect(who.stdout.trim(), `exit ${who.code}: ${who.stderr}; ${planted}: ${statSync(planted).size} bytes, mode ${statSync(planted).mode.toString(8)}`).to.equal(String(user.uid))
-    // 9p cannot carry host file events to watchers in the VM (the lifecycle test has them over virtiofs): the log says so
-    expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain(`share events: none for ${share} (9p gives watchers in the VM no events)`)
+  })
+
+  it('a file the user saves on the host under the share fires inotify in a container watching it (virtiofs, served by virtiofsd as the user)', async () => {
+    const project = join(user.home, 'project')
+    const file = join(project, 'app.js')
+    expect((await user.run(ns, 'sh', ['-c', `mkdir -p ${project} && echo v1 > ${file}`])).code).to.equal(0)
+    const watcher = inotifyWatchBinary(user.home)
+    const started = await docker(['run', '-d', '--name', 'watcher', '-v', `${user.home}:${user.home}`, 'busybox:local', watcher, file, project])
+    expect(started.code, started.stderr).to.equal(0)
+    // each event is its own line, written by itself: wait for all of them, not the first
+    const logsUntil = (...texts: string[]) => eventually(() => docker(['logs', 'watcher']), (r) => texts.every((text) => r.stdout.includes(text)), 80)
+    try {
+      expect((await logsUntil('WATCHING')).result.stdout).to.equal('WATCHING\n')
+      expect((await user.run(ns, 'sh', ['-c', `echo v2 >> ${file}`])).code).to.equal(0)
+      const seen = await logsUntil(`MODIFY\t${file}\n`, `MODIFY\t${project}\tapp.js\n`)
+      expect(seen.result.stdout).to.contain(`MODIFY\t${file}\n`).and.contain(`MODIFY\t${project}\tapp.js\n`)
+      process.stderr.write(`    (inotify in the container ${seen.ms} ms after the user's write, polled through docker logs)\n`)
+      expect(readFileSync(file, 'utf8')).to.equal('v1\nv2\n')
+      const log = readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')
+      expect(log).to.match(/share events: watching \d+ directories/)
+      // the share server is a virtiofsd of the user's, never root's
+      const servers = processesMentioning(home).filter((p) => p.cmd.includes('virtiofsd'))
+      expect(servers, 'a virtiofsd serves the share').to.have.length.greaterThan(0)
+      for (const p of servers) expect(p.uids, p.cmd).to.deep.equal([user.uid, user.uid, user.uid, user.uid])
+    } finally {
+      await docker(['rm', '-f', 'watcher'])
+    }
   })
 
   it('files a container writes into the share arrive whole while the container works in that directory and stats them', async () => {

@@ -10,7 +10,8 @@ function healthyHost(): HostFacts {
     network: 'bridged',
     qemu: {binaryName: 'qemu-system-x86_64', path: '/usr/bin/qemu-system-x86_64', version: {major: 7, minor: 2, patch: 19, text: '7.2.19'}},
     accelerator: {accelerator: 'kvm', reason: 'KVM API 12 via kvm_intel'},
-    virtiofsd: '/usr/lib/qemu/virtiofsd',
+    virtiofsds: [{path: '/usr/lib/qemu/virtiofsd', version: '7.2.22', runsAsUser: false}],
+    root: true,
     tunDevice: true,
     netAdmin: true,
     nft: '/usr/sbin/nft',
@@ -94,7 +95,7 @@ describe('doctor checks', () => {
   })
 
   it('optional items only warn and never make the report fail', () => {
-    const facts = {...healthyHost(), docker: undefined, virtiofsd: undefined}
+    const facts = {...healthyHost(), docker: undefined, virtiofsds: []}
     const report = diagnose(facts)
     expect(report.ok).to.equal(true)
     expect(byId(facts, 'docker').status).to.equal('warn')
@@ -118,14 +119,19 @@ describe('doctor checks', () => {
   })
 
   it('a user-mode home needs no tap, bridge, NAT or root: a plain user without CAP_NET_ADMIN is ok', () => {
-    const facts = {...healthyHost(), network: 'user' as const, netAdmin: false, tunDevice: false, nft: undefined, ip: undefined}
+    const facts = {...healthyHost(), root: false, network: 'user' as const, netAdmin: false, tunDevice: false, nft: undefined, ip: undefined}
     const report = diagnose(facts)
     expect(report.ok).to.equal(true)
     for (const id of ['network', 'firewall', 'ip']) {
       expect(byId(facts, id).status, id).to.equal('ok')
       expect(byId(facts, id).detail, id).to.contain('user-mode')
     }
-    expect(byId(facts, 'virtiofsd').detail).to.contain('9p')
+    // only the C virtiofsd, which needs root: shares over 9p, so no file events, and the fix names the Rust one
+    expect(byId(facts, 'virtiofsd')).to.include({status: 'warn', required: false})
+    expect(byId(facts, 'virtiofsd').detail).to.contain('9p').and.contain('needs root').and.contain('inotify')
+    expect(byId(facts, 'virtiofsd').fix).to.contain('Rust virtiofsd')
+    const withRust = {...facts, virtiofsds: [...facts.virtiofsds, {path: '/usr/libexec/virtiofsd', version: '1.13.2', runsAsUser: true}]}
+    expect(byId(withRust, 'virtiofsd')).to.include({status: 'ok', detail: '/usr/libexec/virtiofsd 1.13.2, serves your shares as you'})
     // the same host judged for a bridged home fails, naming root
     const bridged = diagnose({...facts, network: 'bridged'})
     expect(bridged.ok).to.equal(false)

@@ -3,7 +3,8 @@
 import {expect} from 'chai'
 import {createServer} from 'node:net'
 
-import {chooseShareTransport, describeShares, fileEventRoots, planShares} from '../../src/daemon/share-server.js'
+import {chooseShareTransport, describeShares, fileEventRoots, planShares, VIRTIOFSD_AS_USER_FIX, virtiofsdArgs} from '../../src/daemon/share-server.js'
+import {findVirtiofsds, parseVirtiofsdVersion} from '../../src/hypervisor/qemu-binary.js'
 import {UserNetworkDriver, USER_GUEST_IP, USER_HOST_ALIAS} from '../../src/daemon/network-drivers/user.js'
 import {guestAddress} from '../../src/daemon/network-drivers/driver.js'
 import {buildQemuArgv} from '../../src/hypervisor/qemu-argv.js'
@@ -40,13 +41,35 @@ describe('network drivers', () => {
 })
 
 describe('share transport', () => {
-  it('a daemon running as the user shares over 9p (the C virtiofsd would serve the guest as root)', () => {
-    expect(chooseShareTransport({runningAsRoot: false, virtiofsd: '/usr/lib/qemu/virtiofsd'})).to.deep.equal({transport: '9p', reason: '9p, served by QEMU as you'})
+  const cVirtiofsd = {path: '/usr/lib/qemu/virtiofsd', version: '7.2.22', runsAsUser: false}
+  const rustVirtiofsd = {path: '/usr/libexec/virtiofsd', version: '1.13.2', runsAsUser: true}
+  it('a daemon running as the user takes the Rust virtiofsd; with only the C one (it would serve the guest as root), 9p', () => {
+    expect(chooseShareTransport({runningAsRoot: false, virtiofsds: [cVirtiofsd, rustVirtiofsd]}))
+      .to.deep.equal({transport: 'virtiofs', reason: 'virtiofs, served by virtiofsd as you', virtiofsd: rustVirtiofsd})
+    expect(chooseShareTransport({runningAsRoot: false, virtiofsds: [cVirtiofsd]}))
+      .to.deep.equal({transport: '9p', reason: '9p, served by QEMU as you (/usr/lib/qemu/virtiofsd 7.2.22 needs root)'})
+    expect(chooseShareTransport({runningAsRoot: false, virtiofsds: []}).reason).to.equal('9p, served by QEMU as you (no virtiofsd found)')
   })
-  it('a root daemon uses virtiofs when virtiofsd exists, 9p otherwise or when forced', () => {
-    expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/usr/lib/qemu/virtiofsd'}).transport).to.equal('virtiofs')
-    expect(chooseShareTransport({runningAsRoot: true}).reason).to.match(/not found/)
-    expect(chooseShareTransport({runningAsRoot: true, virtiofsd: '/x', forced: '9p'}).transport).to.equal('9p')
+  it('a root daemon uses the first virtiofsd found, 9p when there is none or when forced', () => {
+    expect(chooseShareTransport({runningAsRoot: true, virtiofsds: [cVirtiofsd, rustVirtiofsd]}).virtiofsd).to.equal(cVirtiofsd)
+    expect(chooseShareTransport({runningAsRoot: true, virtiofsds: []}).reason).to.match(/not found/)
+    expect(chooseShareTransport({runningAsRoot: true, virtiofsds: [cVirtiofsd], forced: '9p'}).transport).to.equal('9p')
+    expect(chooseShareTransport({runningAsRoot: false, virtiofsds: [rustVirtiofsd], forced: '9p'}).transport).to.equal('9p')
+  })
+  it("virtiofsd's arguments: the C one's -o options; the Rust one as a user without its namespace sandbox, which would show every file as nobody's", () => {
+    const share = {path: '/home/u', socketPath: '/h/run/vfs0.sock'}
+    expect(virtiofsdArgs(cVirtiofsd, share, true)).to.deep.equal(['--socket-path=/h/run/vfs0.sock', '-o', 'source=/home/u', '-o', 'cache=auto'])
+    expect(virtiofsdArgs(rustVirtiofsd, share, false)).to.deep.equal(['--socket-path=/h/run/vfs0.sock', '--shared-dir=/home/u', '--cache=auto', '--sandbox=none'])
+    expect(virtiofsdArgs(rustVirtiofsd, share, true)).to.deep.equal(['--socket-path=/h/run/vfs0.sock', '--shared-dir=/home/u', '--cache=auto'])
+  })
+  it('tells the Rust virtiofsd from the C one by its --version', () => {
+    expect(parseVirtiofsdVersion('virtiofsd 1.13.2\n')).to.deep.equal({version: '1.13.2', runsAsUser: true})
+    expect(parseVirtiofsdVersion('virtiofsd version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright (c) 2003-2022 Fabrice Bellard\n'))
+      .to.deep.equal({version: '7.2.22', runsAsUser: false})
+    expect(parseVirtiofsdVersion('bash: virtiofsd: not found')).to.equal(undefined)
+    const found = findVirtiofsds((name) => (name === 'virtiofsd' ? undefined : name === '/usr/lib/qemu/virtiofsd' || name === '/usr/local/libexec/virtiofsd' ? name : undefined),
+      (path) => (path.startsWith('/usr/local') ? 'virtiofsd 1.13.2\n' : 'virtiofsd version 7.2.22\n'))
+    expect(found).to.deep.equal([{path: '/usr/lib/qemu/virtiofsd', version: '7.2.22', runsAsUser: false}, {path: '/usr/local/libexec/virtiofsd', version: '1.13.2', runsAsUser: true}])
   })
   it('several directories: a parent before the directories under it, a tag each, read-only ones over 9p', () => {
     const virtiofs = {transport: 'virtiofs', reason: 'virtiofs'} as const
@@ -57,17 +80,17 @@ describe('share transport', () => {
       {path: '/opt/data', readOnly: true, tag: 'share2', transport: '9p'},
     ])
     expect(describeShares(shares, virtiofs)).to.equal('3 directories (1 read-only): virtiofs and 9p')
-    const userMode = chooseShareTransport({runningAsRoot: false})
-    expect(describeShares(planShares([{path: '/home/u'}], userMode, () => ''), userMode)).to.equal('/home/u: 9p, served by QEMU as you')
+    const userMode = chooseShareTransport({runningAsRoot: false, virtiofsds: []})
+    expect(describeShares(planShares([{path: '/home/u'}], userMode, () => ''), userMode)).to.equal('/home/u: 9p, served by QEMU as you (no virtiofsd found)')
     expect(describeShares([], userMode)).to.equal('nothing shared')
   })
   it('file events only for read-write virtiofs shares: a 9p watcher holds an inode no later lookup reaches', () => {
     const virtiofs = {transport: 'virtiofs', reason: 'virtiofs'} as const
     const shares = planShares([{path: '/home/u'}, {path: '/opt/data', readOnly: true}], virtiofs, (i) => `/run/vfs${i}.sock`)
     expect(fileEventRoots(shares)).to.deep.equal({watched: ['/home/u'], unwatched: [{path: '/opt/data', why: 'read-only'}]})
-    const userMode = chooseShareTransport({runningAsRoot: false})
+    const userMode = chooseShareTransport({runningAsRoot: false, virtiofsds: []})
     expect(fileEventRoots(planShares([{path: '/home/u'}], userMode, () => ''))).to.deep.equal({
-      watched: [], unwatched: [{path: '/home/u', why: '9p gives watchers in the VM no events'}],
+      watched: [], unwatched: [{path: '/home/u', why: `9p gives watchers in the VM no events; for them, ${VIRTIOFSD_AS_USER_FIX}`}],
     })
   })
 })
