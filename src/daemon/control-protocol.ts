@@ -2,7 +2,10 @@
 // Shared by the server (daemon) and the client (CLI) so both sides agree on the shapes.
 import {StringDecoder} from 'node:string_decoder'
 
-/** `paused`: QEMU paused the guest (a host disk full); `orphaned`: a VM process runs without its daemon (status only). */
+/**
+ * `paused`: the guest's CPUs stand still, by `dlite pause` (pausedSince says when) or by QEMU on a host disk full
+ * (lastError says so); `orphaned`: a VM process runs without its daemon (status only).
+ */
 export type VmState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed' | 'orphaned'
 
 export type StageName = 'network' | 'share' | 'vm' | 'boot' | 'docker' | 'socket' | 'ports' | 'context' | 'plugins'
@@ -52,6 +55,8 @@ export interface VmStatus {
   /** The last thing restarted while the VM ran, why, and when: QEMU (by the daemon) or dockerd/containerd (by the guest). */
   lastRestart?: string
   lastError?: string
+  /** `dlite pause` stopped the guest at this time (ms since the epoch); `dlite resume` lets it go on. */
+  pausedSince?: number
   imageVersion?: string
   /** dockerd's version, as it answered when the VM became ready. */
   dockerVersion?: string
@@ -72,6 +77,9 @@ export type ControlRequest =
   | {op: 'status'}
   | {op: 'watch'}
   | {op: 'stop'; timeoutMs?: number}
+  /** Stops the guest's CPUs (memory kept, no CPU used) and lets them go on; each answers with the status. */
+  | {op: 'pause'}
+  | {op: 'resume'}
   /** Runs one plugin's `dlite:plugin-request` hook handler in the daemon (plugin-api sendPluginRequest). */
   | {op: 'plugin'; plugin: string; request: unknown}
 
@@ -132,6 +140,8 @@ export function checkRequest(value: unknown): ControlRequest | string {
   switch (request.op) {
     case 'status':
     case 'watch':
+    case 'pause':
+    case 'resume':
       return {op: request.op}
     case 'stop': {
       const {timeoutMs} = request

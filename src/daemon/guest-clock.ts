@@ -1,9 +1,10 @@
 // Keeps the guest's clock on the host's. The host writes its time on the guest's control port (virtio-serial
 // org.dlite.control) as `clock SECONDS.MILLIS`; the guest's clock agent steps its own clock when it is off by
 // more than half a second (os/rootfs/usr/lib/dlite/clock-agent). The host writes when the agent says it
-// listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, and at
-// once when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood
-// still meanwhile) or a clock set by hand or by NTP.
+// listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, at once
+// when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood still
+// meanwhile) or a clock set by hand or by NTP — and when the guest runs again after a pause (QEMU's RESUME
+// event; nothing is written while it is paused).
 import type {Socket} from 'node:net'
 
 import {connectGuestPort} from './guest-port.js'
@@ -27,6 +28,7 @@ export class GuestClock {
   private timer?: NodeJS.Timeout
   private last?: {wall: number; mono: number}
   private lastPush = 0
+  private guestPaused = false
   private readonly now: () => number
   private readonly monotonic: () => number
 
@@ -65,6 +67,20 @@ export class GuestClock {
     this.push('the guest started listening')
   }
 
+  /**
+   * The guest's CPUs stopped: write nothing until it runs again, since a time written now would wait in the port
+   * and be read stale after the resume.
+   */
+  paused(): void {
+    this.guestPaused = true
+  }
+
+  /** The guest runs again after a pause, its clock as far behind as the pause was long: set it now. */
+  resumed(): void {
+    this.guestPaused = false
+    this.push('the guest ran again after a pause')
+  }
+
   start(): void {
     const tickMs = this.options.tickMs ?? 2000
     this.timer ??= setInterval(() => this.tick(), tickMs)
@@ -96,7 +112,7 @@ export class GuestClock {
   /** Writes the host's time to the guest; false when nobody listens yet. */
   push(reason?: string): boolean {
     this.lastPush = this.monotonic()
-    if (!this.socket || !this.listening) return false
+    if (!this.socket || !this.listening || this.guestPaused) return false
     if (reason) this.options.log(`guest clock: set from the host (${reason})`)
     this.socket.write(`clock ${(this.now() / 1000).toFixed(3)}\n`)
     return true

@@ -96,6 +96,8 @@ export class VmDaemon {
   private onStopped: () => void = () => {}
   /** The share server died under a running QEMU (the share is gone until the next launch). */
   private shareLost = false
+  /** `dlite pause` stopped the guest; only `dlite resume` (or a stop) lets it go on. */
+  private pausedByUser = false
 
   /** Reads the home's config and makes the daemon for it. */
   static async open(options: DaemonOptions): Promise<VmDaemon> {
@@ -255,6 +257,13 @@ export class VmDaemon {
       case 'stop':
         void this.stop(request.timeoutMs).then(() => reply({type: 'stopped'}))
         return
+      case 'pause':
+      case 'resume':
+        void (request.op === 'pause' ? this.pause() : this.resume()).then(
+          (status) => reply({type: 'status', status}),
+          (error: Error) => reply({type: 'error', error: error.message}),
+        )
+        return
       case 'plugin':
         if (this.status.state !== 'running') {
           reply({type: 'error', error: `the VM is ${this.status.state}; start it with \`dlite start\``})
@@ -268,6 +277,35 @@ export class VmDaemon {
       default:
         reply({type: 'error', error: `unknown request ${(request as {op: string}).op}`})
     }
+  }
+
+  /** Stops the guest's CPUs; docker, ports and the shares wait, their connections held, until resume. */
+  private async pause(): Promise<VmStatus> {
+    if (this.pausedByUser) return this.snapshot()
+    if (this.status.state !== 'running' || !this.vm) throw new Error(this.notRunning())
+    await this.vm.pause()
+    this.pausedByUser = true
+    this.status.state = 'paused'
+    this.status.pausedSince = Date.now()
+    this.options.log('paused (dlite pause): the guest uses no CPU until dlite resume')
+    return this.snapshot()
+  }
+
+  private async resume(): Promise<VmStatus> {
+    if (this.status.state === 'running') return this.snapshot()
+    if (!this.pausedByUser || !this.vm) throw new Error(this.notRunning())
+    // the clock goes out on QEMU's RESUME event (superviseVm), whoever continued the guest
+    await this.vm.resume()
+    this.pausedByUser = false
+    this.status.state = 'running'
+    this.status.pausedSince = undefined
+    this.options.log('resumed (dlite resume)')
+    return this.snapshot()
+  }
+
+  private notRunning(): string {
+    const why = this.status.lastError ? ` (${this.status.lastError})` : ''
+    return `the VM is ${this.status.state}${why}, not running${this.status.state === 'stopping' ? '' : ': `dlite start` starts it'}`
   }
 
   /** A stage of the start, unless a stop came first: then the start ends before it. */
@@ -407,6 +445,10 @@ export class VmDaemon {
       void writeVmRecord(vmRecordPath(this.layout), pid, this.layout.disk).catch((error: Error) => this.options.log(`cannot record the VM process: ${error.message}`))
       void this.clock.connect()
       void this.shareEvents.connect()
+      // a new QEMU runs: a pause went with the old one
+      this.pausedByUser = false
+      this.clock.resumed()
+      this.status.pausedSince = undefined
     }
     // the first launch happened before these listeners: each restart's comes as an event
     onSpawn(vm.pid)
@@ -447,6 +489,9 @@ export class VmDaemon {
     })
     vm.on('launch-error', (error: Error) => this.options.log(`could not relaunch QEMU: ${error.message}`))
     vm.on('hard-stop', (why: string) => this.options.log(`${why}; stopping QEMU hard`))
+    // its clock stands still while it is paused: set it as it goes on, not at the next periodic push
+    vm.on('paused', () => this.clock.paused())
+    vm.on('resumed', () => this.clock.resumed())
   }
 
   /**
@@ -517,6 +562,10 @@ export class VmDaemon {
 
   private async doStop(timeoutMs: number): Promise<void> {
     const wasRunning = this.status.state === 'running' || this.status.state === 'paused'
+    if (this.pausedByUser) {
+      // a guest the user paused powers off cleanly once it runs again
+      await this.resume().catch((error: Error) => this.options.log(`cannot resume the paused guest to stop it cleanly: ${error.message}`))
+    }
     // a guest QEMU paused (host disk full) cannot power itself off: waiting for it would only delay the stop
     if (this.status.state === 'paused') timeoutMs = Math.min(timeoutMs, 1000)
     // the guest's shutdown hangs unmounting a share whose server is gone, after docker and the data disk are done

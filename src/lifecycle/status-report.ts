@@ -45,6 +45,8 @@ export interface StatusReport {
   /** The last restart while the VM ran (QEMU by the daemon, dockerd or containerd by the guest), why and when. */
   lastRestart?: string
   lastError?: string
+  /** `dlite pause` stopped the guest at this time (ms since the epoch). */
+  pausedSince?: number
   image?: {version: string; rollbackAvailable: boolean; previous?: string}
   /** Published container ports on the host's loopback, and those that could not be bound. */
   ports?: {forwarded: ForwardedPort[]; failed: ForwardedPort[]}
@@ -80,6 +82,7 @@ export async function statusReport(home: string): Promise<StatusReport> {
     autostart: config.autostart ?? false,
     restarts: live?.restarts,
     lastRestart: live?.lastRestart,
+    pausedSince: live?.pausedSince,
     lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),
     image: {
       version: config.image.current,

@@ -1,6 +1,8 @@
 // What the CLI asks of a VM: start it (spawning the daemon when nothing runs it), stop it, read its status.
 import {rmSync} from 'node:fs'
 
+import {CommandError} from 'dlite-kit/errors'
+
 import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client.js'
 import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder, pidHoldsLock} from '../daemon/pid-lock.js'
@@ -15,6 +17,8 @@ import {cleanUpLeftovers} from './leftovers.js'
 
 export interface StartResult {
   alreadyRunning: boolean
+  /** It was paused (`dlite pause`), and this start let it go on. */
+  resumed?: boolean
   status: VmStatus
 }
 
@@ -50,6 +54,8 @@ export async function startVm(options: {
   const socket = controlSocketPath(layout)
   const current = await queryStatus(socket)
   if (current?.state === 'running') return {alreadyRunning: true, status: current}
+  // a start is what a user reaches for after a pause too
+  if (current?.state === 'paused' && current.pausedSince !== undefined) return {alreadyRunning: true, resumed: true, status: await resumeVm(options.home)}
   if (!current) {
     // A daemon that died without cleaning up leaves its socket file; the next one must not mistake it for its own.
     if (lockHolder(pidFilePath(layout)) === undefined) rmSync(socket, {force: true})
@@ -74,6 +80,30 @@ export async function startVm(options: {
   if (failure) throw new Error(`${failure} (logs: ${layout.logs})`)
   if (!outcome) throw new Error(`the daemon stopped before the VM was ready (logs: ${layout.logs})`)
   return outcome
+}
+
+/** `dlite pause` / `dlite resume`: the daemon's answer is the VM's status after it; an error names the VM's state. */
+export async function pauseVm(home: string): Promise<VmStatus> {
+  return askRunningDaemon(home, 'pause')
+}
+
+export async function resumeVm(home: string): Promise<VmStatus> {
+  return askRunningDaemon(home, 'resume')
+}
+
+async function askRunningDaemon(home: string, op: 'pause' | 'resume'): Promise<VmStatus> {
+  let status: VmStatus | undefined
+  try {
+    await converse(controlSocketPath(homeLayout(home)), {op}, (message) => {
+      if (message.type === 'status') status = message.status
+      return true
+    }, 30_000)
+  } catch (error) {
+    if (error instanceof DaemonUnreachable) throw new CommandError('dlite is not running', 'start it with `dlite start`')
+    throw error
+  }
+  if (!status) throw new Error(`the daemon closed the connection without answering ${op}`)
+  return status
 }
 
 export interface StopResult {

@@ -12,7 +12,9 @@ function duration(seconds: number): string {
 export function renderStatus(r: StatusReport): string {
   if (r.state === 'not-installed') return `dlite is not installed in ${r.home}. Run: dlite install`
   const rows: Array<[string, string | undefined]> = [
-    ['state', r.state + (r.lastError ? ` (${r.lastError})` : '')],
+    ['state', r.pausedSince !== undefined
+      ? `paused since ${new Date(r.pausedSince).toTimeString().slice(0, 8)} (\`dlite resume\` lets it go on)`
+      : r.state + (r.lastError ? ` (${r.lastError})` : '')],
     ['pid', r.pid === undefined ? undefined : `${r.pid} (QEMU ${r.qemuPid ?? '-'})`],
     ['accelerator', r.accelerator && `${r.accelerator}: ${r.acceleratorReason}`],
     ['cpus', String(r.cpus)],

@@ -12,6 +12,8 @@ const STAGES: StageName[] = ['network', 'share', 'vm', 'boot', 'docker', 'socket
 
 export interface StartOutcome {
   alreadyRunning: boolean
+  /** It was paused, and the start let it go on. */
+  resumed?: boolean
   status: VmStatus
   /** Whether the docker context became the current one (absent with --no-activate). */
   context?: ContextActivation
@@ -35,7 +37,7 @@ export async function startWithPipeline(options: StartPipelineOptions): Promise<
   let result: StartOutcome
   try {
     result = await startVm({home, entry, network: config.network, timeoutMs: options.timeoutS * 1000, onStage: pipeline.onEvent})
-    if (result.alreadyRunning) pipeline.abort(new Error('already running'))
+    if (result.alreadyRunning) pipeline.abort(new Error(result.resumed ? 'paused: resumed it' : 'already running'))
   } catch (error) {
     pipeline.abort(error as Error)
     throw error
@@ -48,7 +50,9 @@ export async function startWithPipeline(options: StartPipelineOptions): Promise<
 
 export function startReport(result: StartOutcome, config: DliteConfig): string {
   const {status, context} = result
-  const lines = [result.alreadyRunning
+  const lines = [result.resumed
+    ? `dlite was paused and runs again at ${status.ip} (${config.hostname}).`
+    : result.alreadyRunning
     ? `dlite is already running at ${status.ip} (${config.hostname}).`
     : status.network === 'user'
       ? `dlite is running: docker at unix://${config.dockerSocket} (docker context ${status.dockerContext}); published ports answer on localhost, the host is host.docker.internal in containers.`

@@ -42,7 +42,8 @@ export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel'
 
 /**
  * A running VM. Events: `spawn` (pid, each launch), `exit` (info, willRestart, pid), `restart` (attempt), `gave-up`
- * (reason), `launch-error` (error), `hard-stop` (why the guest was not waited for). Work before each launch goes in
+ * (reason), `launch-error` (error), `hard-stop` (why the guest was not waited for), `paused` and `resumed` (the guest
+ * stopped and runs again, whoever paused or continued it: its clock stands still meanwhile). Work before each launch goes in
  * StartOptions.beforeLaunch.
  */
 export interface VmInstance extends EventEmitter {
@@ -58,7 +59,9 @@ export interface VmInstance extends EventEmitter {
   monitor(commandLine: string): Promise<string>
   /** Whether the guest runs, or why it is paused (`io-error`: a disk write failed, e.g. the host disk is full). */
   runState(): Promise<VmRunState>
-  /** Lets a paused guest go on (after the cause of an io-error is gone). */
+  /** Stops the guest's CPUs where they are; its memory and devices stay as they were. */
+  pause(): Promise<void>
+  /** Lets a paused guest go on (paused by pause(), or after the cause of an io-error is gone). */
   resume(): Promise<void>
 }
 

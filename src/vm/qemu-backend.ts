@@ -90,7 +90,13 @@ class QemuInstance extends EventEmitter implements VmInstance {
     if (this.supervisor.current?.exitCode !== null || this.supervisor.current?.signalCode !== null) {
       return Promise.reject(new QmpTransportError('QEMU is not running'))
     }
-    this.qmp ??= QmpClient.connect(this.options.qmpSocket, 3000).catch((error: Error) => {
+    this.qmp ??= QmpClient.connect(this.options.qmpSocket, 3000).then((client) => {
+      client.onEvent((event) => {
+        if (event.event === 'STOP') this.emit('paused')
+        else if (event.event === 'RESUME') this.emit('resumed')
+      })
+      return client
+    }, (error: Error) => {
       this.qmp = undefined
       throw error
     })
@@ -109,6 +115,10 @@ class QemuInstance extends EventEmitter implements VmInstance {
   async runState(): Promise<VmRunState> {
     const state = await this.qmpCommand('query-status') as {running: boolean; status: string}
     return {running: state.running, status: state.status}
+  }
+
+  async pause(): Promise<void> {
+    await this.qmpCommand('stop')
   }
 
   async resume(): Promise<void> {

@@ -379,6 +379,58 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect(images.stdout).to.contain('busybox:local')
   })
 
+  it('pause for 60 s, then resume: a container runs on as it was, and 2 s later the guest clock is within 1 s of the host\'s; start lets a paused VM go on too', async () => {
+    expect((await docker(['run', '-d', '--name', 'clk', 'busybox:local', 'sleep', '1d'])).code).to.equal(0)
+    const startedAt = async () => (await docker(['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', 'clk'])).stdout.trim()
+    const before = await startedAt()
+    /**
+     * The guest's clock read once, between two readings of the host's (adjtimex: with STA_NANO its tv_usec is
+     * nanoseconds). As NTP does, the offset is taken against the middle of the two, give or take half the gap.
+     */
+    const readGuestClock = async () => {
+      const hostBefore = Date.now()
+      const read = await docker(['exec', 'clk', 'adjtimex'])
+      const hostAfter = Date.now()
+      const field = (name: string) => Number(new RegExp(`${name.replace('.', '\\.')}:\\s+(\\d+)`).exec(read.stdout)?.[1])
+      const guest = field('time.tv_sec') * 1000 + field('time.tv_usec') / ((field('status') & 0x2000) !== 0 ? 1e6 : 1e3)
+      return {offsetMs: guest - (hostBefore + hostAfter) / 2, halfGapMs: (hostAfter - hostBefore) / 2}
+    }
+    try {
+      const paused = await dlite(['pause', '--json'])
+      expect(paused.code, paused.stderr).to.equal(0)
+      const status = JSON.parse(paused.stdout) as {state: string; pausedSince?: number; qemuPid: number}
+      expect(status.state).to.equal('paused')
+      expect(status.pausedSince).to.be.a('number')
+      const cpuTicks = () => readFileSync(`/proc/${status.qemuPid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((sum, n) => sum + Number(n), 0)
+      const ticksBefore = cpuTicks()
+      await sleep(60_000)
+      const qemuCpu = (cpuTicks() - ticksBefore) / 100 / 60
+      const resumed = await dlite(['resume'])
+      expect(resumed.code, resumed.stderr).to.equal(0)
+      const resumedAt = Date.now()
+      process.stderr.write(`    (QEMU used ${(qemuCpu * 100).toFixed(1)} % of a core while paused)\n`)
+      await sleep(resumedAt + 2000 - Date.now())
+      // the read with the narrowest gap of a few: docker exec under TCG takes a while, and not always as long
+      const reads = []
+      for (let i = 0; i < 3; i++) reads.push(await readGuestClock())
+      const best = reads.sort((a, b) => a.halfGapMs - b.halfGapMs)[0]
+      process.stderr.write(`    (2 s after the resume, the guest clock is ${best.offsetMs.toFixed(0)} ± ${best.halfGapMs.toFixed(0)} ms off the host's)\n`)
+      expect(Math.abs(best.offsetMs), 'ms between the guest clock and the host\'s').to.be.at.most(1000)
+      expect(await startedAt(), 'the container ran on, not started again').to.equal(before)
+      expect(readFileSync(join(home, 'logs', 'daemon.log'), 'utf8')).to.contain('guest clock: set from the host (the guest ran again after a pause)')
+      // dlite start is what a user may reach for after a pause
+      expect((await dlite(['pause'])).code).to.equal(0)
+      const started = await dlite(['start'])
+      expect(started.code, started.stderr).to.equal(0)
+      expect(started.stdout).to.contain('dlite was paused and runs again')
+      expect(JSON.parse((await dlite(['status', '--json'])).stdout).state).to.equal('running')
+      // resuming a VM that runs changes nothing
+      expect((await dlite(['resume'])).code).to.equal(0)
+    } finally {
+      await docker(['rm', '-f', 'clk'])
+    }
+  })
+
   it('config set memory=3 disk=12 mounts=HOME,DIR:ro --restart: the guest sees 3 GiB, a bigger file system and a second, read-only share; an image, a stopped container and a volume are kept', async () => {
     const ok = (r: RunResult) => {
       expect(r.code, r.stderr + r.stdout).to.equal(0)
@@ -444,12 +496,19 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect((await dlite(['status', '--json'])).stdout).to.match(/"state": "running"/)
   })
 
-  it('status and ip say how the VM is reached; stop and uninstall --purge leave no process behind', async () => {
+  it('status and ip say how the VM is reached; a paused VM stops cleanly; stop and uninstall --purge leave no process behind', async () => {
     const ip = await dlite(['ip'])
     expect(ip.stdout.trim()).to.equal('127.0.0.1')
     const status = await dlite(['status'])
     expect(status.stdout).to.match(/network\s+user-mode/).and.match(/reached at\s+docker tcp:\/\/127\.0\.0\.1:\d+ \(TLS\), ssh 127\.0\.0\.1:\d+/)
+    expect((await dlite(['pause'])).code).to.equal(0)
+    expect((await dlite(['status'])).stdout).to.match(/state\s+paused since \d\d:\d\d:\d\d \(`dlite resume` lets it go on\)/)
     expect((await dlite(['stop'], {timeoutMs: 120_000})).code).to.equal(0)
+    // the guest ran again to power off by itself, not stopped hard
+    expect(readFileSync(join(home, 'logs', 'console.log'), 'utf8')).to.contain('DLITE-STAGE shutdown-done')
+    const notRunning = await dlite(['pause'])
+    expect(notRunning.code).to.equal(1)
+    expect(notRunning.stderr).to.contain('dlite is not running').and.contain('dlite start')
     const removed = await dlite(['uninstall', '--purge', '--yes'])
     expect(removed.code, removed.stderr).to.equal(0)
     for (let i = 0; i < 50 && processesMentioning(home).length > 0; i++) await sleep(100)

@@ -1,5 +1,5 @@
-// The host's clock for the guest: nothing is written before the guest's agent listens (it would be stale when
-// read), a wall-clock jump is sent at once, and the time goes out periodically.
+// The host's clock for the guest: nothing is written before the guest's agent listens or while it is paused (it
+// would be stale when read), a wall-clock jump and a resume are sent at once, and the time goes out periodically.
 import {expect} from 'chai'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
@@ -87,6 +87,24 @@ describe('guest clock', function () {
     clock.tick()
     await settle()
     expect(received).to.have.length(2)
+  })
+
+  it('nothing is written while the guest is paused (it would be read stale); the time goes out as it runs again', async () => {
+    clock.guestListening()
+    await settle()
+    clock.paused()
+    for (let i = 0; i < 40; i++) {
+      wall += 2000
+      mono += 2000
+      clock.tick()
+    }
+    expect(clock.push('while paused')).to.equal(false)
+    await settle()
+    expect(received).to.have.length(1)
+    wall += 500
+    clock.resumed()
+    await settle()
+    expect(received).to.deep.equal(['clock 1800000000.000', `clock ${(wall / 1000).toFixed(3)}`])
   })
 
   it('after a disconnect (the VM exited) nothing is sent until the next guest listens', async () => {

@@ -18,4 +18,10 @@ describe('status rendering', () => {
     expect(text).to.not.match(/restart/)
     expect(text).to.match(/^state {8}running \(docker: dockerd exited 6 times in 10 minutes\)$/m)
   })
+
+  it('a VM the user paused says since when and what lets it go on', () => {
+    const since = new Date(2026, 11, 5, 9, 30, 5).getTime()
+    const text = renderStatus({...base, state: 'paused', pausedSince: since})
+    expect(text).to.match(/^state {8}paused since 09:30:05 \(`dlite resume` lets it go on\)$/m)
+  })
 })
