@@ -6,7 +6,7 @@ import {VmDaemon} from '../daemon/vm-daemon.js'
 
 export default class Daemon extends DliteCommand {
   static override hidden = true
-  static override summary = 'Run the VM daemon in the foreground (started by `dlite start` or a service manager)'
+  static override summary = 'Run the VM daemon in the foreground (started by dlite start or a service manager)'
   static override flags = {
     'boot-timeout': Flags.integer({description: 'seconds to wait for docker in the guest', default: 300, min: 10, max: MAX_TIMEOUT_SECONDS}),
   }

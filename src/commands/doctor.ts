@@ -5,7 +5,7 @@ import {dliteHome} from '../paths.js'
 import {renderDoctorReport} from '../render/doctor.js'
 
 export default class Doctor extends DliteCommand {
-  static override summary = 'Check that this host has everything `dlite start` needs'
+  static override summary = 'Check that this host has everything dlite start needs'
   static override description =
     'Checks QEMU, the accelerator start would use (and why), virtiofsd, tap and bridge permissions, NAT tools, ' +
     'the ssh client, free space under DLITE_HOME, the docker CLI, and whether a running VM\'s docker answers through ' +

@@ -8,7 +8,7 @@ import {vmStatus} from '../lifecycle/vm-control.js'
 import {dliteHome} from '../paths.js'
 
 export default class Edit extends DliteCommand {
-  static override summary = 'Edit the settings in $VISUAL or $EDITOR; checked as `dlite config set` checks them'
+  static override summary = 'Edit the settings in your editor (VISUAL or EDITOR); checked as dlite config set checks them'
   static override examples = ['<%= config.bin %> edit', 'EDITOR="code --wait" <%= config.bin %> edit']
 
   async run(): Promise<{changed: Array<{name: string; from: string; to: string}>; restartNeeded: boolean}> {

@@ -6,10 +6,10 @@ import {requireInstalled} from '../lifecycle/installed.js'
 import {dliteHome} from '../paths.js'
 
 export default class Env extends DliteCommand {
-  static override summary = 'Print DOCKER_HOST for tools that ignore docker contexts: eval "$(dlite env)"'
+  static override summary = 'Print DOCKER_HOST for tools that ignore docker contexts, for your shell to eval'
   static override examples = ['eval "$(<%= config.bin %> env)"', '<%= config.bin %> env --shell fish | source', 'eval "$(<%= config.bin %> env --unset)"', '<%= config.bin %> env --json']
   static override flags = {
-    shell: Flags.string({description: 'the syntax to print [default: from $SHELL]', options: [...SHELLS]}),
+    shell: Flags.string({description: 'the syntax to print [default: from the SHELL variable]', options: [...SHELLS]}),
     unset: Flags.boolean({description: 'print what removes the variables instead', default: false}),
   }
 

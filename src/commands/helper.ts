@@ -5,7 +5,7 @@ import {runHelper} from '../helper/serve.js'
 
 export default class Helper extends DliteCommand {
   static override hidden = true
-  static override summary = 'Run the root helper for one registered home in the foreground (`sudo dlite network setup` starts it)'
+  static override summary = 'Run the root helper for one registered home in the foreground (sudo dlite network setup starts it)'
   static override args = {
     id: Args.string({description: 'the home id of the registration', required: true}),
   }

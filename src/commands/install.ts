@@ -36,7 +36,7 @@ export default class Install extends DliteCommand {
     extra: Flags.string({char: 'e', description: 'extra dockerd arguments, e.g. "--registry-mirror=https://mirror.example"'}),
     os: Flags.string({
       description: 'OS image manifest: a path, file:// or http(s):// URL [default: the first of <cli>/os/dist/manifest.json (a checkout), ' +
-        'the image `dlite os build` made (~/.local/share/dlite/os/manifest.json), this release\'s image]',
+        'the image dlite os build made (~/.local/share/dlite/os/manifest.json), this release\'s image]',
     }),
     subnet: Flags.string({description: 'bridged: private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
     'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: <DLITE_HOME>/docker.sock; bridged: /var/run/dlite/docker.sock]'}),
@@ -46,8 +46,8 @@ export default class Install extends DliteCommand {
         'on a host bridge (routing and DNS plugins), needs root [default: user]',
       options: ['user', 'bridged'],
     }),
-    autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); `dlite autostart` changes it later', default: false}),
-    activate: Flags.boolean({description: '`dlite start` makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
+    autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); dlite autostart changes it later', default: false}),
+    activate: Flags.boolean({description: 'dlite start makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
     'file-events': Flags.boolean({description: 'a file saved on the host under a share raises inotify events in the VM, so watching dev servers reload [default: yes]', allowNo: true}),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),

@@ -6,7 +6,7 @@ import {requireInstalled} from '../../lifecycle/installed.js'
 import {dliteHome} from '../../paths.js'
 
 export default class ConfigGet extends DliteCommand {
-  static override summary = 'Print the settings `dlite config set` can change, or one of them'
+  static override summary = 'Print the settings that dlite config set can change, or one of them'
   static override examples = ['<%= config.bin %> config get', '<%= config.bin %> config get memory', '<%= config.bin %> config get --json']
   static override args = {
     key: Args.string({description: 'one setting', options: Object.keys(SETTINGS)}),

@@ -5,7 +5,7 @@ import {removeHelper, type HelperRemoveResult} from '../../helper/setup.js'
 import {dliteHome} from '../../paths.js'
 
 export default class NetworkRemove extends DliteCommand {
-  static override summary = 'Undo `dlite network setup`: stop the root helper, take its bridge, NAT and hosts line down, forget the home (root)'
+  static override summary = 'Undo dlite network setup: stop the root helper, take its bridge, NAT and hosts line down, forget the home (root)'
   static override examples = ['sudo <%= config.bin %> network remove']
 
   async run(): Promise<HelperRemoveResult> {

@@ -13,7 +13,7 @@ import {osBuildDir} from '../../paths.js'
 import {removeOnExit} from '../../util/exit-cleanup.js'
 
 export default class OsBuild extends DliteCommand {
-  static override summary = 'Build the guest OS image from Debian packages, where `dlite install` finds it'
+  static override summary = 'Build the guest OS image from Debian packages, where dlite install finds it'
   static override description =
     'Runs the image builder (os/build.js: mmdebstrap and chroot, so Linux and root; about a minute with the build cache, ' +
     'more the first time, and it needs a Debian mirror). The image goes to ~/.local/share/dlite/os (of the user who ran ' +

@@ -24,7 +24,7 @@ kept; flags left out keep their earlier values. If dlite is not running, it all 
     domain: Flags.string({description: 'the domain to serve (default: docker)'}),
     ttl: Flags.integer({description: 'TTL of answers in seconds, unless a container sets com.dnsdock.ttl (default: 0)', min: 0, max: MAX_TTL}),
     upstream: Flags.string({
-      description: 'where names outside the domain go: `system` (the host\'s resolvers, default), `none` (REFUSED), or ip[:port]; repeatable',
+      description: 'where names outside the domain go: system (the host\'s resolvers, default), none (REFUSED), or ip[:port]; repeatable',
       multiple: true,
     }),
     'container-dns': Flags.boolean({description: 'give dockerd --dns=<responder> so containers use it too (from the next start; default: on)', allowNo: true}),
