@@ -16,6 +16,7 @@ import {chooseAccelerator} from '../host/accelerator.js'
 import {hostPrivilegesFor} from '../helper/for-home.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
+import {guestArchOf} from '../hypervisor/qemu-binary.js'
 import {imageContractProblem} from '../guest/contract.js'
 import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {withTimeout} from '../hypervisor/qmp.js'
@@ -330,7 +331,8 @@ export class VmDaemon {
     // virtiofsd serves one QEMU and exits with it: the backend starts it again before every launch
     await this.stage('share', async () => this.share.reason, (reason) => reason)
 
-    const choice = chooseAccelerator(loadNative().probe(), this.config.accel)
+    // the guest's architecture is the OS image's: kvm and hvf run only the host's own
+    const choice = chooseAccelerator(loadNative().probe(), this.config.accel, this.imageArch())
     this.setAccelerator(choice.accelerator, choice.reason)
     // The full reason is in `dlite status` and `dlite doctor`; the stage line stays short.
     const accelNote = choice.fallback ? `${choice.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : choice.accelerator
@@ -382,6 +384,15 @@ export class VmDaemon {
     if (!(await stopLeftoverVm(path))) throw new Error(`QEMU pid ${leftover.pid}, left by an earlier dlite daemon, would not stop; kill it (kill -9 ${leftover.pid}) and start again`)
   }
 
+  /** The current OS image's architecture; undefined when it cannot be read (the vm stage then says why). */
+  private imageArch(): string | undefined {
+    try {
+      return resolveCurrentImage(this.layout.images, this.config.image.current).manifest.arch
+    } catch {
+      return undefined
+    }
+  }
+
   private setAccelerator(accelerator: Accel, reason: string): void {
     this.accelerator = accelerator
     this.status.accelerator = accelerator
@@ -409,6 +420,8 @@ export class VmDaemon {
     const backend = new QemuBackend({qmpSocket: qmpSocketPath(this.layout)})
     const vm = await backend.start({
       name: `dlite-${this.names.homeId}`,
+      // an aarch64 image runs qemu-system-aarch64 on virt (an Apple-silicon Mac: hvf), an x86_64 one q35
+      arch: guestArchOf(image.manifest.arch),
       accel: this.accelerator,
       cpus: this.config.cpus,
       memoryMiB: this.config.memoryGiB * 1024,

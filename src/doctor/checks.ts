@@ -1,7 +1,10 @@
 // What `dlite start` needs from the host, as a list of checks. Pure: every fact comes in through
 // `HostFacts`, so each verdict is unit-tested without touching the machine.
 import {chooseShareTransport, VIRTIOFSD_AS_USER_FIX} from '../daemon/share-server.js'
-import {isSupportedQemu, MIN_QEMU_VERSION, type QemuVersion, type Virtiofsd} from '../hypervisor/qemu-binary.js'
+import {MIN_QEMU_VERSION, type QemuVersion, type Virtiofsd} from '../hypervisor/qemu-binary.js'
+import {
+  atLeast, defaultHomebrewPrefix, MIN_QEMU_HVF_AARCH64, startSocketVmnet, versionText, type MinimumQemu,
+} from './macos.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -28,6 +31,8 @@ export interface AcceleratorFacts {
 
 export interface HostFacts {
   platform: NodeJS.Platform
+  /** The host's CPU (process.arch: x64, arm64); facts recorded before it was gathered lack it. */
+  arch?: string
   /** The home's network mode (user when not installed): only bridged needs the tap, bridge and NAT. */
   network: 'user' | 'bridged'
   qemu: {binaryName: string; path?: string; version?: QemuVersion; versionError?: string}
@@ -49,13 +54,39 @@ export interface HostFacts {
   freeBytes?: number
   /** The VM of this home when its daemon says it runs: does docker answer through the host socket now? */
   runningVm?: {dockerSocket: string; dockerVersion?: string; error?: string}
+  /** macOS: Homebrew's prefix (/opt/homebrew on Apple silicon, /usr/local on Intel), where QEMU and socket_vmnet live. */
+  homebrewPrefix?: string
+  /**
+   * macOS: socket_vmnet, the root daemon that gives a bridged VM's QEMU (running as the user) a vmnet interface:
+   * whether Homebrew's binary is there, and whether its socket is, i.e. whether the LaunchDaemon runs.
+   */
+  socketVmnet?: {binary: string; binaryExists: boolean; socket: string; socketExists: boolean}
 }
 
 const GiB = 1024 ** 3
 export const MIN_FREE_BYTES = 2 * GiB
 export const COMFORTABLE_FREE_BYTES = 10 * GiB
 
-const INSTALL_QEMU = 'install QEMU: sudo apt-get install qemu-system-x86 (Debian/Ubuntu) or brew install qemu (macOS)'
+/** The host's CPU; facts recorded without it are taken for what their QEMU runs (the host's own arch, usually). */
+function hostArch(f: HostFacts): string {
+  return f.arch ?? (f.qemu.binaryName === 'qemu-system-aarch64' ? 'arm64' : 'x64')
+}
+
+/** Homebrew's prefix on the Mac the facts come from; without it, the default for its CPU. */
+function brewPrefix(f: HostFacts): string {
+  return f.homebrewPrefix ?? defaultHomebrewPrefix(hostArch(f))
+}
+
+/** Debian's package for the host's QEMU: qemu-system-arm holds qemu-system-aarch64. */
+function aptQemuPackage(f: HostFacts): string {
+  return f.qemu.binaryName === 'qemu-system-aarch64' ? 'qemu-system-arm' : 'qemu-system-x86'
+}
+
+/** dlite's floor for this host: HVF with an aarch64 guest needs more (see MIN_QEMU_HVF_AARCH64); else 7.2. */
+export function minimumQemu(f: HostFacts): MinimumQemu {
+  const hvfAarch64 = f.platform === 'darwin' && f.accelerator.accelerator === 'hvf' && f.qemu.binaryName === 'qemu-system-aarch64'
+  return hvfAarch64 ? MIN_QEMU_HVF_AARCH64 : {...MIN_QEMU_VERSION, patch: 0}
+}
 
 function result(
   id: string, title: string, required: boolean, status: CheckStatus, detail: string, fix?: string,
@@ -65,15 +96,25 @@ function result(
 
 export function checkQemu(f: HostFacts): CheckResult {
   const title = 'QEMU'
-  if (!f.qemu.path) return result('qemu', title, true, 'fail', `${f.qemu.binaryName} not found`, INSTALL_QEMU)
+  const mac = f.platform === 'darwin'
+  const min = minimumQemu(f)
+  // dlite's general floor is written as major.minor, as the README does
+  const minText = min.patch === 0 ? `${min.major}.${min.minor}` : versionText(min)
+  if (!f.qemu.path) {
+    return mac
+      ? result('qemu', title, true, 'fail', `${f.qemu.binaryName} not found on PATH`,
+        `install QEMU with Homebrew: brew install qemu (it puts ${f.qemu.binaryName} in ${brewPrefix(f)}/bin, which must be on your PATH)`)
+      : result('qemu', title, true, 'fail', `${f.qemu.binaryName} not found`,
+        `install QEMU: sudo apt-get install ${aptQemuPackage(f)} (Debian/Ubuntu)`)
+  }
   if (!f.qemu.version) {
     return result('qemu', title, true, 'fail', `${f.qemu.path} did not report a version: ${f.qemu.versionError ?? 'no output'}`,
-      `reinstall QEMU; ${INSTALL_QEMU}`)
+      mac ? 'reinstall QEMU: brew reinstall qemu' : `reinstall QEMU: sudo apt-get install --reinstall ${aptQemuPackage(f)} (Debian/Ubuntu)`)
   }
-  const min = `${MIN_QEMU_VERSION.major}.${MIN_QEMU_VERSION.minor}`
-  if (!isSupportedQemu(f.qemu.version)) {
-    return result('qemu', title, true, 'fail', `${f.qemu.path} is version ${f.qemu.version.text}; dlite needs >= ${min}`,
-      `upgrade QEMU to ${min} or newer`)
+  if (!atLeast(f.qemu.version, min)) {
+    return result('qemu', title, true, 'fail',
+      `${f.qemu.path} is version ${f.qemu.version.text}; dlite needs >= ${minText}${min.why ? ` ${min.why}` : ''}`,
+      mac ? `upgrade QEMU to ${minText} or newer: brew upgrade qemu` : `upgrade QEMU to ${minText} or newer`)
   }
   return result('qemu', title, true, 'ok', `${f.qemu.path} ${f.qemu.version.text}`)
 }
@@ -88,10 +129,29 @@ export function checkAccelerator(f: HostFacts): CheckResult {
   if (accelerator === 'tcg') {
     return result('accelerator', title, true, 'warn', `tcg (software emulation, much slower): ${reason}`,
       f.platform === 'darwin'
-        ? 'use a Mac whose CPU supports Hypervisor.framework'
+        ? hvfFix(f)
         : 'for hardware speed run dlite on a host with working KVM (kvm_intel or kvm_amd loaded, /dev/kvm accessible)')
   }
   return result('accelerator', title, true, 'ok', `${accelerator}: ${reason}`)
+}
+
+/** Why a Mac runs tcg, from what `sysctl kern.hv_support` said, and what would give it hvf. */
+function hvfFix(f: HostFacts): string {
+  const {hardware} = f.accelerator
+  if (hardware && !hardware.present) {
+    // no kern.hv_support at all: a macOS older than Hypervisor.framework
+    return 'update macOS: Hypervisor.framework needs macOS 10.10 or later on an Intel CPU with VT-x, or any Apple silicon Mac'
+  }
+  if (hardware && !hardware.usable) {
+    // kern.hv_support = 0. Apple silicon: every Mac has it, so this macOS is a VM, and macOS guests get no nested
+    // virtualization. Intel: a CPU without VT-x, or a VM whose hypervisor does not pass VT-x through.
+    return hostArch(f) === 'arm64'
+      ? 'run dlite on the Mac itself: a macOS virtual machine on Apple silicon cannot get nested virtualization, ' +
+        'so there it stays on tcg, much slower'
+      : 'run dlite on a Mac whose CPU has VT-x; in a macOS virtual machine, turn on nested virtualization in its ' +
+        'hypervisor (VMware Fusion: enable hypervisor applications in this virtual machine)'
+  }
+  return 'use a Mac whose CPU supports Hypervisor.framework (sysctl kern.hv_support must print 1)'
 }
 
 export function checkVirtiofsd(f: HostFacts): CheckResult {
@@ -112,7 +172,8 @@ const USER_MODE_NETWORK = 'not needed: user-mode networking (QEMU, no root)'
 export function checkNetworkPermissions(f: HostFacts): CheckResult {
   const title = 'Tap and bridge'
   if (f.network === 'user') return result('network', title, false, 'ok', USER_MODE_NETWORK)
-  if (f.platform === 'darwin') return result('network', title, true, 'ok', 'vmnet (macOS) needs no tap device')
+  // macOS has no tap or bridge to make: the VM's vmnet interface comes from socket_vmnet, judged by its own check
+  if (f.platform === 'darwin') return result('network', title, false, 'ok', 'not needed on macOS: vmnet through socket_vmnet (its own check)')
   if (!f.tunDevice) {
     return result('network', title, true, 'fail', '/dev/net/tun is missing',
       'load the tun module: sudo modprobe tun (in a container: run it with --device /dev/net/tun)')
@@ -133,7 +194,7 @@ export function checkNetworkPermissions(f: HostFacts): CheckResult {
 export function checkFirewall(f: HostFacts): CheckResult {
   const title = 'NAT (nft or iptables)'
   if (f.network === 'user') return result('firewall', title, false, 'ok', USER_MODE_NETWORK)
-  if (f.platform === 'darwin') return result('firewall', title, true, 'ok', 'vmnet does NAT on macOS')
+  if (f.platform === 'darwin') return result('firewall', title, false, 'ok', 'not needed on macOS: vmnet does the NAT')
   if (f.nft) return result('firewall', title, true, 'ok', f.nft)
   if (f.iptables) return result('firewall', title, true, 'ok', f.iptables)
   return result('firewall', title, true, 'fail', 'neither nft nor iptables found', 'sudo apt-get install nftables')
@@ -147,11 +208,35 @@ export function checkIp(f: HostFacts): CheckResult {
     : result('ip', 'ip (iproute2)', true, 'fail', 'ip not found', 'sudo apt-get install iproute2')
 }
 
+export function checkSocketVmnet(f: HostFacts): CheckResult {
+  const title = 'socket_vmnet'
+  if (f.platform !== 'darwin') return result('socket_vmnet', title, false, 'ok', 'not needed on Linux (a bridged VM gets a tap)')
+  if (f.network === 'user') return result('socket_vmnet', title, false, 'ok', USER_MODE_NETWORK)
+  const prefix = brewPrefix(f)
+  const start = startSocketVmnet(prefix)
+  if (!f.socketVmnet) {
+    return result('socket_vmnet', title, true, 'warn', 'not probed: these facts say nothing about socket_vmnet',
+      'run dlite doctor on the Mac itself')
+  }
+  const {binary, binaryExists, socket, socketExists} = f.socketVmnet
+  if (!binaryExists) {
+    return result('socket_vmnet', title, true, 'fail', `${binary} not found: a bridged VM on macOS reaches vmnet through socket_vmnet`,
+      `brew install socket_vmnet, then start it as root once: ${start}`)
+  }
+  if (!socketExists) {
+    return result('socket_vmnet', title, true, 'fail', `installed, but not running: no socket at ${socket}`,
+      `start it as root once (a LaunchDaemon, so it comes back at boot): ${start}`)
+  }
+  return result('socket_vmnet', title, true, 'ok', `${binary}, socket ${socket}`)
+}
+
 export function checkSsh(f: HostFacts): CheckResult {
   return f.ssh
     ? result('ssh', 'SSH client', true, 'ok', f.ssh)
     : result('ssh', 'SSH client', true, 'fail', 'ssh not found (dlite ssh and key checks need it)',
-      'sudo apt-get install openssh-client')
+      f.platform === 'darwin'
+        ? 'macOS ships /usr/bin/ssh: put /usr/bin back on your PATH, or brew install openssh'
+        : 'sudo apt-get install openssh-client')
 }
 
 export function checkFreeSpace(f: HostFacts): CheckResult {
@@ -175,7 +260,9 @@ export function checkDockerCli(f: HostFacts): CheckResult {
   return f.docker
     ? result('docker', 'docker CLI (optional)', false, 'ok', f.docker)
     : result('docker', 'docker CLI (optional)', false, 'warn', 'not found: dlite works, but you will want a docker client',
-      'install the docker CLI: sudo apt-get install docker.io (Debian) or brew install docker (macOS)')
+      f.platform === 'darwin'
+        ? 'install the docker CLI: brew install docker'
+        : 'install the docker CLI: sudo apt-get install docker.io (Debian)')
 }
 
 export function checkRunningVm(f: HostFacts): CheckResult {
@@ -187,7 +274,7 @@ export function checkRunningVm(f: HostFacts): CheckResult {
 }
 
 export const CHECKS = [
-  checkQemu, checkAccelerator, checkVirtiofsd, checkNetworkPermissions, checkFirewall, checkIp, checkSsh,
+  checkQemu, checkAccelerator, checkVirtiofsd, checkNetworkPermissions, checkFirewall, checkIp, checkSocketVmnet, checkSsh,
   checkFreeSpace, checkDockerCli, checkRunningVm,
 ]
 
@@ -199,6 +286,8 @@ export interface DoctorReport {
   /** The hardware accelerator as probed, so a user sees e.g. "kvm present but not usable" and the reason. */
   hardware: AcceleratorFacts['hardware'] | null
   checks: CheckResult[]
+  /** What was judged, so a report can be saved and judged again: dlite doctor --facts FILE. */
+  facts: HostFacts
 }
 
 export function diagnose(facts: HostFacts): DoctorReport {
@@ -209,5 +298,6 @@ export function diagnose(facts: HostFacts): DoctorReport {
     acceleratorReason: facts.accelerator.reason,
     hardware: facts.accelerator.hardware ?? null,
     checks,
+    facts,
   }
 }

@@ -1,5 +1,5 @@
 // Gathers the facts `diagnose` judges, from the real host.
-import {existsSync, statfsSync} from 'node:fs'
+import {existsSync, statfsSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {isInstalled, readConfig} from '../config/index.js'
@@ -10,10 +10,12 @@ import {helperAnswers} from '../helper/setup.js'
 import {helperSocketPath} from '../helper/system-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
 import {findVirtiofsds, probeQemu} from '../hypervisor/qemu-binary.js'
+import {installedGuestArch} from '../lifecycle/versions.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {homeId} from '../network/names.js'
 import {run, which} from 'dlite-kit/exec'
 import type {HostFacts} from './checks.js'
+import {homebrewPrefix, socketVmnetPaths} from './macos.js'
 
 /** When this home's VM runs: asks docker for its version through the host socket, as a user's client would. */
 async function runningVmFacts(home: string): Promise<HostFacts['runningVm']> {
@@ -46,10 +48,13 @@ export function freeBytesFor(path: string): number | undefined {
 }
 
 export async function gatherHostFacts(home: string): Promise<HostFacts> {
-  const qemu = await probeQemu(which, run)
-  const verdict = await decideAccelerator()
+  // the QEMU and accelerator that would run this home's image: its architecture, else the host's
+  const guestArch = await installedGuestArch(home)
+  const qemu = await probeQemu(which, run, guestArch)
+  const verdict = await decideAccelerator('auto', {guestArch})
   return {
     platform: process.platform,
+    arch: process.arch,
     network: await installedNetworkMode(home),
     qemu,
     accelerator: {
@@ -69,6 +74,23 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
     home,
     freeBytes: freeBytesFor(home),
     runningVm: await runningVmFacts(home),
+    ...(process.platform === 'darwin' ? macFacts() : {}),
+  }
+}
+
+/** A Mac's extras: Homebrew's prefix, and whether socket_vmnet is installed and its LaunchDaemon listening. */
+function macFacts(): Pick<HostFacts, 'homebrewPrefix' | 'socketVmnet'> {
+  const prefix = homebrewPrefix(process.arch)
+  const {binary, socket} = socketVmnetPaths(prefix)
+  return {homebrewPrefix: prefix, socketVmnet: {binary, binaryExists: existsSync(binary), socket, socketExists: isSocket(socket)}}
+}
+
+// a leftover plain file where the socket belongs is not a running socket_vmnet
+function isSocket(path: string): boolean {
+  try {
+    return statSync(path).isSocket()
+  } catch {
+    return false
   }
 }
 

@@ -17,6 +17,8 @@ export interface AcceleratorVerdict {
 
 export interface DecideOptions extends LoadNativeOptions {
   probe?: ProbeOptions
+  /** The installed OS image's architecture: one other than the host's runs under tcg. */
+  guestArch?: string
 }
 
 /** Probes the host and decides; on a missing addon the verdict is tcg with addonError set. */
@@ -33,11 +35,11 @@ export async function decideAccelerator(requested: AcceleratorRequest = 'auto', 
     }
   }
   try {
-    const decision = chooseAccelerator(probe, requested)
+    const decision = chooseAccelerator(probe, requested, options.guestArch)
     return {accelerator: decision.accelerator, reason: decision.reason, decision, probe}
   } catch (error) {
     if (!(error instanceof AcceleratorError)) throw error
-    const fallback = chooseAccelerator(probe, 'auto')
+    const fallback = chooseAccelerator(probe, 'auto', options.guestArch)
     return {accelerator: fallback.accelerator, reason: fallback.reason, requestError: error.message, decision: fallback, probe}
   }
 }

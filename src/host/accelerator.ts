@@ -2,6 +2,8 @@
 // Pure: no I/O, so every branch is unit-tested with made-up facts.
 import type {ProbeResult} from 'dlite-native'
 
+import {normalizeArch} from '../image/manifest.js'
+
 export type AcceleratorName = 'kvm' | 'hvf' | 'tcg'
 export type AcceleratorRequest = 'auto' | AcceleratorName
 export const ACCELERATOR_REQUESTS: readonly AcceleratorRequest[] = ['auto', 'kvm', 'hvf', 'tcg']
@@ -9,6 +11,8 @@ export const ACCELERATOR_REQUESTS: readonly AcceleratorRequest[] = ['auto', 'kvm
 /** The probe facts the decision reads (a full ProbeResult fits). */
 export interface AcceleratorFacts {
   platform: ProbeResult['platform'] | NodeJS.Platform
+  /** The host's CPU architecture (x64, arm64); unknown when absent. */
+  arch?: ProbeResult['arch'] | NodeJS.Architecture
   accelerators: {
     kvm: {present: boolean; usable: boolean; reason: string} | null
     hvf: {present: boolean; usable: boolean; reason: string} | null
@@ -73,6 +77,15 @@ function hardwareOf(facts: AcceleratorFacts): HardwareAccelerator | null {
   return {name, present: probed.present, usable: probed.usable, reason: probed.reason}
 }
 
+/** kvm and hvf run guests of the host's own architecture only: an image for another one is emulated (tcg). */
+function forGuest(hardware: HardwareAccelerator | null, facts: AcceleratorFacts, guestArch: string | undefined): HardwareAccelerator | null {
+  if (!hardware?.usable || !guestArch || !facts.arch || facts.arch === 'unknown') return hardware
+  const host = normalizeArch(facts.arch)
+  const guest = normalizeArch(guestArch)
+  if (host === guest) return hardware
+  return {...hardware, usable: false, reason: `${hardware.name} runs only guests of the host's own architecture (${host}), and the OS image is for ${guest}`}
+}
+
 function sentence(text: string): string {
   const t = text.trim()
   return /[.!?]$/.test(t) ? t : `${t}.`
@@ -82,10 +95,11 @@ function sentence(text: string): string {
  * Chooses the accelerator for `start`: the platform's hardware accelerator
  * (kvm on Linux, hvf on macOS) when it is usable, else tcg. A request for a
  * specific hardware accelerator that this host cannot use is an error that
- * says why; `tcg` is always honoured.
+ * says why; `tcg` is always honoured. `guestArch` is the OS image's: one for
+ * another architecture than the host's runs under tcg.
  */
-export function chooseAccelerator(facts: AcceleratorFacts, requested: AcceleratorRequest = 'auto'): AcceleratorDecision {
-  const hardware = hardwareOf(facts)
+export function chooseAccelerator(facts: AcceleratorFacts, requested: AcceleratorRequest = 'auto', guestArch?: string): AcceleratorDecision {
+  const hardware = forGuest(hardwareOf(facts), facts, guestArch)
 
   if (requested === 'tcg') {
     const hint = hardware?.usable ? ` ${hardware.name} is usable on this host: use --accel auto for hardware speed.` : ''

@@ -67,7 +67,7 @@ export interface VmSpec {
   /** host directories, each a device of its own with a distinct tag */
   shares?: ShareSpec[]
   qmpSocket?: string
-  /** guest serial console (ttyS0) is written to this file */
+  /** the guest's serial console is written to this file: serial port 0, ttyS0 on q35/microvm, the PL011 ttyAMA0 on virt */
   serialLog?: string
   readiness?: ReadinessSpec
   /** QEMU listens on this unix socket for the host-to-guest port org.dlite.control (server, no wait) */
@@ -171,11 +171,23 @@ export function kernelCmdlineFor(cmdline: string | undefined, accel: Accel): str
   return cmdline ? `${cmdline} ${TCG_KERNEL_ARGS}` : TCG_KERNEL_ARGS
 }
 
+/**
+ * The guest CPU: the host's own under a hardware accelerator, QEMU's most capable model under tcg. On an Intel
+ * Mac (x86_64 under hvf) without 1 GiB pages: Hypervisor.framework does not back them and a guest that uses them
+ * crashes (lima-vm/lima#1485, fixed in lima by `host,-pdpe1gb`, PR #1487).
+ */
+export function cpuModel(arch: GuestArch, accel: Accel): string {
+  if (accel === 'tcg') return 'max'
+  return arch === 'x86_64' && accel === 'hvf' ? 'host,-pdpe1gb' : 'host'
+}
+
 export function buildQemuArgv(spec: VmSpec): QemuCommand {
   const arch = spec.arch ?? 'x86_64'
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1 || spec.cpus > 255) throw new QemuSpecError(`cpus must be an integer 1..255 (got ${spec.cpus})`)
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 128) throw new QemuSpecError(`memoryMiB must be an integer >= 128 (got ${spec.memoryMiB})`)
   if (!['kvm', 'hvf', 'tcg'].includes(spec.accel)) throw new QemuSpecError(`accel must be kvm, hvf or tcg (got ${spec.accel})`)
+  if (arch !== 'x86_64' && arch !== 'aarch64') throw new QemuSpecError(`arch must be x86_64 or aarch64 (got ${arch})`)
+  if (arch === 'aarch64' && spec.machine) throw new QemuSpecError(`machine ${spec.machine} is x86_64 only: aarch64 guests run on virt`)
   if (spec.cmdline !== undefined && /[\n\0]/.test(spec.cmdline)) throw new QemuSpecError('cmdline contains a newline or NUL')
   const machine = arch === 'aarch64' ? 'virt' : (spec.machine ?? 'q35')
   const pci = machine !== 'microvm'
@@ -200,9 +212,14 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   const machineOpts = [machine]
   if (machine === 'microvm') machineOpts.push('acpi=on', 'pcie=off', 'rtc=on')
   if (machine === 'q35') machineOpts.push('vmport=off', 'smbus=off')
+  // virt: QEMU's GIC choice (hw/arm/virt.c finalize_gic_version) offers v2 and v3 under tcg and hvf alike (hvf
+  // uses QEMU's own GICv3, ICC_* registers trapped), so `max` is GICv3 under both; virt's default is GICv2, which
+  // caps the guest at 8 vCPUs. No highmem=off: since QEMU 7.0 virt fits its memory map to the host's IPA size
+  // under hvf, and highmem=off then fails above 3 GiB (lima-vm/lima 7046952, "Clean up codes for QEMU < 7.0").
+  // No firmware: -kernel boots the arm64 Image directly, with a device tree, as on q35.
   if (machine === 'virt') machineOpts.push('gic-version=max')
   args.push('-machine', machineOpts.join(','))
-  args.push('-cpu', spec.accel === 'tcg' ? 'max' : 'host')
+  args.push('-cpu', cpuModel(arch, spec.accel))
   args.push('-smp', String(spec.cpus))
 
   // memory: virtiofs needs guest RAM shared with virtiofsd
@@ -325,5 +342,5 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   if (spec.pidFile) args.push('-pidfile', requirePath('pidFile', spec.pidFile))
   if (spec.extraArgs) args.push(...spec.extraArgs)
 
-  return {binary: arch === 'aarch64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64', args}
+  return {binary: `qemu-system-${arch}`, args}
 }

@@ -3,18 +3,21 @@ import {spawnSync} from 'node:child_process'
 
 import type {Runner, Which} from 'dlite-kit/exec'
 
+import {normalizeArch} from '../image/manifest.js'
+import type {GuestArch} from './qemu-argv.js'
+
 export const MIN_QEMU_VERSION = {major: 7, minor: 2}
 
-/** The QEMU system emulator that runs guests of the host's own architecture. */
+/** The guest architecture for any spelling of one (the OS image's `arch`, Node's process.arch). */
+export function guestArchOf(arch: string): GuestArch {
+  const normalized = normalizeArch(arch)
+  if (normalized === 'x86_64' || normalized === 'aarch64') return normalized
+  throw new Error(`dlite does not support the ${arch} architecture (x86_64 and aarch64 are supported)`)
+}
+
+/** The QEMU system emulator for guests of that architecture: the OS image's, else the host's own. */
 export function qemuBinaryName(arch: string = process.arch): string {
-  switch (arch) {
-    case 'x64':
-      return 'qemu-system-x86_64'
-    case 'arm64':
-      return 'qemu-system-aarch64'
-    default:
-      throw new Error(`dlite does not support the ${arch} architecture (x64 and arm64 are supported)`)
-  }
+  return `qemu-system-${guestArchOf(arch)}`
 }
 
 export interface QemuVersion {
@@ -40,9 +43,9 @@ export interface QemuProbe {
   versionError?: string
 }
 
-/** Finds the host-architecture QEMU and asks it its version. */
-export async function probeQemu(which: Which, run: Runner): Promise<QemuProbe> {
-  const binaryName = qemuBinaryName()
+/** Finds the QEMU that runs `arch` guests (the installed OS image's; default the host's) and asks it its version. */
+export async function probeQemu(which: Which, run: Runner, arch: string = process.arch): Promise<QemuProbe> {
+  const binaryName = qemuBinaryName(arch)
   const path = which(binaryName)
   const qemu: QemuProbe = {binaryName, path}
   if (path) {

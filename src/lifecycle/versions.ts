@@ -2,7 +2,7 @@
 // host's QEMU and the accelerator a start would use. Each part says why it is missing rather than failing.
 import {isInstalled, readConfig} from '../config/index.js'
 import {decideAccelerator} from '../host/accelerator-facts.js'
-import {probeQemu} from '../hypervisor/qemu-binary.js'
+import {guestArchOf, probeQemu} from '../hypervisor/qemu-binary.js'
 import {resolveCurrentImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
 import {run, which} from 'dlite-kit/exec'
@@ -17,7 +17,10 @@ export interface Versions {
 }
 
 export async function gatherVersions(home: string, cli: {version: string; plugins: Versions['plugins']}): Promise<Versions> {
-  const [qemu, accelerator, osImage] = await Promise.all([probeQemu(which, run), decideAccelerator(), installedImage(home)])
+  // the QEMU and accelerator that run this home's image: its architecture, else the host's
+  const osImage = await installedImage(home)
+  const guestArch = guestArchOfImage(osImage)
+  const [qemu, accelerator] = await Promise.all([probeQemu(which, run, guestArch), decideAccelerator('auto', {guestArch})])
   return {
     cli: cli.version,
     node: process.versions.node,
@@ -26,6 +29,20 @@ export async function gatherVersions(home: string, cli: {version: string; plugin
     qemu: qemu.path && qemu.version ? {path: qemu.path, version: qemu.version.text}
       : {missing: qemu.path ? `${qemu.path} did not report a version: ${qemu.versionError ?? 'no output'}` : `${qemu.binaryName} not found: run dlite doctor for the fix`},
     accelerator: {name: accelerator.accelerator, reason: accelerator.reason},
+  }
+}
+
+/** The architecture of the home's current OS image, when it is installed and names one dlite runs. */
+export async function installedGuestArch(home: string): Promise<string | undefined> {
+  return guestArchOfImage(await installedImage(home))
+}
+
+function guestArchOfImage(image: Versions['osImage']): string | undefined {
+  if (!('arch' in image)) return undefined
+  try {
+    return guestArchOf(image.arch)
+  } catch {
+    return undefined
   }
 }
 

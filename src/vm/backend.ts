@@ -18,7 +18,7 @@ export interface BackendCapabilities {
  * What the VM is, independent of how it runs: the machine part of the typed VM description (hypervisor/
  * qemu-argv.ts), plus what the daemon provides around it.
  */
-export type MachineSpec = Pick<VmSpec, 'accel' | 'cpus' | 'memoryMiB' | 'kernel' | 'initrd' | 'cmdline' | 'rootImage'> & {
+export type MachineSpec = Pick<VmSpec, 'arch' | 'accel' | 'cpus' | 'memoryMiB' | 'kernel' | 'initrd' | 'cmdline' | 'rootImage'> & {
   name: string
   dataDisk: string
   /** The guest settings bundle (fw_cfg); a path, never its contents. */

@@ -174,6 +174,34 @@ describe('accelerator decision', () => {
   })
 })
 
+describe('accelerator for the OS image\'s architecture', () => {
+  // an Apple-silicon and an Intel Mac, invented (macOS cannot run here)
+  const appleSilicon: AcceleratorFacts = {...hvfUsable, arch: 'arm64'}
+  const intelMac: AcceleratorFacts = {...hvfUsable, arch: 'x64'}
+
+  it('uses hvf for an image of the host\'s own architecture, in any spelling', () => {
+    expect(chooseAccelerator(appleSilicon, 'auto', 'aarch64')).to.include({accelerator: 'hvf', fallback: false})
+    expect(chooseAccelerator(appleSilicon, 'auto', 'arm64')).to.include({accelerator: 'hvf', fallback: false})
+    expect(chooseAccelerator(intelMac, 'auto', 'x86_64')).to.include({accelerator: 'hvf', fallback: false})
+    expect(chooseAccelerator({...kvmUsable, arch: 'x64'}, 'auto', 'amd64')).to.include({accelerator: 'kvm'})
+  })
+
+  it('emulates an image for another architecture (tcg), saying why; asking for hvf then is refused', () => {
+    const d = chooseAccelerator(intelMac, 'auto', 'aarch64')
+    expect(d).to.include({accelerator: 'tcg', fallback: true})
+    expect(d.reason).to.equal('hvf runs only guests of the host\'s own architecture (x86_64), and the OS image is for aarch64.')
+    const e = thrown(() => chooseAccelerator(appleSilicon, 'hvf', 'x86_64'))
+    expect(e.code).to.equal('DLITE_ACCEL_UNAVAILABLE')
+    expect(e.message).to.include('the OS image is for x86_64').and.include('--accel auto')
+  })
+
+  it('without the host\'s or the image\'s architecture it decides as before', () => {
+    expect(chooseAccelerator(hvfUsable, 'auto', 'x86_64')).to.include({accelerator: 'hvf'})
+    expect(chooseAccelerator(appleSilicon)).to.include({accelerator: 'hvf'})
+    expect(chooseAccelerator({...appleSilicon, arch: 'unknown'}, 'auto', 'x86_64')).to.include({accelerator: 'hvf'})
+  })
+})
+
 describe('native addon loader (with a stand-in require)', () => {
   const fakeAddon = {probe: () => ({}), openTap: () => ({}), closeFd: () => undefined, flock: () => true}
 

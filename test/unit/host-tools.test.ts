@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {hasNetAdmin} from '../../src/host/capabilities.js'
-import {isSupportedQemu, parseQemuVersion, qemuBinaryName} from '../../src/hypervisor/qemu-binary.js'
+import {guestArchOf, isSupportedQemu, parseQemuVersion, probeQemu, qemuBinaryName} from '../../src/hypervisor/qemu-binary.js'
 import {dliteHome, homeLayout} from '../../src/paths.js'
 
 describe('qemu binary', () => {
@@ -18,10 +18,35 @@ describe('qemu binary', () => {
     expect(isSupportedQemu({major: 10, minor: 0, patch: 0, text: ''})).to.equal(true)
   })
 
-  it('names the emulator for the host architecture', () => {
+  it('names the emulator for an architecture in any spelling (the host\'s, or an OS image\'s)', () => {
     expect(qemuBinaryName('x64')).to.equal('qemu-system-x86_64')
     expect(qemuBinaryName('arm64')).to.equal('qemu-system-aarch64')
+    expect(qemuBinaryName('aarch64')).to.equal('qemu-system-aarch64')
+    expect(qemuBinaryName('amd64')).to.equal('qemu-system-x86_64')
+    expect(qemuBinaryName()).to.equal(process.arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64')
+    expect(guestArchOf('ARM64')).to.equal('aarch64')
     expect(() => qemuBinaryName('ia32')).to.throw(/does not support the ia32/)
+    expect(() => guestArchOf('riscv64')).to.throw(/does not support the riscv64 architecture \(x86_64 and aarch64/)
+  })
+
+  it('probes the QEMU for the architecture asked (an aarch64 image on an Apple-silicon Mac), the host\'s by default', async () => {
+    // a Mac's PATH and QEMU are invented: which() and the runner record what was looked for and run
+    const looked: string[] = []
+    const ran: string[][] = []
+    const which = (name: string) => {
+      looked.push(name)
+      return `/opt/homebrew/bin/${name}`
+    }
+    const runner = async (cmd: string, args: string[]) => {
+      ran.push([cmd, ...args])
+      return {code: 0, stdout: 'QEMU emulator version 10.1.0\n', stderr: ''}
+    }
+    const probe = await probeQemu(which, runner, 'aarch64')
+    expect(probe).to.deep.include({binaryName: 'qemu-system-aarch64', path: '/opt/homebrew/bin/qemu-system-aarch64'})
+    expect(probe.version?.text).to.equal('10.1.0')
+    expect(looked).to.deep.equal(['qemu-system-aarch64'])
+    expect(ran).to.deep.equal([['/opt/homebrew/bin/qemu-system-aarch64', '--version']])
+    expect((await probeQemu(which, runner)).binaryName).to.equal(qemuBinaryName(process.arch))
   })
 })
 

@@ -34,6 +34,58 @@ describe('QEMU backend', () => {
     expect(line).to.not.contain('qemu.log')
   })
 
+  // An Apple-silicon Mac cannot run here: this is the argv the daemon's machine becomes there (an aarch64 image,
+  // hvf), recorded whole. The same argv with tcg in place of hvf was given to Debian's qemu-system-aarch64 7.2
+  // with -S (the machine is built, no guest code runs): it accepted it and built a GICv3, the PL011 on ser0,
+  // fw_cfg, gpio-keys (the power button) and every virtio-pci device.
+  it('an aarch64 machine under hvf: qemu-system-aarch64 on virt, recorded whole', () => {
+    const {binary, args} = qemuCommand({
+      ...machine, arch: 'aarch64', accel: 'hvf', cmdline: 'console=ttyAMA0', shares: [{type: '9p', path: '/h/share', tag: 'share0'}],
+      net: {type: 'user', net: '10.0.2.0/24', host: '10.0.2.2', dns: '10.0.2.3'},
+    }, '/h/run/qmp.sock')
+    expect(binary).to.equal('qemu-system-aarch64')
+    expect(args).to.deep.equal([
+      '-name', 'dlite-abc123,process=dlite-abc123',
+      '-accel', 'hvf',
+      '-machine', 'virt,gic-version=max',
+      '-cpu', 'host',
+      '-smp', '2',
+      '-m', '2048M',
+      '-nodefaults',
+      '-no-user-config',
+      '-display', 'none',
+      '-vga', 'none',
+      '-no-reboot',
+      '-rtc', 'base=utc,clock=host',
+      '-kernel', '/h/images/1/vmlinuz',
+      '-initrd', '/h/images/1/initrd.img',
+      '-append', 'console=ttyAMA0',
+      '-drive', 'file=/h/images/1/root.img,if=none,id=root,format=raw,cache=writeback,aio=threads,readonly=on',
+      '-device', 'virtio-blk-pci,drive=root,serial=dlite-root',
+      '-drive', 'file=/h/disk.img,if=none,id=data,format=raw,cache=writeback,aio=threads,discard=unmap,detect-zeroes=unmap',
+      '-device', 'virtio-blk-pci,drive=data,serial=dlite-data,discard=on',
+      '-fw_cfg', 'name=opt/org.dlite/settings,file=/h/run/settings.tar',
+      '-netdev', 'user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3',
+      '-device', 'virtio-net-pci,netdev=net0',
+      '-fsdev', 'local,id=fs0,path=/h/share,security_model=none',
+      '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=share0',
+      '-chardev', 'socket,id=qmp0,path=/h/run/qmp.sock,server=on,wait=off',
+      '-mon', 'chardev=qmp0,mode=control',
+      '-chardev', 'file,id=ser0,path=/h/logs/console.log',
+      '-serial', 'chardev:ser0',
+      '-device', 'virtio-serial-pci',
+      '-chardev', 'file,id=ready0,path=/h/logs/ready.log',
+      '-device', 'virtserialport,chardev=ready0,name=org.dlite.ready',
+      '-chardev', 'socket,id=control0,path=/h/run/guest-control.sock,server=on,wait=off',
+      '-device', 'virtserialport,chardev=control0,name=org.dlite.control',
+      '-chardev', 'socket,id=files0,path=/h/run/share-events.sock,server=on,wait=off',
+      '-device', 'virtserialport,chardev=files0,name=org.dlite.files',
+      '-object', 'rng-random,id=rng0,filename=/dev/urandom',
+      '-device', 'virtio-rng-pci,rng=rng0',
+      '-device', 'virtio-balloon-pci,free-page-reporting=on',
+    ])
+  })
+
   it('says what it supports as data', () => {
     const backend = new QemuBackend({qmpSocket: '/h/run/qmp.sock'})
     expect(backend.capabilities).to.deep.equal({accelerators: ['kvm', 'hvf', 'tcg'], shareTransports: ['virtiofs', '9p'], networkModes: ['user', 'bridged']})
