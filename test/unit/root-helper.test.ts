@@ -125,9 +125,17 @@ describe('root helper', () => {
     })
     afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
+    // a Mac, invented: the runner records what root would run there
+    let ran: string[][]
     const actionsIn = (): HostNetworkActions => new HostNetworkActions(registration(), {
       ...NO_DEVICES, resolverStateDir: join(dir, 'state'),
-      resolverHost: {platform: 'darwin', env: {[RESOLVER_DIR_ENV]: join(dir, 'resolver')}, exists: () => false, run: async () => ({code: 0, stdout: '', stderr: ''})},
+      resolverHost: {
+        platform: 'darwin', env: {[RESOLVER_DIR_ENV]: join(dir, 'resolver')}, exists: () => false,
+        run: async (command, args) => (ran.push([command, ...args]), {code: 0, stdout: '', stderr: ''}),
+      },
+    })
+    beforeEach(() => {
+      ran = []
     })
 
     it('is written for the registered domain only, sending it to the bridge address, and removed again', async () => {
@@ -138,9 +146,12 @@ describe('root helper', () => {
       expect(existsSync(join(dir, 'resolver'))).to.equal(false)
       const outcome = await actions.writeResolver('docker', 'macos')
       expect(outcome.files).to.deep.equal([join(dir, 'resolver', 'docker')])
-      expect(readFileSync(join(dir, 'resolver', 'docker'), 'utf8')).to.contain('nameserver 192.168.64.1\nport 53\n')
+      expect(readFileSync(join(dir, 'resolver', 'docker'), 'utf8')).to.match(/\nnameserver 192\.168\.64\.1\nport 53\n$/)
+      const flush = [['/usr/bin/dscacheutil', '-flushcache'], ['/usr/bin/killall', '-HUP', 'mDNSResponder']]
+      expect(ran).to.deep.equal(flush)
       expect((await actions.removeResolver()).removed).to.deep.equal([join(dir, 'resolver', 'docker')])
       expect(readdirSync(join(dir, 'resolver'))).to.deep.equal([])
+      expect(ran).to.deep.equal([...flush, ...flush])
     })
 
     it('binds the DNS port on the bridge address only', async () => {

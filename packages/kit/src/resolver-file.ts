@@ -82,6 +82,8 @@ export function resolverFile(mode: Exclude<ResolverMode, 'manual'>, domain: stri
   const dir = resolverDir(mode, env)
   const why = `${MARKER}: names under .${domain} go to the dlite VM's DNS responder (\`dlite dns disable\` removes this file)`
   if (mode === 'macos') {
+    // resolver(5): `nameserver` takes a bare address (IPv6 too, no brackets); `port` defaults to 53, and is written
+    // always so the file says where queries go
     return {path: join(dir, domain), content: `${why}\nnameserver ${address.host}\nport ${address.port}\n`}
   }
   const server = address.port === 53 ? nameserverText(address.host) : formatServer(address)
@@ -122,6 +124,37 @@ async function reloadResolved(host: ResolverHost): Promise<string | undefined> {
   return `could not reload systemd-resolved (${(result.stderr || result.stdout).trim() || `exit ${result.code}`}); run \`sudo systemctl restart systemd-resolved\``
 }
 
+/**
+ * macOS keeps answers, negative ones too, in its directory-service and mDNSResponder caches: after a file in
+ * /etc/resolver appears, changes or goes, both are flushed (as DLite's and dnsdock's READMEs did), so a name
+ * looked up before is asked again. Absolute paths: root runs these.
+ */
+export const MACOS_CACHE_FLUSH: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['/usr/bin/dscacheutil', ['-flushcache']],
+  ['/usr/bin/killall', ['-HUP', 'mDNSResponder']],
+]
+
+/** Best effort: a flush that fails leaves the file in place and comes back as a warning naming the fix. */
+async function flushMacosCaches(host: ResolverHost): Promise<string | undefined> {
+  const failed: string[] = []
+  for (const [command, args] of MACOS_CACHE_FLUSH) {
+    const result = await host.run(command, [...args])
+    if (result.code !== 0) failed.push(`${command} ${args.join(' ')}: ${(result.stderr || result.stdout).trim() || `exit ${result.code}`}`)
+  }
+  if (failed.length === 0) return undefined
+  return `macOS's DNS cache was not flushed (${failed.join('; ')}), so names looked up before may answer from the cache for a while; run \`sudo dscacheutil -flushcache; sudo killall -HUP mDNSResponder\``
+}
+
+/** What a change of resolver files calls for afterwards: resolved reloads it, macOS flushes its caches. */
+async function afterChange(host: ResolverHost, changed: Set<ResolverMode>): Promise<string | undefined> {
+  const warnings: string[] = []
+  if (changed.has('systemd-resolved')) warnings.push(await reloadResolved(host) ?? '')
+  // only on macOS itself: a macos-mode file written elsewhere (a test's directory) has no cache to flush
+  if (changed.has('macos') && host.platform === 'darwin') warnings.push(await flushMacosCaches(host) ?? '')
+  const said = warnings.filter(Boolean)
+  return said.length > 0 ? said.join('; ') : undefined
+}
+
 /** A recorded file may be removed only where dlite-dns writes (default or overridden dir) and only if it is ours. */
 function removable(file: WrittenFile, env: NodeJS.ProcessEnv): boolean {
   if (file.mode === 'manual') return false
@@ -146,9 +179,16 @@ export interface RemoveOutcome {
  * again). Throws on a permission error, so a non-root caller can say "run with sudo".
  */
 export async function removeResolverFiles(stateDir: string, host: ResolverHost, except: string[] = []): Promise<RemoveOutcome> {
+  const {outcome, changed} = removeFiles(stateDir, host, except)
+  const warning = await afterChange(host, changed)
+  return warning ? {...outcome, warning} : outcome
+}
+
+/** Removes the recorded files that are still ours; says which kinds changed, for afterChange. */
+function removeFiles(stateDir: string, host: ResolverHost, except: string[]): {outcome: RemoveOutcome; changed: Set<ResolverMode>} {
   const outcome: RemoveOutcome = {removed: [], kept: []}
   const remaining: WrittenFile[] = []
-  let reload = false
+  const changed = new Set<ResolverMode>()
   for (const file of readWritten(stateDir)) {
     if (except.includes(file.path)) {
       remaining.push(file)
@@ -161,11 +201,10 @@ export async function removeResolverFiles(stateDir: string, host: ResolverHost, 
     }
     rmSync(file.path)
     outcome.removed.push(file.path)
-    if (file.mode === 'systemd-resolved') reload = true
+    changed.add(file.mode)
   }
   recordWritten(stateDir, remaining)
-  if (reload) outcome.warning = await reloadResolved(host)
-  return outcome
+  return {outcome, changed}
 }
 
 /**
@@ -198,7 +237,8 @@ export async function installResolver(options: {
   }
   const file = resolverFile(mode, domain, address, host.env)
   const ours = readWritten(stateDir).some((written) => written.path === file.path)
-  const earlier = await removeResolverFiles(stateDir, host, [file.path])
+  // an earlier file (another domain) goes first; one reload or flush afterwards covers both changes
+  const earlier = removeFiles(stateDir, host, [file.path])
   let current: string | undefined
   try {
     current = readFileSync(file.path, 'utf8')
@@ -206,6 +246,7 @@ export async function installResolver(options: {
     current = undefined
   }
   if (current !== undefined && !current.startsWith(MARKER)) {
+    await afterChange(host, earlier.changed)
     return {
       mode, files: [], message: `${file.path} exists and was not written by dlite-dns, so it was left alone`,
       warning: `remove or fix ${file.path} yourself (it should say \`nameserver ${address.host}\`), or pick another domain with \`dlite dns enable --domain\``,
@@ -213,19 +254,21 @@ export async function installResolver(options: {
   }
   // dlite-dns's, but not recorded here: another VM's (another home's) file for the same domain is not taken over
   if (current !== undefined && !ours && current !== file.content) {
+    await afterChange(host, earlier.changed)
     return {
       mode, files: [], message: `${file.path} was written by dlite-dns for another dlite VM, so it was left alone`,
       warning: `pick another domain with \`dlite dns enable --domain\`, or \`dlite dns disable\` in the VM that wrote it`,
     }
   }
-  const changed = current !== file.content
-  if (changed) {
+  const changed = new Set(earlier.changed)
+  if (current !== file.content) {
     mkdirSync(dirname(file.path), {recursive: true, mode: 0o755})
     writeFileAtomicSync(file.path, file.content, 0o644)
+    changed.add(mode)
   }
   recordWritten(stateDir, [{path: file.path, mode, content: file.content}])
-  let warning = earlier.warning
-  if (mode === 'systemd-resolved' && changed) warning = (await reloadResolved(host)) ?? warning
+  // the file is written whatever happens now: a reload or flush that fails is a warning, not a failure
+  const warning = await afterChange(host, changed)
   const message = mode === 'macos'
     ? `${file.path} sends *.${domain} to ${address.host}`
     : `${file.path} sends *.${domain} to ${address.host} through systemd-resolved`

@@ -68,8 +68,64 @@ describe('resolver files (temp dirs)', () => {
       expect(outcome).to.deep.include({mode: 'macos', files: [path]})
       const content = readFileSync(path, 'utf8')
       expect(content.startsWith(MARKER)).to.equal(true)
-      expect(content).to.contain('\nnameserver 192.168.64.1\nport 53\n')
+      expect(content.split('\n').slice(1)).to.deep.equal(['nameserver 192.168.64.1', 'port 53', ''])
       expect(readWritten(stateDir).map((f) => f.path)).to.deep.equal([path])
+    })
+
+    it('resolver(5) format: any port on a line of its own, an IPv6 nameserver bare (no brackets)', () => {
+      expect(resolverFile('macos', 'docker', {host: '127.0.0.1', port: 5354}, {}).content.split('\n').slice(1)).to.deep.equal(['nameserver 127.0.0.1', 'port 5354', ''])
+      expect(resolverFile('macos', 'docker', {host: 'fd00::1', port: 53}, {}).content.split('\n').slice(1)).to.deep.equal(['nameserver fd00::1', 'port 53', ''])
+    })
+
+    // macOS's caches cannot be flushed here: the runner records the commands root would run there
+    describe('flushing macOS\'s DNS caches (recorded commands)', () => {
+      const flush = [['/usr/bin/dscacheutil', '-flushcache'], ['/usr/bin/killall', '-HUP', 'mDNSResponder']]
+
+      it('flushes after writing the file, and not when a rewrite changes nothing', async () => {
+        const outcome = await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+        expect(commands).to.deep.equal(flush)
+        expect(outcome.warning).to.equal(undefined)
+        await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+        expect(commands).to.deep.equal(flush)
+      })
+
+      it('flushes after removing the file; nothing removed, nothing flushed', async () => {
+        await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+        commands = []
+        const removal = await removeResolverFiles(stateDir, host)
+        expect(removal.removed).to.deep.equal([join(resolverDir, 'docker')])
+        expect(commands).to.deep.equal(flush)
+        expect(removal.warning).to.equal(undefined)
+        commands = []
+        await removeResolverFiles(stateDir, host)
+        expect(commands).to.deep.equal([])
+      })
+
+      it('a changed domain (one file gone, one written) flushes once', async () => {
+        await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+        commands = []
+        await installResolver({stateDir, setting: 'auto', domain: 'dev.test', address, host})
+        expect(commands).to.deep.equal(flush)
+      })
+
+      it('a flush that fails is a warning naming the fix: the file stays written (or removed)', async () => {
+        reloadCode = 1
+        const outcome = await installResolver({stateDir, setting: 'auto', domain: 'docker', address, host})
+        expect(outcome.files).to.deep.equal([join(resolverDir, 'docker')])
+        expect(readFileSync(join(resolverDir, 'docker'), 'utf8').startsWith(MARKER)).to.equal(true)
+        expect(outcome.warning).to.match(/^macOS's DNS cache was not flushed \(\/usr\/bin\/dscacheutil -flushcache: Failed to connect to bus; \/usr\/bin\/killall -HUP mDNSResponder: Failed to connect to bus\)/)
+        expect(outcome.warning).to.contain('run `sudo dscacheutil -flushcache; sudo killall -HUP mDNSResponder`')
+        const removal = await removeResolverFiles(stateDir, host)
+        expect(removal.removed).to.deep.equal([join(resolverDir, 'docker')])
+        expect(removal.warning).to.match(/DNS cache was not flushed/)
+      })
+
+      it('nothing is flushed off macOS, even for a macos-mode file', async () => {
+        host.platform = 'linux'
+        await installResolver({stateDir, setting: 'macos', domain: 'docker', address, host})
+        await removeResolverFiles(stateDir, host)
+        expect(commands).to.deep.equal([])
+      })
     })
 
     it('is idempotent and leaves no temporary files', async () => {
