@@ -423,6 +423,21 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
 
 // ---- network mode ---------------------------------------------------------------------------------
 
+/**
+ * Where a bridged (routable) VM cannot be made, why and what to do instead. Bridged is Linux's bridge, tap and
+ * nft; on macOS a routable VM needs socket_vmnet (vmnet.framework), which dlite does not drive yet.
+ */
+export function bridgedUnavailable(platform: NodeJS.Platform): {message: string; fix: string} | undefined {
+  if (platform === 'linux') return undefined
+  if (platform === 'darwin') {
+    return {
+      message: 'bridged networking (a VM with its own routable address) is not available on macOS yet: it needs socket_vmnet, which dlite does not support yet (see docs/MACOS.md)',
+      fix: 'use network=user, the default (leave --network out, or `dlite config set network=user`): docker, ssh and published ports reach the VM on 127.0.0.1',
+    }
+  }
+  return {message: `bridged networking is Linux only (got ${platform})`, fix: 'use network=user, the default (leave --network out, or --network user)'}
+}
+
 export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo' | 'helperRegistration'>): Checked<NetworkMode> {
   const value = isUnset(raw) ? 'user' : raw!.trim().toLowerCase()
   if (value === 'user' && facts.underSudo) {
@@ -430,9 +445,8 @@ export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFac
   }
   if (value === 'user') return ok('user')
   if (!(NETWORK_MODES as readonly string[]).includes(value)) return fail('--network', `"${raw}" is not a network mode`, `use one of ${NETWORK_MODES.join(', ')}`)
-  if (value === 'bridged' && facts.platform !== 'linux') {
-    return fail('--network', `bridged networking is Linux only (got ${facts.platform})`, 'use --network user')
-  }
+  const unavailable = value === 'bridged' ? bridgedUnavailable(facts.platform) : undefined
+  if (unavailable) return fail('--network', unavailable.message, unavailable.fix)
   if (value === 'bridged' && facts.underSudo) {
     // (`sudo dlite install --network bridged` on the command line never gets here: it installs as the user)
     return fail('--network', 'a bridged VM runs as you too, and sudo would make its home and keys root\'s', 'give --network bridged on the command line (sudo then does the root part and installs as you), or run `sudo dlite network setup` once, then `dlite install --network bridged` without sudo')

@@ -12,6 +12,23 @@ const facts = {
 } as unknown as InstallHostFacts
 
 describe('config set', () => {
+  // macOS is not this machine: its facts are invented. `config set` (and `dlite edit`) check network with
+  // install's checkNetwork, so the refusal is the same; the command turns it into a usage error (exit 2), nothing written.
+  it('on macOS refuses network=bridged, naming the default user network and docs/MACOS.md', () => {
+    const darwin = {...facts, platform: 'darwin', isRoot: false} as InstallHostFacts
+    const current = {...sampleConfig(), network: 'user' as const}
+    const plan = planConfigChange(['network=bridged'], current, darwin)
+    expect(plan.ok).to.equal(false)
+    if (plan.ok) return
+    expect(plan.errors).to.have.length(1)
+    expect(plan.errors[0].flag).to.equal('network')
+    expect(plan.errors[0].message).to.match(/not available on macOS yet: it needs socket_vmnet.*docs\/MACOS\.md/)
+    expect(plan.errors[0].fix).to.contain('network=user, the default')
+    expect(current.network).to.equal('user')
+    const back = planConfigChange(['network=user'], {...sampleConfig(), network: 'bridged'}, darwin)
+    expect(back.ok && back.change.next.network).to.equal('user')
+  })
+
   it('applies good values and lists what changed, from and to', () => {
     const plan = planConfigChange(['memory=4', 'disk=40', 'cpus=2', 'extra=--label team=a', 'hostname=dev.docker'], sampleConfig(), facts)
     expect(plan.ok).to.equal(true)

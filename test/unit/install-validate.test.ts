@@ -5,6 +5,7 @@ import {
   checkFlagText,
   checkHome,
   checkOsFlag,
+  DEFAULT_SUBNET,
   formatValidationErrors,
   validateInstallOptions,
   type FsProbe,
@@ -414,7 +415,17 @@ describe('install option validation', () => {
     })
     it('refuses an unknown mode and bridged off Linux', () => {
       expectOnlyError({network: 'wifi'}, '--network', /not a network mode/)
-      expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /Linux only/, facts({}, {platform: 'darwin', isRoot: true}))
+      expectOnlyError({network: 'bridged'}, '--network', /Linux only \(got freebsd\)/, facts({}, {platform: 'freebsd', isRoot: true}))
+    })
+    // macOS is not this machine: its facts are invented
+    it('on macOS refuses bridged (socket_vmnet is not built yet), naming the default user network and docs/MACOS.md', () => {
+      for (const f of [facts({}, {platform: 'darwin', isRoot: true}), facts({}, {platform: 'darwin', isRoot: false}), facts({}, {platform: 'darwin', isRoot: false, helperRegistration: {subnet: DEFAULT_SUBNET, hostname: 'local.docker'}})]) {
+        const error = expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /not available on macOS yet: it needs socket_vmnet/, f)
+        expect(error.message).to.contain('docs/MACOS.md')
+        expect(error.fix).to.contain('network=user, the default').and.contain('dlite config set network=user')
+      }
+      expect(optionsFor({accel: 'hvf'}, facts({}, {platform: 'darwin'})).network).to.equal('user')
+      expect(optionsFor({network: 'user'}, facts({}, {platform: 'darwin'})).network).to.equal('user')
     })
   })
 
