@@ -305,6 +305,8 @@ export class VmDaemon {
   }
 
   private notRunning(): string {
+    // QEMU paused it on a full host disk: start would not help, room on the disk does (the reason says where)
+    if (this.status.state === 'paused' && this.status.lastError) return `the VM is ${this.status.lastError}`
     const why = this.status.lastError ? ` (${this.status.lastError})` : ''
     return `the VM is ${this.status.state}${why}, not running${this.status.state === 'stopping' ? '' : ': `dlite start` starts it'}`
   }
