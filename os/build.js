@@ -2,15 +2,16 @@
 // dlite guest OS builder: `npm run os:build [-- options]`.
 //
 //   --force             rebuild even when the cache holds this inputs hash
-//   --out DIR           output directory (default os/dist; env DLITE_OS_OUT)
+//   --arch A            Debian architecture of the guest: amd64 (default) or arm64 (env DLITE_OS_ARCH)
+//   --out DIR           output directory (default os/dist, os/dist-arm64 for arm64; env DLITE_OS_OUT)
 //   --version V         version stamped into the image and manifest (env DLITE_OS_VERSION)
 //   --broken            build an image whose initrd hangs before the root is mounted
 //                       (for watchdog tests; env DLITE_OS_BROKEN=1)
 //   --mirror URL        Debian mirror (env DLITE_OS_MIRROR; default: the host's apt mirror)
 //   --compression C     squashfs compressor: zstd (default), lz4, xz, gzip (env DLITE_OS_COMP)
 //
-// Two caches under os/cache/: base-<hash>.tar (the mmdebstrap output; keyed by the
-// package list, suite, mirror and arch) and dist-<inputsHash>/ (a finished image).
+// Two caches under os/cache/, per arch: base-<arch>-<hash>.tar (the mmdebstrap output; keyed by the
+// package list, suite, mirror and arch) and dist-<arch>-<inputsHash>/ (a finished image).
 // See os/README.md.
 import {createHash} from 'node:crypto'
 import {spawnSync} from 'node:child_process'
@@ -26,9 +27,8 @@ const osDir = path.dirname(fileURLToPath(import.meta.url))
 const cacheDir = path.join(osDir, 'cache')
 
 export const SUITE = 'trixie'
-export const ARCH = 'amd64'
-export const PACKAGES = [
-  'linux-image-amd64',
+// the packages every guest gets, the kernel package after them per arch
+const COMMON_PACKAGES = [
   'docker.io',
   'containerd',
   'runc',
@@ -51,12 +51,35 @@ export const IMAGE_FILES = [
 // (dockerd gone, a file system half-written); a panic instead makes QEMU exit and the host boots the VM again.
 // no mitigations=off here: under kvm and hvf the guest keeps its Spectre/Meltdown mitigations (containers are
 // its users); dlite adds it only under tcg, whose emulated CPU does not speculate (TCG_KERNEL_ARGS)
-export const KERNEL_CMDLINE = 'console=ttyS0,115200 panic=-1 oops=panic loglevel=4 printk.time=1'
+const CMDLINE_TAIL = 'panic=-1 oops=panic loglevel=4 printk.time=1'
+// Per Debian architecture: the guest arch dlite names it by (the manifest's `arch`, QEMU's qemu-system-<arch>),
+// the kernel package, the console (ttyS0 on q35/microvm; virt's serial port is the PL011, ttyAMA0), the
+// default output directory (os/dist stays the x86_64 image everything else boots) and the C cross compiler
+// with its packages (for a host of the other arch).
+export const ARCHES = {
+  amd64: {
+    guest: 'x86_64', kernel: 'linux-image-amd64', console: 'console=ttyS0,115200', out: 'dist',
+    cc: 'x86_64-linux-gnu-gcc', ccPackages: 'gcc-x86-64-linux-gnu libc6-dev-amd64-cross',
+  },
+  arm64: {
+    guest: 'aarch64', kernel: 'linux-image-arm64', console: 'console=ttyAMA0', out: 'dist-arm64',
+    cc: 'aarch64-linux-gnu-gcc', ccPackages: 'gcc-aarch64-linux-gnu libc6-dev-arm64-cross',
+  },
+}
+// the Debian arch of the machine building (node's names)
+const HOST_ARCH = {x64: 'amd64', arm64: 'arm64'}[process.arch]
+export const packagesFor = (arch) => [ARCHES[arch].kernel, ...COMMON_PACKAGES]
+export const kernelCmdlineFor = (arch) => `${ARCHES[arch].console} ${CMDLINE_TAIL}`
+// the x86_64 image's, as before
+export const ARCH = 'amd64'
+export const PACKAGES = packagesFor(ARCH)
+export const KERNEL_CMDLINE = kernelCmdlineFor(ARCH)
 
 function parseArgs(argv) {
   const opts = {
     force: false,
-    out: process.env.DLITE_OS_OUT || path.join(osDir, 'dist'),
+    arch: process.env.DLITE_OS_ARCH || ARCH,
+    out: process.env.DLITE_OS_OUT || '',
     version: process.env.DLITE_OS_VERSION || '',
     broken: process.env.DLITE_OS_BROKEN === '1',
     mirror: process.env.DLITE_OS_MIRROR || '',
@@ -70,6 +93,7 @@ function parseArgs(argv) {
       return v
     }
     if (a === '--force' || a === '-f') opts.force = true
+    else if (a === '--arch') opts.arch = value()
     else if (a === '--out' || a === '-o') opts.out = value()
     else if (a === '--version') opts.version = value()
     else if (a === '--broken') opts.broken = true
@@ -79,12 +103,13 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`)
   }
   if (!['zstd', 'lz4', 'xz', 'gzip'].includes(opts.compression)) usage(`unknown compression ${opts.compression}`)
-  opts.out = path.resolve(opts.out)
+  if (!Object.hasOwn(ARCHES, opts.arch)) usage(`unknown arch ${opts.arch} (amd64 or arm64)`)
+  opts.out = path.resolve(opts.out || path.join(osDir, ARCHES[opts.arch].out))
   return opts
 }
 
 function usage(err) {
-  const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12)
+  const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 13)
     .map((l) => l.replace(/^\/\/ ?/, '')).join('\n')
   if (err) {
     console.error(`os:build: ${err}\n\n${text}`)
@@ -114,7 +139,12 @@ function which(cmd) {
   return null
 }
 
-function checkHost() {
+// The C compiler for the guest's agents: the host's own for its arch, else the Debian cross compiler.
+function compilerFor(arch) {
+  return arch === HOST_ARCH ? 'cc' : ARCHES[arch].cc
+}
+
+function checkHost(arch) {
   if (os.platform() !== 'linux') die('the guest OS is built on Linux (Debian/Ubuntu); use a Linux machine or VM')
   if (process.getuid && process.getuid() !== 0) die('run as root (mmdebstrap --mode=root and chroot need it): sudo npm run os:build')
   const need = {
@@ -126,10 +156,27 @@ function checkHost() {
     chroot: 'coreutils',
     cc: 'gcc libc6-dev',
   }
+  // another arch's image: mmdebstrap checks that arch with arch-test; a cross compiler with its static libc
+  if (arch !== HOST_ARCH) Object.assign(need, {'arch-test': 'arch-test', [ARCHES[arch].cc]: ARCHES[arch].ccPackages})
   const missing = Object.entries(need).filter(([cmd]) => !which(cmd))
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ')
     die(`missing tools: ${missing.map(([c]) => c).join(', ')}\n  install them with: apt-get install -y ${pkgs}`)
+  }
+  // a foreign arch's maintainer scripts (and assemble.sh's chroot calls) run under qemu-user through binfmt_misc
+  if (arch !== HOST_ARCH) {
+    const binfmt = `/proc/sys/fs/binfmt_misc/qemu-${ARCHES[arch].guest}`
+    let entry = ''
+    try {
+      entry = fs.readFileSync(binfmt, 'utf8')
+    } catch {}
+    // F: the kernel opens the interpreter when it is registered, so it also works inside the chroot
+    if (!/^enabled/m.test(entry) || !/^flags:.*F/m.test(entry)) {
+      die(`building an ${arch} image on ${HOST_ARCH ?? process.arch} needs qemu-user-static registered with binfmt_misc (${binfmt}, flag F)\n` +
+        '  install it with: apt-get install -y qemu-user-static binfmt-support; where binfmt_misc is not mounted:\n' +
+        `  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && update-binfmts --enable qemu-${ARCHES[arch].guest}\n` +
+        '  (scripts/setup.sh does all this)')
+    }
   }
   if (!fs.existsSync('/usr/share/keyrings/debian-archive-keyring.gpg')) {
     die('missing the Debian archive keyring; install it with: apt-get install -y debian-archive-keyring')
@@ -204,12 +251,15 @@ function run(cmd, args, env = {}) {
 }
 
 // Keep the current base and the newest few finished images; older ones only fill the disk.
-function pruneCache(keepBase, keepDist) {
+// Per arch: another arch's base and images stay (both images are built on the same machine). Names without an
+// arch (base-<hash>.tar, dist-<hash>, from before there were two) go too.
+function pruneCache(arch, keepBase, keepDist) {
   const entries = fs.readdirSync(cacheDir).map((name) => ({name, mtime: fs.statSync(path.join(cacheDir, name)).mtimeMs}))
+  const legacy = (name) => /^(base|dist)-[0-9a-f]{16}(\.tar)?$/.test(name)
   for (const e of entries) {
-    if (e.name.startsWith('base-') && e.name !== keepBase) fs.rmSync(path.join(cacheDir, e.name), {recursive: true, force: true})
+    if ((e.name.startsWith(`base-${arch}-`) && e.name !== keepBase) || legacy(e.name)) fs.rmSync(path.join(cacheDir, e.name), {recursive: true, force: true})
   }
-  const dists = entries.filter((e) => e.name.startsWith('dist-') && e.name !== keepDist).sort((a, b) => b.mtime - a.mtime)
+  const dists = entries.filter((e) => e.name.startsWith(`dist-${arch}-`) && e.name !== keepDist).sort((a, b) => b.mtime - a.mtime)
   for (const e of dists.slice(3)) fs.rmSync(path.join(cacheDir, e.name), {recursive: true, force: true})
 }
 
@@ -227,13 +277,15 @@ function main() {
   const opts = parseArgs(process.argv.slice(2))
   const t0 = Date.now()
   const mirror = opts.mirror || hostMirror()
+  const {arch} = opts
+  const packages = packagesFor(arch)
   const baseKey = createHash('sha256')
-    .update(JSON.stringify({suite: SUITE, arch: ARCH, mirror, packages: PACKAGES}))
+    .update(JSON.stringify({suite: SUITE, arch, mirror, packages}))
     .update(fs.readFileSync(path.join(osDir, 'scripts/mkbase.sh')))
     .update(fs.readFileSync(path.join(osDir, 'scripts/divert-initramfs.sh')))
     .digest('hex')
   const hash = inputsHash(opts, baseKey)
-  const distCache = path.join(cacheDir, `dist-${hash.slice(0, 16)}`)
+  const distCache = path.join(cacheDir, `dist-${arch}-${hash.slice(0, 16)}`)
   const outManifest = path.join(opts.out, 'manifest.json')
 
   if (!opts.force && fs.existsSync(path.join(distCache, 'manifest.json'))) {
@@ -253,12 +305,12 @@ function main() {
     return
   }
 
-  checkHost()
+  checkHost(arch)
   fs.mkdirSync(cacheDir, {recursive: true})
-  const baseTar = path.join(cacheDir, `base-${baseKey.slice(0, 16)}.tar`)
+  const baseTar = path.join(cacheDir, `base-${arch}-${baseKey.slice(0, 16)}.tar`)
   if (opts.force || !fs.existsSync(baseTar)) {
-    log(`building the Debian ${SUITE} base from ${mirror} (about a minute)`)
-    run('bash', [path.join(osDir, 'scripts/mkbase.sh'), baseTar, SUITE, mirror, ARCH, PACKAGES.join(',')])
+    log(`building the Debian ${SUITE} ${arch} base from ${mirror} (${arch === 'amd64' ? 'about a minute' : 'a few minutes under qemu-user'})`)
+    run('bash', [path.join(osDir, 'scripts/mkbase.sh'), baseTar, SUITE, mirror, arch, packages.join(',')])
   } else {
     log(`reusing base ${path.relative(process.cwd(), baseTar)}`)
   }
@@ -275,6 +327,8 @@ function main() {
       DLITE_OS_VERSION: version,
       DLITE_OS_BROKEN: opts.broken ? '1' : '0',
       DLITE_OS_COMP: opts.compression,
+      DLITE_OS_ARCH: arch,
+      DLITE_OS_CC: compilerFor(arch),
     })
     const info = Object.fromEntries(
       fs.readFileSync(path.join(stageOut, 'build-info.env'), 'utf8').trim().split('\n').map((l) => {
@@ -290,9 +344,9 @@ function main() {
     const pkgs = path.join(stageOut, 'packages.txt')
     const manifest = manifestDocument({
       version,
-      arch: 'x86_64',
-      debian: {suite: SUITE, arch: ARCH},
-      kernel: {version: info.KERNEL_VERSION, cmdline: KERNEL_CMDLINE},
+      arch: ARCHES[arch].guest,
+      debian: {suite: SUITE, arch},
+      kernel: {version: info.KERNEL_VERSION, cmdline: kernelCmdlineFor(arch)},
       docker: {version: info.DOCKER_VERSION, containerd: info.CONTAINERD_VERSION, runc: info.RUNC_VERSION},
       broken: opts.broken,
       contract: CONTRACT.contract,
@@ -309,9 +363,9 @@ function main() {
     fs.rmSync(distCache, {recursive: true, force: true})
     copyDir(stageOut, distCache)
     copyDir(stageOut, opts.out)
-    log(`built ${manifest.version}: kernel ${info.KERNEL_VERSION}, docker ${info.DOCKER_VERSION}, ` +
+    log(`built ${manifest.version} (${arch}): kernel ${info.KERNEL_VERSION}, docker ${info.DOCKER_VERSION}, ` +
       `${(manifest.totalSize / 1048576).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${opts.out}`)
-    pruneCache(path.basename(baseTar), path.basename(distCache))
+    pruneCache(arch, path.basename(baseTar), path.basename(distCache))
   } finally {
     fs.rmSync(work, {recursive: true, force: true})
   }

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Sets up a Debian/Ubuntu machine to build, run and test dlite: system packages (only those missing),
 # npm dependencies (only when the lockfile changed), the native addon and TypeScript build, and the guest
-# OS image (cached by its inputs). Idempotent, and fast when nothing is missing.
-#   scripts/setup.sh            everything
-#   scripts/setup.sh --no-os    skip the guest OS build
+# OS images (cached by their inputs): x86_64 in os/dist, arm64 in os/dist-arm64. Idempotent, and fast when
+# nothing is missing.
+#   scripts/setup.sh             everything
+#   scripts/setup.sh --no-os     skip the guest OS builds
+#   scripts/setup.sh --no-arm64  skip the arm64 image (its emulator, cross tools and build; its e2e then skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_os=1
+arm64=1
 for arg in "$@"; do
   case "$arg" in
     --no-os) build_os=0 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --no-arm64) arm64=0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "setup: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +44,14 @@ packages=(
   busybox-static file tmux ca-certificates procps
   python3 make g++
 )
+# The arm64 image (os-boot-arm64.test.ts boots it under emulation): qemu-system-aarch64; to build it on another
+# arch, qemu-user through binfmt_misc for its maintainer scripts (arch-test: mmdebstrap checks with it) and a
+# cross compiler with a static libc for the C agent.
+host_arch=$(dpkg --print-architecture)
+if ((arm64)); then
+  packages+=(qemu-system-arm)
+  [[ $host_arch == arm64 ]] || packages+=(qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -53,6 +65,24 @@ if ((${#missing[@]})); then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   step "system packages: all present"
+fi
+
+# qemu-user-static registers qemu-aarch64 with binfmt_misc (flag F: usable inside a chroot) when binfmt_misc is
+# mounted; a container or a minimal system may not mount it, or not have registered the entry.
+# Where that cannot be done (an unprivileged container) only the arm64 build is skipped, and its e2e says so.
+if ((arm64 && build_os)) && [[ $host_arch != arm64 ]]; then
+  if [[ ! -e /proc/sys/fs/binfmt_misc/status ]]; then
+    step "mounting binfmt_misc"
+    as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+  fi
+  if ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    step "registering qemu-aarch64 with binfmt_misc"
+    as_root update-binfmts --enable qemu-aarch64 || true
+  fi
+  if ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    echo "setup: no qemu-aarch64 in binfmt_misc here; not building the arm64 image (its e2e will skip)" >&2
+    arm64=0
+  fi
 fi
 
 # A Rust virtiofsd lets a VM that runs as its user share over virtiofs, which carries host file events to the
@@ -94,5 +124,9 @@ npm run build --silent
 if ((build_os)); then
   step "building the guest OS image (cached by its inputs; the build needs root)"
   as_root npm run os:build --silent
+  if ((arm64)); then
+    step "building the arm64 guest OS image (cached by its inputs; minutes under qemu-user the first time)"
+    as_root npm run os:build --silent -- --arch arm64
+  fi
 fi
 step "setup done"

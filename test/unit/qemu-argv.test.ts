@@ -175,10 +175,10 @@ describe('buildQemuArgv', () => {
       expect(args.join(' ')).to.not.match(/highmem|pflash|-bios/)
     })
 
-    it('aarch64 under tcg (a Mac whose hvf is unusable, or an arm64 Linux without kvm): the max CPU, multi-threaded TCG', () => {
+    it('aarch64 under tcg (a Mac whose hvf is unusable, an arm64 Linux without kvm, an x86_64 host): the max CPU with QEMU\'s cheap pointer authentication, multi-threaded TCG', () => {
       const {binary, args} = buildQemuArgv({...base, arch: 'aarch64', accel: 'tcg'})
       expect(binary).to.equal('qemu-system-aarch64')
-      expect(machine(args)).to.deep.equal({accel: 'tcg,thread=multi,tb-size=64', machine: 'virt,gic-version=max', cpu: 'max'})
+      expect(machine(args)).to.deep.equal({accel: 'tcg,thread=multi,tb-size=64', machine: 'virt,gic-version=max', cpu: 'max,pauth-impdef=on'})
     })
 
     it('aarch64 boots the kernel directly, with PCI virtio devices, the console on serial 0 (the PL011) and no x86 machine', () => {
