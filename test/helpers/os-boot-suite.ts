@@ -36,8 +36,6 @@ export interface OsBootSuite {
   shares: ('virtiofs' | '9p')[]
   /** the busybox binary of the image the containers run (default: the host's static busybox) */
   busybox?: (work: string, dist: string) => string
-  /** appended to QEMU's command line */
-  extraArgs?: string[]
   /** also discard, ssh, idle memory and a second boot */
   full: boolean
   /** the boot's deadline for DLITE-READY docker */
@@ -198,7 +196,6 @@ export function describeOsBoot(suite: OsBootSuite): void {
         serialLog: consoleLog,
         readiness: {type: 'file', path: readyLog},
         name: 'dlite-os-test',
-        extraArgs: suite.extraArgs,
       })
       log(`boot ${bootCount}: ${cmd.binary} ${cmd.args.join(' ')}`)
       const t0 = Date.now()
