@@ -59,6 +59,8 @@ export class GuestClock {
     this.socket?.destroy()
     this.socket = undefined
     this.listening = false
+    // a pause belonged to the VM process this port was of
+    this.guestPaused = false
   }
 
   /** The guest's clock agent reads the port from now on: give it the time at once. */

@@ -460,9 +460,8 @@ export class VmDaemon {
       void writeVmRecord(vmRecordPath(this.layout), pid, this.layout.disk).catch((error: Error) => this.options.log(`cannot record the VM process: ${error.message}`))
       void this.clock.connect()
       void this.shareEvents.connect()
-      // a new QEMU runs: a pause went with the old one
+      // a new QEMU runs: a pause went with the old one (the clock forgets it as it connects)
       this.pausedByUser = false
-      this.clock.resumed()
       this.status.pausedSince = undefined
     }
     // the first launch happened before these listeners: each restart's comes as an event
