@@ -10,8 +10,10 @@
 //   --mirror URL        Debian mirror (env DLITE_OS_MIRROR; default: the host's apt mirror)
 //   --compression C     squashfs compressor: zstd (default), lz4, xz, gzip (env DLITE_OS_COMP)
 //
-// Two caches under os/cache/, per arch: base-<arch>-<hash>.tar (the mmdebstrap output; keyed by the
-// package list, suite, mirror and arch) and dist-<arch>-<inputsHash>/ (a finished image).
+// Two caches, per arch, in the builder's own cache directory (DLITE_OS_CACHE, else $XDG_CACHE_HOME/dlite/os,
+// else ~/.cache/dlite/os), so that every clone on a machine shares them: base-<arch>-<hash>.tar (the
+// mmdebstrap output; keyed by the package list, suite, mirror and arch) and dist-<arch>-<inputsHash>/ (a
+// finished image).
 // See os/README.md.
 import {createHash} from 'node:crypto'
 import {spawnSync} from 'node:child_process'
@@ -24,7 +26,7 @@ import {CONTRACT, contractShell} from './contract.js'
 import {ManifestError, manifestDocument, parseManifest} from './manifest-format.js'
 
 const osDir = path.dirname(fileURLToPath(import.meta.url))
-const cacheDir = path.join(osDir, 'cache')
+const cacheDir = process.env.DLITE_OS_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'dlite', 'os')
 
 export const SUITE = 'trixie'
 // the packages every guest gets, the kernel package after them per arch

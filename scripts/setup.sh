@@ -113,7 +113,8 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # npm ci only when the installed tree does not match the lockfile.
 if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s <(node scripts/lock-digest.js package-lock.json) <(node scripts/lock-digest.js node_modules/.package-lock.json); then
   step "installing npm dependencies"
-  npm ci --no-audit --no-fund
+  # the cache first: the lockfile names exact versions with their integrity, so a cached tarball is the one named
+  npm ci --prefer-offline --no-audit --no-fund
 else
   step "npm dependencies: up to date"
 fi
