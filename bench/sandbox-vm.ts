@@ -32,7 +32,7 @@ export async function sandboxVm(options: {start: boolean; env?: Record<string, s
   mkdirSync(join(dir, 'docker-config'))
   const cli = dliteCli({...options.env, DLITE_HOME: home, DOCKER_CONFIG: join(dir, 'docker-config')}, ns)
   const close = async () => {
-    await cli(['stop', '--timeout', '10']).catch(() => {})
+    await cli(['stop', '--cold', '--timeout', '10']).catch(() => {})
     await ns.remove()
     rmSync(dir, {recursive: true, force: true})
   }

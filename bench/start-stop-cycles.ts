@@ -37,7 +37,8 @@ export async function startStopCycles(): Promise<BenchResult> {
       if (/^DLITE-READY docker [\d.]+\r?$/m.test(readLog(vm.home, 'console.log'))) consoleIntact++
       else keepLogs(vm.home, `console-not-intact-${i}`)
       process.stderr.write(`cycle ${i}/${cycles}: ${started.code === 0 ? `ready in ${s.toFixed(1)} s` : 'FAILED'}\n`)
-      const stopped = await vm.cli(['stop'], {timeoutMs: 120_000})
+      // a boot every cycle, as this bench measures: a saved state would be resumed, with no boot markers
+      const stopped = await vm.cli(['stop', '--cold'], {timeoutMs: 120_000})
       if (stopped.code !== 0) failures.push(`cycle ${i}: stop failed: ${stopped.stderr.trim()}`)
     }
   } finally {

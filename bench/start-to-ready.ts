@@ -1,5 +1,5 @@
-// Start to ready (issue 8, item 1): `dlite start` until `docker version` answers through the host socket,
-// against a conventional guest (bench/baseline-guest/build.sh: the same Debian trixie packages and kernel,
+// Start to ready (issue 8, item 1; issue 14): `dlite start` until `docker version` answers through the host
+// socket, booted cold and resumed from the state `dlite stop` saved, against a conventional guest (bench/baseline-guest/build.sh: the same Debian trixie packages and kernel,
 // systemd as PID 1, Debian's initramfs, ext4 root, docker/containerd/ssh as units) booted with the same
 // QEMU argv builder, accelerator, vCPUs and memory, until its docker API answers. Runs alternate, N >= 3
 // each, after one unmeasured warm-up boot per side; every VM boots inside a private network namespace.
@@ -21,6 +21,7 @@ import {median, round} from './stats.js'
 const N = Math.max(3, Number(process.env.DLITE_BENCH_N ?? 3))
 const ACCEL = (process.env.DLITE_BENCH_ACCEL ?? 'tcg') as 'tcg' | 'kvm'
 const TARGET_RATIO = 0.35
+const RESUME_TARGET_RATIO = 0.10
 const VM_IP = '192.168.64.2'
 const HOST_IP = '192.168.64.1'
 const READY_TIMEOUT_MS = 400_000
@@ -39,6 +40,8 @@ interface Sample {
   stages: Stages
   /** host seconds from the start of the measurement to QEMU being spawned (dlite: CLI + daemon + network) */
   qemuSpawn?: number
+  /** dlite: the save its stop made afterwards, seconds and MiB */
+  save?: {s: number; mib: number}
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -73,11 +76,15 @@ function dliteStages(consoleText: string): Stages {
   }
 }
 
-async function dliteRun(vm: SandboxVm): Promise<Sample> {
+/**
+ * One `dlite start`, cold (`--cold`: whatever the last stop saved is discarded) or resuming the state the last
+ * stop saved, then a `dlite stop` that saves it again (for the next resume run).
+ */
+async function dliteRun(vm: SandboxVm, how: 'cold' | 'resume'): Promise<Sample> {
   const env = {...process.env, DLITE_HOME: vm.home, DOCKER_CONFIG: join(vm.dir, 'docker-config'), DOCKER_HOST: '', DOCKER_CONTEXT: ''}
   const t0 = Date.now()
   // Spawned (not run) so the moment the 'vm' stage is reported can be timed: that is when QEMU was spawned.
-  const child = vm.ns.spawn(process.execPath, [join(REPO, 'bin', 'run.js'), 'start', '--timeout', '400'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = vm.ns.spawn(process.execPath, [join(REPO, 'bin', 'run.js'), 'start', '--timeout', '400', ...(how === 'cold' ? ['--cold'] : [])], {env, stdio: ['ignore', 'pipe', 'pipe']})
   let output = ''
   let qemuSpawn: number | undefined
   const onData = (d: Buffer) => {
@@ -91,10 +98,15 @@ async function dliteRun(vm: SandboxVm): Promise<Sample> {
   if (code !== 0) throw new Error(`dlite start failed (${code}): ${output}`)
   await pollDocker(vm.ns, ['-H', `unix://${vm.socket}`], env, Date.now() + 60_000)
   const total = (Date.now() - t0) / 1000
-  const stages = dliteStages(readText(join(vm.home, 'logs', 'console.log')))
-  const stopped = await vm.cli(['stop', '--timeout', '60'], {timeoutMs: 120_000})
+  const status = JSON.parse((await vm.cli(['status', '--json'])).stdout) as {resumedFrom?: number; coldBoot?: string}
+  if ((how === 'resume') !== (status.resumedFrom !== undefined)) throw new Error(`a ${how} run was not one: ${status.coldBoot ?? 'it resumed a state'}`)
+  // a resumed guest does not boot: it has no stage markers of this run
+  const stages = how === 'cold' ? dliteStages(readText(join(vm.home, 'logs', 'console.log'))) : {}
+  const stopped = await vm.cli(['stop', '--timeout', '60', '--json'], {timeoutMs: 240_000})
   if (stopped.code !== 0) throw new Error(`dlite stop failed: ${stopped.stderr}`)
-  return {total, stages, qemuSpawn}
+  const saved = (JSON.parse(stopped.stdout) as {saved?: {bytes: number; ms: number}}).saved
+  if (!saved) throw new Error(`dlite stop did not save the VM: ${stopped.stdout}`)
+  return {total, stages, qemuSpawn, save: {s: saved.ms / 1000, mib: saved.bytes / 1048576}}
 }
 
 // ------------------------------------------------------------------------------------------- baseline
@@ -248,20 +260,20 @@ export async function startToReady(): Promise<BenchResult> {
   const baseDir = await buildBaseline()
   const info = readText(join(baseDir, 'info.env'))
   const dliteManifest = JSON.parse(readText(join(REPO, 'os', 'dist', 'manifest.json'))) as {kernel: {version: string}; docker: {version: string}}
-  const samples: {dlite: Sample[]; baseline: Sample[]} = {dlite: [], baseline: []}
+  const samples: {dlite: Sample[]; resume: Sample[]; baseline: Sample[]} = {dlite: [], resume: [], baseline: []}
   const vm = await sandboxVm({start: false})
   let base: Baseline | undefined
   try {
     base = await baselineVm(baseDir)
     // One unmeasured boot each: dlite's first start formats its data disk, the baseline's first boot
     // settles its fresh disk (journal, machine-id); measured runs are then all warm restarts.
-    log(describe('dlite warm-up', await dliteRun(vm)))
+    log(describe('dlite warm-up', await dliteRun(vm, 'cold')))
     log(describe('baseline warm-up', await baselineRun(base, 'warmup')))
     for (let i = 0; i < N; i++) {
-      // Alternate which side goes first in each round.
-      const order = i % 2 === 0 ? ['dlite', 'baseline'] as const : ['baseline', 'dlite'] as const
+      // Alternate which side goes first in each round; a resume follows the cold run whose stop saved the state.
+      const order = i % 2 === 0 ? ['dlite', 'resume', 'baseline'] as const : ['baseline', 'dlite', 'resume'] as const
       for (const side of order) {
-        const s = side === 'dlite' ? await dliteRun(vm) : await baselineRun(base, String(i))
+        const s = side === 'baseline' ? await baselineRun(base, String(i)) : await dliteRun(vm, side === 'dlite' ? 'cold' : 'resume')
         samples[side].push(s)
         log(describe(`${side} run ${i + 1}/${N}`, s))
       }
@@ -271,15 +283,24 @@ export async function startToReady(): Promise<BenchResult> {
     await vm.close()
   }
 
-  const med = (side: 'dlite' | 'baseline', f: (s: Sample) => number | undefined) => {
+  const med = (side: 'dlite' | 'resume' | 'baseline', f: (s: Sample) => number | undefined) => {
     const values = samples[side].map(f).filter((v): v is number => v !== undefined && Number.isFinite(v))
     return values.length > 0 ? round(median(values), 1) : Number.NaN
   }
   const total = {dlite: med('dlite', (s) => s.total), baseline: med('baseline', (s) => s.total)}
   const ratio = round(total.dlite / total.baseline, 2)
+  const resumed = med('resume', (s) => s.total)
+  const resumeRatio = round(resumed / total.baseline, 2)
   const rows: BenchRow[] = [{
-    metric: 'start to ready (docker version answers)', value: total.dlite, unit: 's', baseline: total.baseline,
+    metric: 'start to ready, cold boot (docker version answers)', value: total.dlite, unit: 's', baseline: total.baseline,
     baselineName: 'systemd guest', ratio, target: `ratio <= ${TARGET_RATIO}`, met: ratio <= TARGET_RATIO,
+  }, {
+    metric: 'start to ready, resumed from the state dlite stop saved', value: resumed, unit: 's', baseline: total.baseline,
+    baselineName: 'systemd guest', ratio: resumeRatio, target: `ratio <= ${RESUME_TARGET_RATIO}`, met: resumeRatio <= RESUME_TARGET_RATIO,
+  }, {
+    metric: 'dlite stop: saving the state (after each measured run)', value: med('dlite', (s) => s.save?.s), unit: 's',
+  }, {
+    metric: 'dlite stop: size of the saved state', value: med('dlite', (s) => s.save?.mib), unit: 'MiB',
   }]
   // The breakdown, as spans between consecutive points; guest spans come from guest CLOCK_MONOTONIC stamps.
   const span = (a: keyof Stages | 'zero', b: keyof Stages) => (s: Sample) => {
@@ -306,7 +327,8 @@ export async function startToReady(): Promise<BenchResult> {
 
   const infoValue = (key: string) => info.match(new RegExp(`^${key}=(.*)$`, 'm'))?.[1] ?? '?'
   const method = [
-    `Alternated runs (N=${N} each, order swapped every round, after one unmeasured warm-up boot per side), medians, ratio dlite/baseline; target ratio <= ${TARGET_RATIO}.`,
+    `Alternated runs (N=${N} each, order swapped every round, after one unmeasured warm-up boot per side), medians, ratio dlite/baseline; targets: cold ratio <= ${TARGET_RATIO}, resume ratio <= ${RESUME_TARGET_RATIO}. ` +
+      'Each round has a cold dlite run (`dlite start --cold`) and a resume run right after it (`dlite start`, resuming the state that the cold run\'s `dlite stop` saved); every dlite run ends with a `dlite stop` that saves, timed apart from the start.',
     `dlite: a sandbox install (bench/sandbox-vm.ts: 2 vCPU, 2 GiB, virtiofs share, os/dist, kernel ${dliteManifest.kernel.version}, docker ${dliteManifest.docker.version}) in its own network namespace; ` +
       'timed from spawning `dlite start` until `docker -H unix://<host socket> version` succeeds (dlite start returns at that point; one extra docker version confirms it), then `dlite stop`.',
     `Baseline: bench/baseline-guest/build.sh (cached in os/cache/baseline-<hash>/): mmdebstrap trixie with the dlite package list plus systemd-sysv, udev, dbus, initramfs-tools, zstd, ifupdown, iproute2 ` +
@@ -329,6 +351,6 @@ export async function startToReady(): Promise<BenchResult> {
       'The host-side remainder (total minus guest uptime at API listen minus the QEMU spawn time) is the firmware/kernel load before the guest clock starts plus the client\'s poll latency. ' +
       'dlite\'s QEMU spawn time is when `dlite start` reported its vm/boot stage (approximate).',
   ].join('\n\n')
-  const flat = (side: 'dlite' | 'baseline') => samples[side].map((s) => round(s.total, 1))
-  return {name: 'start-to-ready', method, rows, samples: {dlite: flat('dlite'), baseline: flat('baseline')}}
+  const flat = (side: 'dlite' | 'resume' | 'baseline') => samples[side].map((s) => round(s.total, 1))
+  return {name: 'start-to-ready', method, rows, samples: {dlite: flat('dlite'), resume: flat('resume'), baseline: flat('baseline')}}
 }

@@ -168,7 +168,7 @@ install -m 0644 "$contract" "$root/usr/lib/dlite/contract.sh"
 # (DLITE_OS_CC: a cross compiler for another arch's image, e.g. aarch64-linux-gnu-gcc)
 "$cc" -static -O2 -Wall -Wextra -Werror -DDLITE_FILES_PORT="\"$DLITE_FILES_PORT\"" -o "$root/usr/lib/dlite/share-events-agent" "$osdir/src/share-events-agent.c"
 chmod 0440 "$root/etc/sudoers.d/dlite"
-chmod 0755 "$root"/usr/lib/dlite/rc.* "$root"/usr/lib/dlite/udhcpc.script "$root"/usr/lib/dlite/clock-agent "$root/etc/acpi/PWRF/00000080"
+chmod 0755 "$root"/usr/lib/dlite/rc.* "$root"/usr/lib/dlite/udhcpc.script "$root"/usr/lib/dlite/control-agent "$root/etc/acpi/PWRF/00000080"
 rm -f "$root"/etc/ssh/ssh_host_* "$root/etc/machine-id" "$root/etc/hostname"
 mkdir -p "$root/mnt/data" "$root/mnt/root-ro" "$root/mnt/root-rw" "$root/etc/docker" "$root/var/lib/docker" "$root/var/lib/containerd" "$root/run" "$root/var/log"
 ln -sf /proc/self/mounts "$root/etc/mtab"

@@ -49,6 +49,7 @@ export default class Install extends DliteCommand {
     autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); dlite autostart changes it later', default: false}),
     activate: Flags.boolean({description: 'dlite start makes the dlite docker context current [default: yes]; --no-activate leaves your current context alone', allowNo: true}),
     'file-events': Flags.boolean({description: 'a file saved on the host under a share raises inotify events in the VM, so watching dev servers reload [default: yes]', allowNo: true}),
+    'save-state': Flags.boolean({description: 'dlite stop saves the running VM (memory, containers) and the next start resumes it in seconds [default: yes]', allowNo: true}),
     force: Flags.boolean({description: 'replace an existing install (its disk, and the containers on it, are lost)', default: false}),
     yes: Flags.boolean({char: 'y', description: 'do not ask; use flags and defaults', default: false}),
   }
@@ -102,6 +103,7 @@ export default class Install extends DliteCommand {
       ...(flags.activate === false ? {activateContext: false} : {}),
       ...(flags.autostart ? {autostart: true} : {}),
       ...(flags['file-events'] === false ? {fileEvents: false} : {}),
+      ...(flags['save-state'] === false ? {saveState: false} : {}),
     }
 
     const renderer = this.renderer()

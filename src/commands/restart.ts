@@ -20,7 +20,7 @@ export default class Restart extends Start {
     const {flags} = await this.parse(Restart)
     const home = dliteHome()
     const config = await requireInstalled(home, (m, fix) => this.runtimeError(m, fix))
-    const {wasRunning} = await stopVm(home, config, flags['stop-timeout'] * 1000)
+    const {wasRunning} = await stopVm(home, config, flags['stop-timeout'] * 1000, {cold: true})
     if (!this.jsonEnabled()) this.log(wasRunning ? 'dlite stopped.' : 'dlite was not running.')
     return {wasRunning, ...(await this.startVm(flags.timeout, flags.activate))}
   }

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"mounts":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","pattern":"^/."},"readOnly":{"type":"boolean"}},"required":["path"],"additionalProperties":false}},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"},"autostart":{"type":"boolean"},"fileEvents":{"type":"boolean"}}};
+const schema31 = {"required":["cpus","memoryGiB","diskGiB","hostname","sshKey","extraArgs","osSource","subnet","dockerSocket","accel","image","createdAt"],"type":"object","properties":{"cpus":{"type":"integer","minimum":1,"maximum":1024},"memoryGiB":{"type":"integer","minimum":1},"diskGiB":{"type":"integer","minimum":8},"hostname":{"type":"string","pattern":"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"},"mounts":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string","pattern":"^/."},"readOnly":{"type":"boolean"}},"required":["path"],"additionalProperties":false}},"sshKey":{"type":["string","null"],"pattern":"^/"},"extraArgs":{"type":"array","items":{"type":"string"}},"osSource":{"type":"string","pattern":"\\S"},"network":{"type":"string","enum":["user","bridged"],"default":"bridged"},"subnet":{"type":"string","pattern":"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$"},"dockerSocket":{"type":"string","pattern":"^/"},"accel":{"type":"string","enum":["auto","kvm","hvf","tcg"]},"image":{"type":"object","properties":{"current":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"previous":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"}},"required":["current"],"additionalProperties":false},"createdAt":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$"},"owner":{"type":"object","properties":{"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0},"home":{"type":"string","pattern":"^/"}},"required":["uid","gid","home"],"additionalProperties":false},"activateContext":{"type":"boolean"},"autostart":{"type":"boolean"},"fileEvents":{"type":"boolean"},"saveState":{"type":"boolean"}}};
 const pattern4 = new RegExp("^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", "u");
 const pattern5 = new RegExp("^/.", "u");
 const pattern6 = new RegExp("^/", "u");
@@ -799,9 +799,9 @@ vErrors.push(err64);
 errors++;
 }
 }
-}
-else {
-const err65 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.saveState !== undefined){
+if(typeof data.saveState !== "boolean"){
+const err65 = {instancePath:instancePath+"/saveState",schemaPath:"#/properties/saveState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -810,7 +810,19 @@ vErrors.push(err65);
 }
 errors++;
 }
+}
+}
+else {
+const err66 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"mounts":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true,"autostart":true,"fileEvents":true},"dynamicProps":false,"dynamicItems":false};
+validate20.evaluated = {"props":{"cpus":true,"memoryGiB":true,"diskGiB":true,"hostname":true,"mounts":true,"sshKey":true,"extraArgs":true,"osSource":true,"network":true,"subnet":true,"dockerSocket":true,"accel":true,"image":true,"createdAt":true,"owner":true,"activateContext":true,"autostart":true,"fileEvents":true,"saveState":true},"dynamicProps":false,"dynamicItems":false};

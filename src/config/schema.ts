@@ -60,6 +60,8 @@ export type DliteConfig = {
   autostart?: boolean
   /** Whether changes the host sees under the shares raise inotify events in the VM (absent: yes). */
   fileEvents?: boolean
+  /** Whether `dlite stop` saves the running VM's state for the next start to resume (absent: yes). */
+  saveState?: boolean
 }
 
 export type ConfigOwner = {uid: number; gid: number; home: string}
@@ -119,10 +121,11 @@ export const CONFIG_SCHEMA: Schema<DliteConfig> = {
   activateContext: {type: 'boolean'},
   autostart: {type: 'boolean'},
   fileEvents: {type: 'boolean'},
+  saveState: {type: 'boolean'},
 }
 
 // conf validates a file before it migrates it: a field a migration adds must be optional to the schema
-const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'mounts', 'activateContext', 'autostart', 'fileEvents'])
+const OPTIONAL_FIELDS = new Set<string>(['owner', 'network', 'mounts', 'activateContext', 'autostart', 'fileEvents', 'saveState'])
 export const CONFIG_REQUIRED = Object.keys(CONFIG_SCHEMA).filter((key) => !OPTIONAL_FIELDS.has(key)) as (keyof DliteConfig)[]
 
 /**

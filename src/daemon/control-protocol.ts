@@ -58,8 +58,18 @@ export interface VmStatus {
   /** `dlite pause` stopped the guest at this time (ms since the epoch); `dlite resume` lets it go on. */
   pausedSince?: number
   imageVersion?: string
+  /** The VM was resumed from the state saved at this time (ms since the epoch), not booted. */
+  resumedFrom?: number
+  /** Why a saved state was not resumed (the VM booted cold instead). */
+  coldBoot?: string
   /** dockerd's version, as it answered when the VM became ready. */
   dockerVersion?: string
+}
+
+/** A saved VM state: its size, and how long the save took (QMP stop to a complete file). */
+export interface SaveOutcome {
+  bytes: number
+  ms: number
 }
 
 /**
@@ -76,7 +86,8 @@ export const MAX_STOP_TIMEOUT_MS = 86_400_000
 export type ControlRequest =
   | {op: 'status'}
   | {op: 'watch'}
-  | {op: 'stop'; timeoutMs?: number}
+  /** cold: power the guest off even where its state would be saved for the next start. */
+  | {op: 'stop'; timeoutMs?: number; cold?: boolean}
   /** Stops the guest's CPUs (memory kept, no CPU used) and lets them go on; each answers with the status. */
   | {op: 'pause'}
   | {op: 'resume'}
@@ -88,7 +99,8 @@ export type ControlResponse =
   | StageEvent
   | {type: 'ready'; status: VmStatus}
   | {type: 'failed'; error: string; status: VmStatus}
-  | {type: 'stopped'}
+  /** saved: the VM's state was saved (the next start resumes it); poweredOff: why it was powered off instead. */
+  | {type: 'stopped'; saved?: SaveOutcome; poweredOff?: string}
   | {type: 'plugin'; result: unknown}
   | {type: 'error'; error: string}
 
@@ -144,12 +156,12 @@ export function checkRequest(value: unknown): ControlRequest | string {
     case 'resume':
       return {op: request.op}
     case 'stop': {
-      const {timeoutMs} = request
-      if (timeoutMs === undefined) return {op: 'stop'}
-      if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_STOP_TIMEOUT_MS) {
+      const {timeoutMs, cold} = request
+      if (cold !== undefined && typeof cold !== 'boolean') return 'stop: cold must be true or false'
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_STOP_TIMEOUT_MS)) {
         return `stop: timeoutMs must be a whole number of milliseconds from 0 to ${MAX_STOP_TIMEOUT_MS}`
       }
-      return {op: 'stop', timeoutMs}
+      return {op: 'stop', ...(timeoutMs === undefined ? {} : {timeoutMs}), ...(cold === undefined ? {} : {cold})}
     }
     case 'plugin':
       if (typeof request.plugin !== 'string' || request.plugin === '') return 'plugin: name the plugin'

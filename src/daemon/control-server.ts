@@ -64,7 +64,11 @@ export async function serveControl(path: string, handle: RequestHandler, access:
   return {
     server,
     async close() {
-      for (const socket of open) socket.destroy()
+      // what was written goes out first (a stop's answer); a peer that does not close its end is cut after 1 s
+      for (const socket of open) {
+        socket.end()
+        setTimeout(() => socket.destroy(), 1000).unref()
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()))
       rmSync(path, {force: true})
     },

@@ -3,6 +3,7 @@
 import {join} from 'node:path'
 
 import type {HomeLayout} from '../paths.js'
+import type {SavedStatePaths} from '../vm/saved-state.js'
 
 export function controlSocketPath(layout: HomeLayout): string {
   return join(layout.run, 'control.sock')
@@ -66,4 +67,14 @@ export function shareEventsSocketPath(layout: HomeLayout): string {
 /** The host-to-guest port (virtio-serial `org.dlite.control`): the host's clock, for the guest to follow. */
 export function guestControlSocketPath(layout: HomeLayout): string {
   return join(layout.run, 'guest-control.sock')
+}
+
+/** A VM's saved state (`dlite stop`) and its record; kept with the data disk, which it belongs to. */
+export function savedStatePaths(layout: HomeLayout): SavedStatePaths {
+  return {state: join(layout.home, 'saved-state', 'vm.state'), record: join(layout.home, 'saved-state', 'vm.state.json')}
+}
+
+/** The unix socket a saved state passes through, from QEMU and back into it. */
+export function migrationSocketPath(layout: HomeLayout): string {
+  return join(layout.run, 'migrate.sock')
 }

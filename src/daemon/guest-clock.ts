@@ -1,13 +1,13 @@
 // Keeps the guest's clock on the host's. The host writes its time on the guest's control port (virtio-serial
 // org.dlite.control) as `clock SECONDS.MILLIS`; the guest's clock agent steps its own clock when it is off by
-// more than half a second (os/rootfs/usr/lib/dlite/clock-agent). The host writes when the agent says it
+// more than half a second (os/rootfs/usr/lib/dlite/control-agent). The host writes when the agent says it
 // listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, at once
 // when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood still
 // meanwhile) or a clock set by hand or by NTP — and when the guest runs again after a pause (QEMU's RESUME
 // event; nothing is written while it is paused).
 import type {Socket} from 'node:net'
 
-import {connectGuestPort} from './guest-port.js'
+import {connectWhenListening} from '../util/unix-connect.js'
 
 export interface GuestClockOptions {
   socketPath: string
@@ -24,6 +24,7 @@ export interface GuestClockOptions {
 
 export class GuestClock {
   private socket?: Socket
+  private connecting?: Promise<void>
   private listening = false
   private timer?: NodeJS.Timeout
   private last?: {wall: number; mono: number}
@@ -38,10 +39,20 @@ export class GuestClock {
   }
 
   /** A new VM process: connect to its end of the control port (QEMU makes the socket as it starts). */
-  async connect(deadlineMs = 30_000): Promise<void> {
+  connect(deadlineMs = 30_000): Promise<void> {
+    this.connecting = this.connectPort(deadlineMs)
+    return this.connecting
+  }
+
+  /** Resolves once the connection that connect() began is made, or given up. */
+  async connected(): Promise<void> {
+    await this.connecting
+  }
+
+  private async connectPort(deadlineMs: number): Promise<void> {
     this.disconnect()
     try {
-      this.socket = await connectGuestPort(this.options.socketPath, deadlineMs)
+      this.socket = await connectWhenListening(this.options.socketPath, deadlineMs)
     } catch (error) {
       this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
       return
@@ -109,6 +120,16 @@ export class GuestClock {
       }
     }
     if (mono - this.lastPush >= (this.options.pushEveryMs ?? 30_000)) this.push()
+  }
+
+  /**
+   * The control port carries the host's other requests to the guest's agent too (os/rootfs/usr/lib/dlite/
+   * control-agent): one line, on the connection the time goes on; false when the agent does not listen.
+   */
+  request(line: string): boolean {
+    if (!this.socket || !this.listening || this.guestPaused || /[\n\r]/.test(line)) return false
+    this.socket.write(`${line}\n`)
+    return true
   }
 
   /** Writes the host's time to the guest; false when nobody listens yet. */

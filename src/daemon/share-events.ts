@@ -7,7 +7,7 @@
 import {lstat} from 'node:fs/promises'
 import type {Socket} from 'node:net'
 
-import {connectGuestPort} from './guest-port.js'
+import {connectWhenListening} from '../util/unix-connect.js'
 import {ShareWatch} from './share-watch.js'
 
 export interface ShareEventsOptions {
@@ -65,7 +65,7 @@ export class ShareEvents {
   async connect(deadlineMs = 30_000): Promise<void> {
     this.disconnect()
     try {
-      this.socket = await connectGuestPort(this.options.socketPath, deadlineMs)
+      this.socket = await connectWhenListening(this.options.socketPath, deadlineMs)
     } catch (error) {
       this.options.log(`share events: cannot reach the guest's port (${(error as Error).message}); host changes raise no inotify events in the VM`)
       return

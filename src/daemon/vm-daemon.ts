@@ -2,8 +2,12 @@
 // parts that each do one job — the network driver (user or bridged), the share server, the VM backend (QEMU,
 // supervised), readiness, the host docker socket and docker context, published-port forwarding, the plugins'
 // hooks — in the order of the start's stages, answers the CLI on the control socket, and undoes everything on
-// `stop` (from the CLI or SIGTERM).
-import {mkdirSync, readFileSync, rmSync} from 'node:fs'
+// `stop` (from the CLI or SIGTERM). A stop saves the running VM's state where it can (vm/saved-state.ts), and the
+// next start resumes it instead of booting.
+import {randomUUID} from 'node:crypto'
+import {mkdirSync, readFileSync, renameSync, rmSync} from 'node:fs'
+
+import {which} from 'dlite-kit/exec'
 
 import {readConfig, type DliteConfig} from '../config/index.js'
 import {contextName, ensureDockerContext} from '../docker/context.js'
@@ -25,17 +29,22 @@ import {networkNames, type NetworkNames} from '../network/names.js'
 import {parseSubnet, type Subnet} from '../network/subnet.js'
 import {defaultHome, dliteHome, homeLayout, profilesDir, type HomeLayout} from '../paths.js'
 import {HOOKS, type VmLifecycleEvent, type VmReadyEvent} from '../plugin-api/index.js'
-import type {VmInstance} from '../vm/backend.js'
+import type {MachineSpec, VmInstance} from '../vm/backend.js'
 import type {GuestMarker} from '../vm/marker-watch.js'
-import {QemuBackend} from '../vm/qemu-backend.js'
+import {machineArgs, QemuBackend} from '../vm/qemu-backend.js'
+import {
+  diskIdentity, discardSavedState, hostBootId, prepareSavedStateDir, qemuIdentity, readSavedState, savedStateProblem,
+  sha256, writeSavedStateRecord, type SavedStateRecord, type StateIdentity,
+} from '../vm/saved-state.js'
 import {describeExit} from '../vm/supervisor.js'
 import {clearVmRecord, liveRecordedVm, stopLeftoverVm, writeVmRecord} from '../vm/vm-record.js'
 import {serveControl, type ControlServer} from './control-server.js'
-import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type StageName, type VmStatus} from './control-protocol.js'
+import {CLEAN_STOP_TIMEOUT_MS, type ControlRequest, type ControlResponse, type SaveOutcome, type StageName, type VmStatus} from './control-protocol.js'
 import {serveDockerSocket, type DockerSocket} from './docker-socket.js'
 import {
-  consoleLogPath, controlSocketPath, guestControlSocketPath, pidFilePath, previousConsoleLogPath, previousReadinessLogPath,
-  qemuLogPath, qmpSocketPath, readinessLogPath, settingsBundlePath, shareEventsSocketPath, virtiofsdLogPath, virtiofsSocketPath, vmRecordPath,
+  consoleLogPath, controlSocketPath, guestControlSocketPath, migrationSocketPath, pidFilePath, previousConsoleLogPath, previousReadinessLogPath,
+  qemuLogPath, qmpSocketPath, readinessLogPath, savedStatePaths, settingsBundlePath, shareEventsSocketPath, virtiofsdLogPath, virtiofsSocketPath,
+  vmRecordPath,
 } from './daemon-paths.js'
 import {GuestClock} from './guest-clock.js'
 import {ShareEvents} from './share-events.js'
@@ -56,6 +65,14 @@ export type {HookResult} from './hook-dispatch.js'
 
 /** A guest that never became ready seldom powers off by itself: a failed start waits less for it. */
 const FAILED_START_STOP_TIMEOUT_MS = 30_000
+/** How long the guest may take to unmount its shares before a save, or to mount them again after a resume. */
+const GUEST_SHARES_TIMEOUT_MS = 30_000
+
+/** How a stop ended: the VM's state saved for the next start, or the VM powered off (and why, where a save was meant). */
+export interface StopOutcome {
+  saved?: SaveOutcome
+  poweredOff?: string
+}
 
 export interface DaemonOptions {
   home?: string
@@ -92,13 +109,24 @@ export class VmDaemon {
   private control?: ControlServer
   private dockerSocket?: DockerSocket
   private releaseLock?: () => void
-  private stopping?: Promise<void>
+  private stopping?: Promise<StopOutcome>
   private accelerator: Accel = 'tcg'
   private onStopped: () => void = () => {}
   /** The share server died under a running QEMU (the share is gone until the next launch). */
   private shareLost = false
   /** `dlite pause` stopped the guest; only `dlite resume` (or a stop) lets it go on. */
   private pausedByUser = false
+  /** What the running VM is (QEMU, its argv, the guest's settings): what a state saved from it must match. */
+  private stateIdentity?: StateIdentity
+  /** A saved state that matches the VM just launched for it, to load in the boot stage. */
+  private resumeFrom?: SavedStateRecord
+  /** A saved state is considered once per daemon: a fallback boot after it is cold. */
+  private savedStateConsidered = false
+  /** The guest's answers to the host's requests on the control port, by request number. */
+  private readonly guestAnswers = new Map<string, {resolve: () => void; reject: (error: Error) => void}>()
+  private guestRequests = 0
+  /** Who asked for the stop in progress: each hears how it ended. */
+  private readonly stopRequesters: Listener[] = []
 
   /** Reads the home's config and makes the daemon for it. */
   static async open(options: DaemonOptions): Promise<VmDaemon> {
@@ -193,7 +221,7 @@ export class VmDaemon {
     })
     const stopped = new Promise<void>((resolve) => {
       const onSignal = () => {
-        void this.stop().then(resolve)
+        void this.stop().then(() => resolve())
       }
       process.once('SIGTERM', onSignal)
       process.once('SIGINT', onSignal)
@@ -204,7 +232,7 @@ export class VmDaemon {
     const onFatal = (error: unknown) => {
       this.options.log(`internal error; stopping the VM and cleaning up: ${(error as Error)?.stack ?? String(error)}`)
       setTimeout(() => process.exit(1), FAILED_START_STOP_TIMEOUT_MS + 10_000).unref()
-      void this.stop(FAILED_START_STOP_TIMEOUT_MS).finally(() => process.exit(1))
+      void this.stop(FAILED_START_STOP_TIMEOUT_MS, true).finally(() => process.exit(1))
     }
     process.once('uncaughtException', onFatal)
     process.once('unhandledRejection', onFatal)
@@ -256,7 +284,9 @@ export class VmDaemon {
         this.stages.watch(reply, this.snapshot())
         return
       case 'stop':
-        void this.stop(request.timeoutMs).then(() => reply({type: 'stopped'}))
+        // answered before the control socket closes (doStop), which would cut this connection first
+        this.stopRequesters.push(reply)
+        void this.stop(request.timeoutMs, request.cold)
         return
       case 'pause':
       case 'resume':
@@ -339,8 +369,8 @@ export class VmDaemon {
     // The full reason is in `dlite status` and `dlite doctor`; the stage line stays short.
     const accelNote = choice.fallback ? `${choice.accelerator} (${choice.hardware?.name ?? 'hardware acceleration'} not usable here; see dlite doctor)` : choice.accelerator
     this.readiness.start()
-    await this.stage('vm', () => this.startQemu(), () => accelNote)
-    await this.stage('boot', () => this.bootWithFallback(), (s) => s)
+    await this.stage('vm', () => this.startQemu(), () => this.resumeFrom ? `${accelNote}, loading the saved state` : accelNote)
+    await this.stage('boot', () => this.resumeFrom ? this.resumeSavedState(this.resumeFrom) : this.bootWithFallback(), (s) => s)
     this.status.dockerVersion = await this.stage('docker', () => this.readiness.waitForDocker(this.status.dockerEndpoint), (v) => `docker ${v}`)
     this.dockerSocket = await this.stage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
     await this.stage('ports', () => this.forwardPorts(), (s) => s)
@@ -355,6 +385,10 @@ export class VmDaemon {
    */
   private onGuestMarker(marker: GuestMarker): void {
     if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
+    const answered = marker.kind === 'READY' ? /^shares-(?:detached|attached) (\d+)$/.exec(marker.text) : undefined
+    if (answered) this.guestAnswers.get(answered[1])?.resolve()
+    const refused = marker.kind === 'FAIL' ? /^shares-detach (\d+): (.*)$/.exec(marker.text) : undefined
+    if (refused) this.guestAnswers.get(refused[1])?.reject(new Error(refused[2]))
     if (!marker.text.startsWith('docker: ')) return
     if (marker.kind === 'WARN' && marker.text.includes(' exited; started it again')) {
       this.status.lastRestart = `guest: ${marker.text.slice('docker: '.length)} (${new Date().toISOString()})`
@@ -419,8 +453,8 @@ export class VmDaemon {
     if (problem) throw new Error(`the config's extra dockerd arguments are refused: ${problem.message}. Fix: ${problem.fix} (\`dlite config set extra=…\`)`)
     settings.dockerArgs = [...(settings.dockerArgs ?? []), ...(await this.hooks.dockerArgs(this.lifecycleEvent))]
     await writeSettingsBundle(settingsPath, settings)
-    const backend = new QemuBackend({qmpSocket: qmpSocketPath(this.layout)})
-    const vm = await backend.start({
+    const backend = new QemuBackend({qmpSocket: qmpSocketPath(this.layout), migrationSocket: migrationSocketPath(this.layout)})
+    const spec: MachineSpec = {
       name: `dlite-${this.names.homeId}`,
       // an aarch64 image runs qemu-system-aarch64 on virt (an Apple-silicon Mac: hvf), an x86_64 one q35
       arch: guestArchOf(image.manifest.arch),
@@ -441,7 +475,18 @@ export class VmDaemon {
       shares: this.share.qemuShares,
       consoleLog: consoleLogPath(this.layout),
       log: qemuLogPath(this.layout),
-    }, {
+    }
+    const command = await backend.command(spec)
+    this.stateIdentity = {
+      qemu: qemuIdentity(which(command.binary) ?? command.binary),
+      argv: sha256(JSON.stringify(machineArgs(command))),
+      settings: sha256(JSON.stringify(settings)),
+      imageVersion: this.config.image.current,
+      hostBoot: currentHostBoot(),
+    }
+    this.resumeFrom = this.savedStateToResume(this.stateIdentity)
+    const vm = await backend.start(spec, {
+      incoming: this.resumeFrom !== undefined,
       // every launch, the first and each restart: a fresh virtiofsd (it exits with its QEMU), a fresh console log
       beforeLaunch: async () => {
         await this.share.ensureRunning()
@@ -508,6 +553,83 @@ export class VmDaemon {
     vm.on('resumed', () => this.clock.resumed())
   }
 
+  /** The saved state, when it belongs to the VM about to launch; otherwise it goes, and the log says why. */
+  private savedStateToResume(identity: StateIdentity): SavedStateRecord | undefined {
+    if (this.savedStateConsidered) return undefined
+    this.savedStateConsidered = true
+    const paths = savedStatePaths(this.layout)
+    const record = readSavedState(paths)
+    if (record === undefined) {
+      // a state without its record was never finished (a save cut short): it goes, unmentioned
+      discardSavedState(paths)
+      return undefined
+    }
+    let disk
+    try {
+      disk = diskIdentity(this.layout.disk)
+    } catch {
+      disk = undefined
+    }
+    const problem = typeof record === 'string' ? record : savedStateProblem(record, paths.state, identity, disk)
+    if (problem === undefined) return record as SavedStateRecord
+    discardSavedState(paths)
+    this.status.coldBoot = `the saved state was not used: ${problem}`
+    this.options.log(`${this.status.coldBoot}; booting cold`)
+    return undefined
+  }
+
+  /**
+   * Loads the saved state into the QEMU launched for it, checks it against its record, and lets the guest run on:
+   * its clock set at once, its shares back. A state that does not load or does not match ends in a cold boot.
+   */
+  private async resumeSavedState(record: SavedStateRecord): Promise<string> {
+    this.resumeFrom = undefined
+    const paths = savedStatePaths(this.layout)
+    const started = Date.now()
+    const vm = this.vm!
+    try {
+      const loaded = await vm.loadState(paths.state)
+      if (loaded.bytes !== record.state.bytes || loaded.sha256 !== record.state.sha256) {
+        throw new Error(`the state file does not match its record (sha256 ${loaded.sha256.slice(0, 12)}…, ${loaded.bytes} bytes; saved ${record.state.sha256.slice(0, 12)}…, ${record.state.bytes} bytes)`)
+      }
+      // used once: a crash from here on boots cold
+      discardSavedState(paths)
+      await vm.resume()
+      await vm.resumed()
+    } catch (error) {
+      discardSavedState(paths)
+      this.status.coldBoot = `the saved state could not be resumed: ${(error as Error).message}`
+      this.options.log(`${this.status.coldBoot}; booting cold`)
+      await vm.kill()
+      await this.startQemu()
+      return `${await this.bootWithFallback()} (a cold boot: ${this.status.coldBoot})`
+    }
+    // the guest's clock agent listened when the state was saved; its clock stood still since
+    await this.clock.connected()
+    this.clock.guestListening()
+    if (this.share.guestShares.length > 0) {
+      await this.askGuest('shares-attach').catch((error: Error) => {
+        this.status.lastError = `the shares were not mounted again after the resume: ${error.message}`
+        this.options.log(this.status.lastError)
+      })
+    }
+    this.status.resumedFrom = record.savedAt
+    const mib = Math.round(record.state.bytes / 1024 / 1024)
+    return `resumed the VM saved at ${new Date(record.savedAt).toLocaleTimeString()} (${mib} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`
+  }
+
+  /** One request to the guest's control agent, answered on its readiness port; a refusal rejects with its reason. */
+  private async askGuest(verb: 'shares-detach' | 'shares-attach'): Promise<void> {
+    const id = String(++this.guestRequests)
+    const answer = new Promise<void>((resolve, reject) => this.guestAnswers.set(id, {resolve, reject}))
+    try {
+      if (!this.clock.request(`${verb} ${id}`)) throw new Error('the guest\'s control agent is not listening')
+      await withTimeout(answer, GUEST_SHARES_TIMEOUT_MS, `the guest did not answer ${verb} within ${GUEST_SHARES_TIMEOUT_MS / 1000} s (an OS image older than this dlite does not know it: dlite update)`)
+    } finally {
+      this.guestAnswers.delete(id)
+    }
+  }
+
   /**
    * A guest that stays silent under a hardware accelerator (a hypervisor that cannot run it after all) is
    * booted again under tcg rather than left hanging; under tcg a silent guest is a clear error.
@@ -568,14 +690,55 @@ export class VmDaemon {
     return `${this.status.dockerContext} ${result.action}`
   }
 
-  /** Idempotent; concurrent callers share one stop. */
-  stop(timeoutMs = CLEAN_STOP_TIMEOUT_MS): Promise<void> {
-    this.stopping ??= this.doStop(timeoutMs)
+  /** Idempotent; concurrent callers share one stop (the first one's `cold` holds). */
+  stop(timeoutMs = CLEAN_STOP_TIMEOUT_MS, cold = false): Promise<StopOutcome> {
+    this.stopping ??= this.doStop(timeoutMs, cold)
     return this.stopping
   }
 
-  private async doStop(timeoutMs: number): Promise<void> {
+  /** Why this stop powers the VM off rather than saving its state; undefined: it saves. */
+  private saveRefusal(cold: boolean): string | undefined {
+    if (this.status.state !== 'running' && !this.pausedByUser) return this.status.state === 'paused' ? 'QEMU had paused the guest (the host disk was full)' : `the VM was ${this.status.state}`
+    if (cold) return 'asked to (--cold)'
+    if (this.config.saveState === false) return 'save-state is off in the config'
+    if (this.shareLost) return 'a share server had died: only a boot brings the share back'
+    if (!this.stateIdentity || !this.vm) return 'nothing to save'
+    return undefined
+  }
+
+  /**
+   * Saves the running VM's state for the next start: the guest syncs and lets go of its shares, QEMU writes its
+   * memory and devices, and quits. The record that makes the state usable is written last. A failure leaves the
+   * guest running (the caller powers it off) and no state behind.
+   */
+  private async saveState(): Promise<SaveOutcome> {
+    const vm = this.vm!
+    const started = Date.now()
+    const paths = savedStatePaths(this.layout)
+    prepareSavedStateDir(paths)
+    discardSavedState(paths)
+    const partial = `${paths.state}.partial`
+    await this.askGuest('shares-detach')
+    let digest
+    try {
+      digest = await vm.saveState(partial)
+    } catch (error) {
+      rmSync(partial, {force: true})
+      // the shares stay unmounted: the guest is about to power off
+      await vm.resume().catch(() => {})
+      throw error
+    }
+    await vm.quit()
+    renameSync(partial, paths.state)
+    const ms = Date.now() - started
+    writeSavedStateRecord(paths, {format: 1, savedAt: Date.now(), saveMs: ms, state: digest, identity: this.stateIdentity!, dataDisk: diskIdentity(this.layout.disk)})
+    this.options.log(`saved the VM's state (${Math.round(digest.bytes / 1024 / 1024)} MiB in ${(ms / 1000).toFixed(2)} s): the next start resumes it`)
+    return {bytes: digest.bytes, ms}
+  }
+
+  private async doStop(timeoutMs: number, cold: boolean): Promise<StopOutcome> {
     const wasRunning = this.status.state === 'running' || this.status.state === 'paused'
+    let poweredOff = this.saveRefusal(cold)
     if (this.pausedByUser) {
       // a guest the user paused powers off cleanly once it runs again
       await this.resume().catch((error: Error) => this.options.log(`cannot resume the paused guest to stop it cleanly: ${error.message}`))
@@ -585,15 +748,26 @@ export class VmDaemon {
     // the guest's shutdown hangs unmounting a share whose server is gone, after docker and the data disk are done
     if (this.shareLost) timeoutMs = Math.min(timeoutMs, 30_000)
     this.status.state = 'stopping'
-    // a start in progress ends here: its waits reject, and no later stage runs (startVm checks this.stopping)
-    this.readiness.stop()
+    // a start in progress ends here: its waits reject, and no later stage runs (startVm checks this.stopping).
+    // A save still needs the guest's answers (readiness) and its control port (the clock's connection).
+    if (poweredOff !== undefined) this.readiness.stop()
     this.pausedWatch.stop()
-    this.clock.stop()
+    if (poweredOff !== undefined) this.clock.stop()
     this.shareEvents.stop()
     if (wasRunning) await this.hooks.notify(HOOKS.vmStopping, this.lifecycleEvent)
     await this.closePorts()
     await this.dockerSocket?.close()
-    if (this.vm?.pid !== undefined) {
+    let saved: SaveOutcome | undefined
+    if (poweredOff === undefined && this.vm?.pid !== undefined) {
+      saved = await this.saveState().catch((error: Error) => {
+        poweredOff = `the state could not be saved: ${error.message}`
+        this.options.log(`${poweredOff}; powering the VM off`)
+        return undefined
+      })
+      this.readiness.stop()
+      this.clock.stop()
+    }
+    if (!saved && this.vm?.pid !== undefined) {
       await this.vm.powerDown(timeoutMs)
       this.options.log('QEMU stopped')
     }
@@ -601,10 +775,22 @@ export class VmDaemon {
     await this.driver.tearDown().catch((error: Error) => this.options.log(error.message))
     await this.hooks.notify(HOOKS.vmStopped, this.lifecycleEvent)
     this.status.state = 'stopped'
-    this.stages.broadcast({type: 'stopped'})
+    const outcome: StopOutcome = saved ? {saved} : (wasRunning && poweredOff ? {poweredOff} : {})
+    this.stages.broadcast({type: 'stopped', ...outcome})
+    for (const reply of this.stopRequesters) reply({type: 'stopped', ...outcome})
     await this.control?.close()
     rmSync(settingsBundlePath(this.layout), {force: true})
     this.releaseLock?.()
     this.onStopped()
+    return outcome
+  }
+}
+
+/** This boot of the host; where it cannot be read, a value no other start matches (its state is never resumed). */
+function currentHostBoot(): string {
+  try {
+    return hostBootId()
+  } catch {
+    return `unknown-${randomUUID()}`
   }
 }

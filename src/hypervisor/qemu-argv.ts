@@ -86,8 +86,11 @@ export interface VmSpec {
    * memory shrinks after a container that used a lot exits. Default true.
    */
   freePageReporting?: boolean
-  /** appended verbatim, for experiments */
-  extraArgs?: string[]
+  /**
+   * Start paused, waiting for a saved state (QMP migrate-incoming). The VM is started as it was when its state was
+   * saved: without its virtiofs devices, which were unplugged for the save (virtiofsDeviceAdds plugs them back).
+   */
+  incoming?: boolean
 }
 
 export interface QemuCommand {
@@ -181,6 +184,25 @@ export function kernelCmdlineFor(cmdline: string | undefined, accel: Accel): str
 export function cpuModel(arch: GuestArch, accel: Accel): string {
   if (accel === 'tcg') return arch === 'aarch64' ? 'max,pauth-impdef=on' : 'max'
   return arch === 'x86_64' && accel === 'hvf' ? 'host,-pdpe1gb' : 'host'
+}
+
+const VIRTIOFS_PORT_ID = 'vfsport'
+const VIRTIOFS_DEVICE_ID = 'vfsdev'
+
+function virtiofsDeviceOptions(index: number, tag: string): string {
+  return `vhost-user-fs-pci,id=${VIRTIOFS_DEVICE_ID}${index},bus=${VIRTIOFS_PORT_ID}${index},chardev=vfs${index},tag=${tag}`
+}
+
+/** The QMP device ids of the VM's virtiofs devices: what is unplugged before a save. */
+export function virtiofsDeviceIds(spec: Pick<VmSpec, 'shares'>): string[] {
+  return (spec.shares ?? []).flatMap((share, index) => share.type === 'virtiofs' ? [`${VIRTIOFS_DEVICE_ID}${index}`] : [])
+}
+
+/** QMP device_add arguments that plug the virtiofs devices back in after a resume, as -device had them. */
+export function virtiofsDeviceAdds(spec: Pick<VmSpec, 'shares'>): Record<string, string>[] {
+  return (spec.shares ?? []).flatMap((share, index) => share.type === 'virtiofs'
+    ? [{driver: 'vhost-user-fs-pci', id: `${VIRTIOFS_DEVICE_ID}${index}`, bus: `${VIRTIOFS_PORT_ID}${index}`, chardev: `vfs${index}`, tag: share.tag}]
+    : [])
 }
 
 export function buildQemuArgv(spec: VmSpec): QemuCommand {
@@ -299,7 +321,14 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
     tags.add(share.tag)
     if (share.type === 'virtiofs') {
       args.push('-chardev', `socket,id=vfs${index},path=${requirePath('virtiofs socketPath', share.socketPath)}`)
-      args.push('-device', `${pci ? 'vhost-user-fs-pci' : 'vhost-user-fs-device'},chardev=vfs${index},tag=${share.tag}`)
+      if (!pci) {
+        args.push('-device', `vhost-user-fs-device,chardev=vfs${index},tag=${share.tag}`)
+        continue
+      }
+      // QEMU cannot save a vhost-user-fs device: it is unplugged before a save and plugged back after the resume,
+      // which a device on the root bus refuses ("does not support hotplugging"); behind a root port of its own it can
+      args.push('-device', `pcie-root-port,id=${VIRTIOFS_PORT_ID}${index},chassis=${index + 1}`)
+      if (!spec.incoming) args.push('-device', virtiofsDeviceOptions(index, share.tag))
     } else {
       // the tag belongs to the device; -fsdev refuses mount_tag (QEMU exits: "Invalid parameter 'mount_tag'")
       const opts = [`local,id=fs${index},path=${requirePath('9p share path', share.path)}`, 'security_model=none']
@@ -342,7 +371,10 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   }
   if (spec.freePageReporting ?? true) args.push('-device', `${virtio('virtio-balloon')},free-page-reporting=on`)
   if (spec.pidFile) args.push('-pidfile', requirePath('pidFile', spec.pidFile))
-  if (spec.extraArgs) args.push(...spec.extraArgs)
+  if (spec.incoming) {
+    if (!pci && spec.shares?.some((share) => share.type === 'virtiofs')) throw new QemuSpecError('a microvm with a virtiofs share cannot be resumed from a saved state (its device cannot be unplugged)')
+    args.push('-incoming', 'defer')
+  }
 
   return {binary: `qemu-system-${arch}`, args}
 }

@@ -18,6 +18,7 @@ export const SETTINGS = {
   extra: '--extra',
   'activate-context': '--no-activate',
   'file-events': '--no-file-events',
+  'save-state': '--no-save-state',
   network: '--network',
 } as const
 export type SettingName = keyof typeof SETTINGS
@@ -32,6 +33,7 @@ export function settingValues(config: DliteConfig): Record<SettingName, string> 
     extra: config.extraArgs.join(' '),
     'activate-context': String(config.activateContext ?? true),
     'file-events': String(config.fileEvents ?? true),
+    'save-state': String(config.saveState ?? true),
     network: config.network,
   }
 }
@@ -133,6 +135,8 @@ function applySetting(name: SettingName, value: string, next: DliteConfig, curre
       return take(checkBoolean(name, value), (v) => (next.activateContext = v))
     case 'file-events':
       return take(checkBoolean(name, value), (v) => (next.fileEvents = v))
+    case 'save-state':
+      return take(checkBoolean(name, value), (v) => (next.saveState = v))
   }
 }
 

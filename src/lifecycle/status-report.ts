@@ -8,6 +8,8 @@ import {hostsLine} from '../network/hosts-file.js'
 import {networkNames} from '../network/names.js'
 import {parseSubnet} from '../network/subnet.js'
 import {homeLayout} from '../paths.js'
+import {savedStatePaths} from '../daemon/daemon-paths.js'
+import {readSavedState} from '../vm/saved-state.js'
 import {describeLeftovers, findLeftovers} from './leftovers.js'
 import {vmStatus} from './vm-control.js'
 
@@ -47,6 +49,12 @@ export interface StatusReport {
   lastError?: string
   /** `dlite pause` stopped the guest at this time (ms since the epoch). */
   pausedSince?: number
+  /** The running VM was resumed from the state saved at this time, not booted. */
+  resumedFrom?: number
+  /** Why the running VM booted although a state was saved. */
+  coldBoot?: string
+  /** A stopped VM whose state `dlite stop` saved: the next start resumes it. */
+  savedState?: {savedAt: number; bytes: number}
   image?: {version: string; rollbackAvailable: boolean; previous?: string}
   /** Published container ports on the host's loopback, and those that could not be bound. */
   ports?: {forwarded: ForwardedPort[]; failed: ForwardedPort[]}
@@ -83,6 +91,8 @@ export async function statusReport(home: string): Promise<StatusReport> {
     restarts: live?.restarts,
     lastRestart: live?.lastRestart,
     pausedSince: live?.pausedSince,
+    resumedFrom: live?.resumedFrom,
+    coldBoot: live?.coldBoot,
     lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),
     image: {
       version: config.image.current,
@@ -95,6 +105,8 @@ export async function statusReport(home: string): Promise<StatusReport> {
   if (live?.state === 'running') report.dockerVersion = live.dockerVersion
   if (live?.ports) report.ports = live.ports
   if (live && live.state !== 'stopped') report.madeOnHost = madeOnHost(home, config, live.dockerContext)
+  const saved = live ? undefined : readSavedState(savedStatePaths(layout))
+  if (saved !== undefined && typeof saved !== 'string') report.savedState = {savedAt: saved.savedAt, bytes: saved.state.bytes}
   const leftBehind = left ? describeLeftovers(left) : []
   if (leftBehind.length > 0) report.leftBehind = leftBehind
   return report

@@ -38,7 +38,7 @@ export async function uninstall(home: string, options: {purge: boolean; hostsFil
     return result
   }
   const config = await readConfig(home)
-  result.stopped = (await stopVm(home, config, CLEAN_STOP_TIMEOUT_MS, options.hostsFile)).wasRunning
+  result.stopped = (await stopVm(home, config, CLEAN_STOP_TIMEOUT_MS, {cold: true, hostsFile: options.hostsFile})).wasRunning
 
   const manager = homeService(home, options.entry, config.network)
   if (manager) {

@@ -31,12 +31,12 @@ interface RestartOptions {
 
 async function restartVm(options: RestartOptions): Promise<void> {
   const config = await readConfig(options.home)
-  await stopVm(options.home, config, CLEAN_STOP_TIMEOUT_MS)
+  await stopVm(options.home, config, CLEAN_STOP_TIMEOUT_MS, {cold: true})
   try {
     await startVm({...options, network: config.network, onStage: () => {}})
   } catch (error) {
     // A start that timed out may leave its daemon booting: stop it so the next attempt starts clean.
-    await stopVm(options.home, config, 10_000).catch(() => false)
+    await stopVm(options.home, config, 10_000, {cold: true}).catch(() => false)
     throw error
   }
 }

@@ -4,9 +4,9 @@ import {rmSync} from 'node:fs'
 import {CommandError} from 'dlite-kit/errors'
 
 import {converse, DaemonUnreachable, queryStatus} from '../daemon/control-client.js'
-import type {StageEvent, VmStatus} from '../daemon/control-protocol.js'
+import type {SaveOutcome, StageEvent, VmStatus} from '../daemon/control-protocol.js'
 import {lockHolder, pidHoldsLock} from '../daemon/pid-lock.js'
-import {controlSocketPath, pidFilePath} from '../daemon/daemon-paths.js'
+import {controlSocketPath, pidFilePath, savedStatePaths} from '../daemon/daemon-paths.js'
 import {homeOwnerUid} from '../helper/for-home.js'
 import {readRegistration} from '../helper/registration.js'
 import type {DliteConfig} from '../config/index.js'
@@ -14,6 +14,7 @@ import {homeLayout} from '../paths.js'
 import {registeredService} from '../service/index.js'
 import {launchDaemon, waitForPath} from './daemon-launcher.js'
 import {cleanUpLeftovers} from './leftovers.js'
+import {discardSavedState} from '../vm/saved-state.js'
 
 export interface StartResult {
   alreadyRunning: boolean
@@ -48,6 +49,8 @@ export async function startVm(options: {
   entry: string
   network: DliteConfig['network']
   timeoutMs: number
+  /** Boot, whatever state `dlite stop` saved (it goes). */
+  cold?: boolean
   onStage: (event: StageEvent) => void
 }): Promise<StartResult> {
   const layout = homeLayout(options.home)
@@ -57,6 +60,8 @@ export async function startVm(options: {
   // a start is what a user reaches for after a pause too
   if (current?.state === 'paused' && current.pausedSince !== undefined) return {alreadyRunning: true, resumed: true, status: await resumeVm(options.home)}
   if (!current) {
+    // read by the daemon as it launches the VM: gone before it runs
+    if (options.cold) discardSavedState(savedStatePaths(layout))
     // A daemon that died without cleaning up leaves its socket file; the next one must not mistake it for its own.
     if (lockHolder(pidFilePath(layout)) === undefined) rmSync(socket, {force: true})
     // A registered service (systemd, launchd) runs the daemon; otherwise start spawns it, as DLite did.
@@ -111,14 +116,38 @@ export interface StopResult {
   wasRunning: boolean
   /** What a dead daemon had left and this stop removed. */
   cleanedUp: string[]
+  /** The VM's state was saved: the next start resumes it. */
+  saved?: SaveOutcome
+  /** Why the VM was powered off where its state would have been saved. */
+  poweredOff?: string
 }
 
 /** Stops the VM, or removes what a daemon that died left behind (its VM process among it). */
-export async function stopVm(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname' | 'owner'>, timeoutMs: number, hostsFile?: string): Promise<StopResult> {
+/** Beyond the power-off's own timeout: the hooks, and a save (QEMU's migration is bounded at 120 s). */
+const STOP_ANSWER_GRACE_MS = 180_000
+
+/** What `dlite stop` says it did. */
+export function stopReport(result: StopResult): string {
+  if (!result.wasRunning) return 'dlite is not running.'
+  if (result.saved) return `dlite stopped; its state was saved (${Math.round(result.saved.bytes / 1024 / 1024)} MiB in ${(result.saved.ms / 1000).toFixed(1)} s): \`dlite start\` resumes it (\`--cold\` boots instead).`
+  return result.poweredOff && result.poweredOff !== 'asked to (--cold)' ? `dlite stopped (powered off: ${result.poweredOff}).` : 'dlite stopped.'
+}
+
+/**
+ * Stops the VM. Only `dlite stop` saves its state for the next start (unless `cold`): a restart, an update or
+ * an uninstall boots or removes what comes after, so they pass cold.
+ */
+export async function stopVm(home: string, config: Pick<DliteConfig, 'network' | 'dockerSocket' | 'subnet' | 'hostname' | 'owner'>, timeoutMs: number, options: {cold: boolean; hostsFile?: string}): Promise<StopResult> {
+  const {cold, hostsFile} = options
   const layout = homeLayout(home)
   const pid = lockHolder(pidFilePath(layout))
+  let outcome: Pick<StopResult, 'saved' | 'poweredOff'> = {}
   try {
-    await converse(controlSocketPath(layout), {op: 'stop', timeoutMs}, (message) => message.type === 'stopped', timeoutMs + 30_000)
+    await converse(controlSocketPath(layout), {op: 'stop', timeoutMs, cold}, (message) => {
+      if (message.type !== 'stopped') return false
+      outcome = {...(message.saved ? {saved: message.saved} : {}), ...(message.poweredOff ? {poweredOff: message.poweredOff} : {})}
+      return true
+    }, timeoutMs + STOP_ANSWER_GRACE_MS)
   } catch (error) {
     if (!(error instanceof DaemonUnreachable)) throw error
     if (pid === undefined) {
@@ -136,5 +165,5 @@ export async function stopVm(home: string, config: Pick<DliteConfig, 'network' |
   while (pid !== undefined && lockHolder(pidFilePath(layout)) === pid && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return {wasRunning: true, cleanedUp: []}
+  return {wasRunning: true, cleanedUp: [], ...outcome}
 }

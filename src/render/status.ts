@@ -9,12 +9,20 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${seconds % 60}s` : `${seconds}s`
 }
 
+/** A time of day as the user's clock shows it. */
+function clockTime(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8)
+}
+
 export function renderStatus(r: StatusReport): string {
   if (r.state === 'not-installed') return `dlite is not installed in ${r.home}. Run: dlite install`
   const rows: Array<[string, string | undefined]> = [
     ['state', r.pausedSince !== undefined
-      ? `paused since ${new Date(r.pausedSince).toTimeString().slice(0, 8)} (\`dlite resume\` lets it go on)`
+      ? `paused since ${clockTime(r.pausedSince)} (\`dlite resume\` lets it go on)`
       : r.state + (r.lastError ? ` (${r.lastError})` : '')],
+    ['saved state', r.savedState && `from ${clockTime(r.savedState.savedAt)}, ${Math.round(r.savedState.bytes / 1024 / 1024)} MiB: \`dlite start\` resumes it (\`--cold\` boots instead)`],
+    ['resumed', r.resumedFrom === undefined ? undefined : `from the state saved at ${clockTime(r.resumedFrom)}`],
+    ['cold boot', r.coldBoot],
     ['pid', r.pid === undefined ? undefined : `${r.pid} (QEMU ${r.qemuPid ?? '-'})`],
     ['accelerator', r.accelerator && `${r.accelerator}: ${r.acceleratorReason}`],
     ['cpus', String(r.cpus)],

@@ -26,6 +26,8 @@ export interface StartPipelineOptions {
   timeoutS: number
   /** The start's --[no-]activate; undefined: the config decides. */
   activate: boolean | undefined
+  /** --cold: boot rather than resume a saved state. */
+  cold?: boolean
   renderer: Renderer
 }
 
@@ -36,7 +38,7 @@ export async function startWithPipeline(options: StartPipelineOptions): Promise<
   const shown = pipeline.listr.run().catch(() => {})
   let result: StartOutcome
   try {
-    result = await startVm({home, entry, network: config.network, timeoutMs: options.timeoutS * 1000, onStage: pipeline.onEvent})
+    result = await startVm({home, entry, network: config.network, timeoutMs: options.timeoutS * 1000, cold: options.cold, onStage: pipeline.onEvent})
     if (result.alreadyRunning) pipeline.abort(new Error(result.resumed ? 'paused: resumed it' : 'already running'))
   } catch (error) {
     pipeline.abort(error as Error)

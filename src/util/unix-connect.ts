@@ -1,8 +1,9 @@
-// The host end of a host-to-guest virtio-serial port: QEMU listens on a unix socket (server, no wait) that it
-// makes as it starts, so the host tries until the socket answers or the deadline passes.
+// Connecting to a unix socket a process is about to listen on: the host end of a virtio-serial port (QEMU makes
+// it as it starts), or the one QEMU opens for a saved state on migrate-incoming. Tried until the socket answers
+// or the deadline passes.
 import {connect, type Socket} from 'node:net'
 
-export async function connectGuestPort(path: string, deadlineMs: number): Promise<Socket> {
+export async function connectWhenListening(path: string, deadlineMs: number): Promise<Socket> {
   const deadline = Date.now() + deadlineMs
   for (;;) {
     try {

@@ -63,6 +63,17 @@ export interface VmInstance extends EventEmitter {
   pause(): Promise<void>
   /** Lets a paused guest go on (paused by pause(), or after the cause of an io-error is gone). */
   resume(): Promise<void>
+  /**
+   * Pauses the guest and writes its memory and devices to a file, with its sha256 (the guest must have let go of
+   * what cannot be saved: its virtiofs shares). The VM stays paused: quit() it after, or resume() it on failure.
+   */
+  saveState(toFile: string): Promise<{bytes: number; sha256: string}>
+  /** Loads a saved state into a VM started with `incoming`; the guest stays paused until resume(). */
+  loadState(fromFile: string): Promise<{bytes: number; sha256: string}>
+  /** A loaded state runs: the devices left out of the save come back, and exits are restarted from now on. */
+  resumed(): Promise<void>
+  /** Ends the VM process without the guest's say, once its state is saved. */
+  quit(): Promise<void>
 }
 
 export interface VmRunState {
@@ -74,6 +85,8 @@ export interface VmRunState {
 export interface StartOptions {
   /** Runs before every launch, restarts included (a share server that exits with its VM). */
   beforeLaunch?: () => Promise<void>
+  /** The first launch waits, paused, for a saved state (loadState); a restart after it boots cold. */
+  incoming?: boolean
 }
 
 export interface VmBackend {

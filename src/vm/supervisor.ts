@@ -62,6 +62,11 @@ export class Supervisor extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer)
   }
 
+  /** Undoes expectExit: an exit of the child from now on is restarted again. */
+  superviseAgain(): void {
+    this.stopping = false
+  }
+
   /** Resolves once the child has exited (immediately if none runs). */
   waitForExit(): Promise<void> {
     const child = this.child

@@ -14,6 +14,7 @@ import {isAlive} from '../../src/daemon/pid-lock.js'
 import {busyboxImageTarball, findStaticBusybox} from '../helpers/busybox-image.js'
 import {inotifyWatchBinary} from '../helpers/inotify-watch.js'
 import {printLogsOnFailure} from '../helpers/dlite-cli.js'
+import {guestClockOffset} from '../helpers/guest-clock-read.js'
 import {processesMentioning, uidsOf} from '../helpers/processes.js'
 import {createNetns, type Netns, type RunResult} from '../helpers/netns.js'
 import {createTestUser, type TestUser} from '../helpers/test-user.js'
@@ -383,18 +384,6 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect((await docker(['run', '-d', '--name', 'clk', 'busybox:local', 'sleep', '1d'])).code).to.equal(0)
     const startedAt = async () => (await docker(['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', 'clk'])).stdout.trim()
     const before = await startedAt()
-    /**
-     * The guest's clock read once, between two readings of the host's (adjtimex: with STA_NANO its tv_usec is
-     * nanoseconds). As NTP does, the offset is taken against the middle of the two, give or take half the gap.
-     */
-    const readGuestClock = async () => {
-      const hostBefore = Date.now()
-      const read = await docker(['exec', 'clk', 'adjtimex'])
-      const hostAfter = Date.now()
-      const field = (name: string) => Number(new RegExp(`${name.replace('.', '\\.')}:\\s+(\\d+)`).exec(read.stdout)?.[1])
-      const guest = field('time.tv_sec') * 1000 + field('time.tv_usec') / ((field('status') & 0x2000) !== 0 ? 1e6 : 1e3)
-      return {offsetMs: guest - (hostBefore + hostAfter) / 2, halfGapMs: (hostAfter - hostBefore) / 2}
-    }
     try {
       const paused = await dlite(['pause', '--json'])
       expect(paused.code, paused.stderr).to.equal(0)
@@ -410,10 +399,7 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
       const resumedAt = Date.now()
       process.stderr.write(`    (QEMU used ${(qemuCpu * 100).toFixed(1)} % of a core while paused)\n`)
       await sleep(resumedAt + 2000 - Date.now())
-      // the read with the narrowest gap of a few: docker exec under TCG takes a while, and not always as long
-      const reads = []
-      for (let i = 0; i < 3; i++) reads.push(await readGuestClock())
-      const best = reads.sort((a, b) => a.halfGapMs - b.halfGapMs)[0]
+      const best = await guestClockOffset((args) => docker(['exec', 'clk', ...args]))
       process.stderr.write(`    (2 s after the resume, the guest clock is ${best.offsetMs.toFixed(0)} ± ${best.halfGapMs.toFixed(0)} ms off the host's)\n`)
       expect(Math.abs(best.offsetMs), 'ms between the guest clock and the host\'s').to.be.at.most(1000)
       expect(await startedAt(), 'the container ran on, not started again').to.equal(before)

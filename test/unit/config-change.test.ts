@@ -124,6 +124,6 @@ describe('config set', () => {
   it('nothing to change is an error that lists the settings', () => {
     const plan = planConfigChange([], sampleConfig(), facts)
     expect(plan.ok).to.equal(false)
-    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, mounts, extra, activate-context, file-events, network\)/)
+    if (!plan.ok) expect(plan.errors[0].fix).to.match(/memory=4 \(keys: cpus, memory, disk, hostname, mounts, extra, activate-context, file-events, save-state, network\)/)
   })
 })

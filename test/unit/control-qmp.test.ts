@@ -86,7 +86,7 @@ describe('control socket', () => {
       handled.push(request.op)
       reply({type: 'status', status})
     })
-    const got = await rawExchange(path, ['{"op": "sta\n', 'null\n', '{"op":"reboot-host"}\n', '{"op":"stop","timeoutMs":1e300}\n', '{"op":"status"}\n', '{"op":"pause","x":1}\n', '{"op":"resume"}\n'])
+    const got = await rawExchange(path, ['{"op": "sta\n', 'null\n', '{"op":"reboot-host"}\n', '{"op":"stop","timeoutMs":1e300}\n', '{"op":"status"}\n', '{"op":"pause","x":1}\n', '{"op":"resume"}\n', '{"op":"stop","cold":"yes"}\n'])
     const replies = got.trim().split('\n').map((line) => JSON.parse(line))
     expect(replies.slice(0, 4).map((r) => r.type)).to.deep.equal(['error', 'error', 'error', 'error'])
     expect(replies[0].error).to.match(/^not a JSON message/)
@@ -95,7 +95,9 @@ describe('control socket', () => {
     expect(replies[3].error).to.match(/^stop: timeoutMs must be a whole number/)
     expect(replies[4]).to.deep.equal({type: 'status', status})
     // pause and resume reach the daemon as requests of their own
-    expect(replies.slice(5).map((r) => r.type)).to.deep.equal(['status', 'status'])
+    expect(replies.slice(5, 7).map((r) => r.type)).to.deep.equal(['status', 'status'])
+    // a stop's cold is a boolean or nothing
+    expect(replies[7].error).to.equal('stop: cold must be true or false')
     expect(handled).to.deep.equal(['status', 'pause', 'resume'])
     expect(await queryStatus(path)).to.deep.equal(status)
   })

@@ -14,7 +14,7 @@ const read = (path: string) => readFileSync(join(OS, path), 'utf8')
 describe('host/guest contract (os/contract.json)', () => {
   const rcBoot = read('rootfs/usr/lib/dlite/rc.boot')
 
-  const scripts = ['initrd/init', 'rootfs/usr/lib/dlite/rc.boot', 'rootfs/usr/lib/dlite/rc.shutdown', 'rootfs/usr/lib/dlite/clock-agent', 'rootfs/usr/lib/dlite/lib.sh', 'src/share-events-agent.c']
+  const scripts = ['initrd/init', 'rootfs/usr/lib/dlite/rc.boot', 'rootfs/usr/lib/dlite/rc.shutdown', 'rootfs/usr/lib/dlite/control-agent', 'rootfs/usr/lib/dlite/lib.sh', 'src/share-events-agent.c']
 
   it('contract.sh, generated from the contract, holds every value as the guest scripts read it', async () => {
     const {contractShell, SHELL_NAMES} = await import('../../os/contract.js')

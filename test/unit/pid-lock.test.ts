@@ -95,7 +95,7 @@ describe('pid lock (one daemon per home)', function () {
     try {
       writeFileSync(pidFile, `${victim.pid}\n`)
       expect(loadNative().flock(fd, 'exclusive')).to.equal(true) // someone holds a lock on the file: not the victim
-      const error = await stopVm(home, {network: 'user', dockerSocket: join(home, 'docker.sock'), subnet: '192.168.64.0/24', hostname: 'dlite'}, 1000)
+      const error = await stopVm(home, {network: 'user', dockerSocket: join(home, 'docker.sock'), subnet: '192.168.64.0/24', hostname: 'dlite'}, 1000, {cold: false})
         .then(() => undefined, (e: Error) => e)
       expect(error?.message).to.match(new RegExp(`names pid ${victim.pid}, which does not hold this home's daemon lock: it was not signalled`))
       expect(victim.exitCode).to.equal(null)

@@ -1,6 +1,9 @@
 import {expect} from 'chai'
 
-import {buildQemuArgv, cpuModel, kernelCmdlineFor, QEMU_SANDBOX, qemuOptValue, QemuSpecError, TCG_KERNEL_ARGS, type VmSpec} from '../../src/hypervisor/qemu-argv.js'
+import {
+  buildQemuArgv, cpuModel, kernelCmdlineFor, QEMU_SANDBOX, qemuOptValue, QemuSpecError, TCG_KERNEL_ARGS, virtiofsDeviceAdds, virtiofsDeviceIds,
+  type VmSpec,
+} from '../../src/hypervisor/qemu-argv.js'
 import {qemuHasSandbox} from '../../src/hypervisor/qemu-sandbox.js'
 
 const base: VmSpec = {accel: 'tcg', cpus: 2, memoryMiB: 2048, kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0'}
@@ -105,7 +108,31 @@ describe('buildQemuArgv', () => {
     expect(all(args, '-object')).to.include('memory-backend-memfd,id=mem,size=2048M,share=on')
     expect(opt(args, '-numa')).to.equal('node,memdev=mem')
     expect(all(args, '-chardev')).to.include('socket,id=vfs0,path=/run/vfs.sock')
-    expect(all(args, '-device')).to.include('vhost-user-fs-pci,chardev=vfs0,tag=share0')
+    // behind a root port of its own: unplugged for a save, plugged back after the resume
+    expect(all(args, '-device')).to.include.members(['pcie-root-port,id=vfsport0,chassis=1', 'vhost-user-fs-pci,id=vfsdev0,bus=vfsport0,chardev=vfs0,tag=share0'])
+    expect(args).to.not.include('-incoming')
+  })
+
+  it('starts a VM for a saved state paused, waiting, without the virtiofs devices the save unplugged', () => {
+    const shares = [
+      {type: 'virtiofs' as const, socketPath: '/run/vfs0.sock', tag: 'share0'},
+      {type: '9p' as const, path: '/srv/data', tag: 'share1', readOnly: true},
+      {type: 'virtiofs' as const, socketPath: '/run/vfs2.sock', tag: 'share2'},
+    ]
+    const cold = buildQemuArgv({...base, shares}).args
+    const {args} = buildQemuArgv({...base, shares, incoming: true})
+    expect(opt(args, '-incoming')).to.equal('defer')
+    // the same machine otherwise: the chardevs, the root ports and the 9p device stay
+    const withoutVirtiofsDevices = cold.filter((arg, i) => !arg.startsWith('vhost-user-fs-pci') && !(arg === '-device' && cold[i + 1].startsWith('vhost-user-fs-pci')))
+    expect(args).to.deep.equal([...withoutVirtiofsDevices, '-incoming', 'defer'])
+    expect(all(args, '-device').some((device) => device.startsWith('vhost-user-fs'))).to.equal(false)
+    expect(all(args, '-device')).to.include.members(['pcie-root-port,id=vfsport0,chassis=1', 'pcie-root-port,id=vfsport2,chassis=3', 'virtio-9p-pci,fsdev=fs1,mount_tag=share1'])
+    expect(virtiofsDeviceIds({shares})).to.deep.equal(['vfsdev0', 'vfsdev2'])
+    expect(virtiofsDeviceAdds({shares})).to.deep.equal([
+      {driver: 'vhost-user-fs-pci', id: 'vfsdev0', bus: 'vfsport0', chardev: 'vfs0', tag: 'share0'},
+      {driver: 'vhost-user-fs-pci', id: 'vfsdev2', bus: 'vfsport2', chardev: 'vfs2', tag: 'share2'},
+    ])
+    expect(() => buildQemuArgv({...base, machine: 'microvm', shares, incoming: true})).to.throw(QemuSpecError, /cannot be resumed/)
   })
 
   it('falls back to 9p without shared memory', () => {
@@ -123,7 +150,7 @@ describe('buildQemuArgv', () => {
     ]})
     expect(all(args, '-chardev')).to.include('socket,id=vfs0,path=/run/vfs0.sock')
     expect(opt(args, '-fsdev')).to.equal('local,id=fs1,path=/srv/data,security_model=none,readonly=on')
-    expect(all(args, '-device')).to.include.members(['vhost-user-fs-pci,chardev=vfs0,tag=share0', 'virtio-9p-pci,fsdev=fs1,mount_tag=share1'])
+    expect(all(args, '-device')).to.include.members(['vhost-user-fs-pci,id=vfsdev0,bus=vfsport0,chardev=vfs0,tag=share0', 'virtio-9p-pci,fsdev=fs1,mount_tag=share1'])
     expect(() => buildQemuArgv({...base, shares: [{type: '9p', path: '/a', tag: 's'}, {type: '9p', path: '/b', tag: 's'}]})).to.throw(QemuSpecError, /twice/)
   })
 

@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 
 import type {MachineSpec} from '../../src/vm/backend.js'
-import {QemuBackend, qemuCommand} from '../../src/vm/qemu-backend.js'
+import {machineArgs, QemuBackend, qemuCommand} from '../../src/vm/qemu-backend.js'
 
 const machine: MachineSpec = {
   name: 'dlite-abc123', accel: 'tcg', cpus: 2, memoryMiB: 2048,
@@ -86,8 +86,16 @@ describe('QEMU backend', () => {
     ])
   })
 
+  it('a saved state is bound to the machine, not to the free host ports its forwards took this time', () => {
+    const first = machineArgs(qemuCommand(machine, '/h/run/qmp.sock'))
+    const other = machineArgs(qemuCommand({...machine, net: {...machine.net, hostfwd: ['tcp:127.0.0.1:40999-10.0.2.15:2376']} as MachineSpec['net']}, '/h/run/qmp.sock'))
+    expect(other).to.deep.equal(first)
+    expect(first.join(' ')).to.contain('-netdev user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3 ')
+    expect(machineArgs(qemuCommand({...machine, memoryMiB: 4096}, '/h/run/qmp.sock'))).to.not.deep.equal(first)
+  })
+
   it('says what it supports as data', () => {
-    const backend = new QemuBackend({qmpSocket: '/h/run/qmp.sock'})
+    const backend = new QemuBackend({qmpSocket: '/h/run/qmp.sock', migrationSocket: '/h/run/migrate.sock'})
     expect(backend.capabilities).to.deep.equal({accelerators: ['kvm', 'hvf', 'tcg'], shareTransports: ['virtiofs', '9p'], networkModes: ['user', 'bridged']})
   })
 })

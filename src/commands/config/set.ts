@@ -45,7 +45,7 @@ export default class ConfigSet extends DliteCommand {
     const entry = join(this.config.root, 'bin', 'run.js')
     const refusal = startRefusal(home, change.next)
     if (refusal) this.runtimeError(`the change is saved, but ${refusal.message}`, refusal.fix)
-    await stopVm(home, config, flags['stop-timeout'] * 1000)
+    await stopVm(home, config, flags['stop-timeout'] * 1000, {cold: true})
     let restarted: StartOutcome
     try {
       const renderer = this.renderer()

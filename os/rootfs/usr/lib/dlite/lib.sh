@@ -39,3 +39,17 @@ stage() { emit "DLITE-STAGE $1 $(uptime_s)"; }
 ready() { emit "DLITE-READY $1 $(uptime_s)"; }
 warn() { emit "DLITE-WARN $*"; }
 fail() { emit "DLITE-FAIL $*"; }
+
+# mount_share TAG TRANSPORT MODE PATH: one shared directory at its host path (rc.boot, and control-agent after a
+# resume); prints the transport that mounted it.
+mount_share() { # TAG TRANSPORT MODE PATH
+  mkdir -p "$4" || return 1
+  case "$2" in
+    auto|virtiofs) mount -t virtiofs -o "$3" "$1" "$4" 2>/dev/null && { echo virtiofs; return 0; } ;;
+  esac
+  [ "$2" = virtiofs ] && return 1
+  modprobe -a 9pnet_virtio 9p 2>/dev/null
+  # cache=none: with cache=mmap (a write-back page cache) a file written while another process in the guest
+  # looked it up from a directory in use (a container's working directory) lost a page now and then
+  mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=262144,cache=none" "$1" "$4" 2>/dev/null && echo 9p
+}

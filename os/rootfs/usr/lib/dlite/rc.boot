@@ -25,8 +25,9 @@ modprobe -a overlay bridge br_netfilter veth ip_tables iptable_filter iptable_na
 DLITE_PORT=$(dlite_port "$DLITE_READY_PORT" || true)
 export DLITE_PORT
 stage modules
-# the guest's clock follows the host's (a host that slept, a clock the host set); see clock-agent
-/usr/lib/dlite/clock-agent </dev/null >/dev/null 2>&1 &
+# the guest's clock follows the host's (a host that slept, a clock the host set), and the shares come and go
+# around a saved state; see control-agent
+/usr/lib/dlite/control-agent </dev/null >/dev/null 2>&1 &
 
 # ---------------------------------------------------------------- settings
 S=/run/dlite/settings
@@ -225,17 +226,6 @@ stage dockerd-start
 # ---------------------------------------------------------------- shares
 # One line per shared directory, "TAG TRANSPORT ro|rw PATH", a directory before those under it; each is mounted
 # at its host path. "share-<transports>" tells the host they are all mounted.
-mount_share() { # TAG TRANSPORT MODE PATH
-  mkdir -p "$4" || return 1
-  case "$2" in
-    auto|virtiofs) mount -t virtiofs -o "$3" "$1" "$4" 2>/dev/null && { echo virtiofs; return 0; } ;;
-  esac
-  [ "$2" = virtiofs ] && return 1
-  modprobe -a 9pnet_virtio 9p 2>/dev/null
-  # cache=none: with cache=mmap (a write-back page cache) a file written while another process in the guest
-  # looked it up from a directory in use (a container's working directory) lost a page now and then
-  mount -t 9p -o "$3,trans=virtio,version=9p2000.L,msize=262144,cache=none" "$1" "$4" 2>/dev/null && echo 9p
-}
 if [ -s /run/dlite/shares ]; then
   used=
   while read -r tag transport mode path; do
