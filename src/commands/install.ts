@@ -38,12 +38,12 @@ export default class Install extends DliteCommand {
       description: 'OS image manifest: a path, file:// or http(s):// URL [default: the first of <cli>/os/dist/manifest.json (a checkout), ' +
         'the image dlite os build made (~/.local/share/dlite/os/manifest.json), this release\'s image]',
     }),
-    subnet: Flags.string({description: 'bridged: private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24]'}),
+    subnet: Flags.string({description: 'bridged: private IPv4 subnet for the VM network, /16 to /29 [default: 192.168.64.0/24; macOS: 192.168.105.0/24, socket_vmnet\'s own]'}),
     'docker-socket': Flags.string({description: 'host docker socket dlite creates [default: <DLITE_HOME>/docker.sock; bridged: /var/run/dlite/docker.sock]'}),
     accel: Flags.string({description: 'accelerator: auto, kvm, hvf or tcg [default: auto]', options: ['auto', 'kvm', 'hvf', 'tcg']}),
     network: Flags.string({
       description: 'user: QEMU user-mode networking, no root, published ports on localhost; bridged: the VM gets its own address ' +
-        'on a host bridge (routing and DNS plugins), needs root [default: user]',
+        'on a host bridge (macOS: on vmnet, through socket_vmnet) for the routing and DNS plugins, needs root [default: user]',
       options: ['user', 'bridged'],
     }),
     autostart: Flags.boolean({description: 'start the VM at login through your service manager (systemd user unit, LaunchAgent); dlite autostart changes it later', default: false}),

@@ -17,7 +17,6 @@ import {writeSettingsBundle} from '../guest/settings.js'
 import {removeLegacyCaKey, tlsPaths} from '../guest/tls.js'
 import {restrictDaemonUmask} from '../host/umask.js'
 import {chooseAccelerator} from '../host/accelerator.js'
-import {hostPrivilegesFor} from '../helper/for-home.js'
 import {loadNative} from '../host/native.js'
 import {kernelCmdlineFor, type Accel} from '../hypervisor/qemu-argv.js'
 import {guestArchOf} from '../hypervisor/qemu-binary.js'
@@ -50,9 +49,8 @@ import {GuestClock} from './guest-clock.js'
 import {ShareEvents} from './share-events.js'
 import {guestSettings} from './guest-settings.js'
 import {failedPlugins, HookDispatch, type FireHook} from './hook-dispatch.js'
-import {BridgedNetworkDriver} from './network-drivers/bridged.js'
+import {networkDriverFor} from './network-drivers/choose.js'
 import {guestAddress, type NetworkDriver, type VmNetwork} from './network-drivers/driver.js'
-import {UserNetworkDriver} from './network-drivers/user.js'
 import {PausedGuestWatch} from './paused-guest-watch.js'
 import {peerCheck} from './peer-check.js'
 import {acquirePidLock} from './pid-lock.js'
@@ -142,9 +140,8 @@ export class VmDaemon {
     this.subnet = parseSubnet(this.config.subnet)
     this.stages = new StageReporter(options.log)
     this.hooks = new HookDispatch(options.fireHook, options.log)
-    this.driver = config.network === 'user'
-      ? new UserNetworkDriver()
-      : new BridgedNetworkDriver({subnet: this.subnet, privileges: hostPrivilegesFor(this.home, config, {hostsFile: options.hostsFile})})
+    // user, bridged (Linux: bridge and tap), or bridged on macOS: vmnet through socket_vmnet
+    this.driver = networkDriverFor(config, {home: this.home, subnet: this.subnet, hostsFile: options.hostsFile, log: options.log})
     this.share = new ShareServer({
       mounts: config.mounts, socketPathFor: (index) => virtiofsSocketPath(this.layout, index), logPath: virtiofsdLogPath(this.layout),
       onExit: (how, path) => this.onShareServerExit(how, path),
@@ -202,7 +199,7 @@ export class VmDaemon {
     if (!this.network) throw new Error('the VM network is not set up yet')
     const tls = tlsPaths(this.layout.tls)
     return {
-      kind: 'tls', host: this.network.docker.host, port: this.network.docker.port,
+      kind: 'tls', host: this.network.docker.host, port: this.network.docker.port, servername: this.network.docker.servername,
       ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey),
     }
   }
@@ -371,6 +368,12 @@ export class VmDaemon {
     this.readiness.start()
     await this.stage('vm', () => this.startQemu(), () => this.resumeFrom ? `${accelNote}, loading the saved state` : accelNote)
     await this.stage('boot', () => this.resumeFrom ? this.resumeSavedState(this.resumeFrom) : this.bootWithFallback(), (s) => s)
+    if (network.learnsAddress) {
+      await network.learnsAddress.learnt()
+      this.status.ip = network.routableIp ?? '127.0.0.1'
+      this.status.guestIp = guestAddress(network)
+      this.status.dockerEndpoint = `tcp://${network.docker.host}:${network.docker.port}`
+    }
     this.status.dockerVersion = await this.stage('docker', () => this.readiness.waitForDocker(this.status.dockerEndpoint), (v) => `docker ${v}`)
     this.dockerSocket = await this.stage('socket', () => this.exposeDockerSocket(), () => this.config.dockerSocket)
     await this.stage('ports', () => this.forwardPorts(), (s) => s)
@@ -384,6 +387,8 @@ export class VmDaemon {
    * (os/README.md): status names the last such restart, and a keeper that gave up is the VM's error.
    */
   private onGuestMarker(marker: GuestMarker): void {
+    // vmnet: the guest's DHCP lease is its address
+    this.network?.learnsAddress?.onMarker(marker)
     if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
     const answered = marker.kind === 'READY' ? /^shares-(?:detached|attached) (\d+)$/.exec(marker.text) : undefined
     if (answered) this.guestAnswers.get(answered[1])?.resolve()
@@ -656,7 +661,7 @@ export class VmDaemon {
       // a root daemon lets the installing user's group use the socket; a user's daemon keeps it 0600
       gid: process.getuid?.() === 0 ? this.config.owner?.gid : undefined,
       target: {host: tls.host, port: tls.port},
-      tls: {ca: tls.ca, cert: tls.cert, key: tls.key},
+      tls: {ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername},
       onError: (error) => this.options.log(`docker socket: ${error.message}`),
     })
   }
@@ -702,6 +707,8 @@ export class VmDaemon {
     if (cold) return 'asked to (--cold)'
     if (this.config.saveState === false) return 'save-state is off in the config'
     if (this.shareLost) return 'a share server had died: only a boot brings the share back'
+    // the guest says its vmnet address as it takes its lease, once per boot: a resumed guest would not say it again
+    if (this.network?.learnsAddress) return 'a vmnet VM learns its address at boot (not saved yet)'
     if (!this.stateIdentity || !this.vm) return 'nothing to save'
     return undefined
   }

@@ -5,7 +5,8 @@ import {request as httpsRequest} from 'node:https'
 
 export type DockerEndpoint =
   | {kind: 'unix'; socketPath: string}
-  | {kind: 'tls'; host: string; port: number; ca: string | Buffer; cert: string | Buffer; key: string | Buffer}
+  /** servername: the name the certificate is checked against when it is not `host` (a vmnet VM's address comes from DHCP). */
+  | {kind: 'tls'; host: string; port: number; ca: string | Buffer; cert: string | Buffer; key: string | Buffer; servername?: string}
 
 export interface DockerResponse<T = unknown> {
   status: number
@@ -26,8 +27,8 @@ export class DockerClient {
     const base = {method, path, headers: {'content-type': 'application/json'}}
     // Over a unix socket the Host header is arbitrary; over TLS it must stay the address the certificate names.
     if (this.endpoint.kind === 'unix') return {...base, headers: {...base.headers, host: 'docker'}, socketPath: this.endpoint.socketPath}
-    const {host, port, ca, cert, key} = this.endpoint
-    return {...base, host, port, ca, cert, key} as RequestOptions
+    const {host, port, ca, cert, key, servername} = this.endpoint
+    return {...base, host, port, ca, cert, key, ...(servername ? {servername} : {})} as RequestOptions
   }
 
   private send(options: RequestOptions) {

@@ -1,5 +1,5 @@
 // Gathers the facts `diagnose` judges, from the real host.
-import {existsSync, statfsSync, statSync} from 'node:fs'
+import {existsSync, statfsSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {isInstalled, readConfig} from '../config/index.js'
@@ -9,13 +9,14 @@ import {readRegistration} from '../helper/registration.js'
 import {helperAnswers} from '../helper/setup.js'
 import {helperSocketPath} from '../helper/system-paths.js'
 import {hasNetAdmin} from '../host/capabilities.js'
+import {probeSocketVmnet} from '../host/socket-vmnet.js'
 import {findVirtiofsds, probeQemu} from '../hypervisor/qemu-binary.js'
 import {installedGuestArch} from '../lifecycle/versions.js'
 import {vmStatus} from '../lifecycle/vm-control.js'
 import {homeId} from '../network/names.js'
 import {run, which} from 'dlite-kit/exec'
 import type {HostFacts} from './checks.js'
-import {homebrewPrefix, socketVmnetPaths} from './macos.js'
+import {homebrewPrefix} from './macos.js'
 
 /** When this home's VM runs: asks docker for its version through the host socket, as a user's client would. */
 async function runningVmFacts(home: string): Promise<HostFacts['runningVm']> {
@@ -81,17 +82,7 @@ export async function gatherHostFacts(home: string): Promise<HostFacts> {
 /** A Mac's extras: Homebrew's prefix, and whether socket_vmnet is installed and its LaunchDaemon listening. */
 function macFacts(): Pick<HostFacts, 'homebrewPrefix' | 'socketVmnet'> {
   const prefix = homebrewPrefix(process.arch)
-  const {binary, socket} = socketVmnetPaths(prefix)
-  return {homebrewPrefix: prefix, socketVmnet: {binary, binaryExists: existsSync(binary), socket, socketExists: isSocket(socket)}}
-}
-
-// a leftover plain file where the socket belongs is not a running socket_vmnet
-function isSocket(path: string): boolean {
-  try {
-    return statSync(path).isSocket()
-  } catch {
-    return false
-  }
+  return {homebrewPrefix: prefix, socketVmnet: probeSocketVmnet(prefix)}
 }
 
 async function rootHelperFacts(home: string): Promise<HostFacts['rootHelper']> {

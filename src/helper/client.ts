@@ -157,6 +157,10 @@ export class HelperClient implements HostPrivileges {
     await helperRequest(this.socketPath, {verb: 'network-down'})
   }
 
+  async setVmAddress(ip: string): Promise<void> {
+    await helperRequest(this.socketPath, {verb: 'vm-address', ip})
+  }
+
   async addRoute(subnet: string): Promise<void> {
     await helperRequest(this.socketPath, {verb: 'route-add', subnet})
   }

@@ -56,6 +56,7 @@ export function hostPrivilegesForHome(home: string): HostPrivileges {
     networkUp: async () => (await get()).networkUp(),
     openTap: async () => (await get()).openTap(),
     networkDown: async () => (await get()).networkDown(),
+    setVmAddress: async (ip) => (await get()).setVmAddress(ip),
     addRoute: async (subnet) => (await get()).addRoute(subnet),
     removeRoute: async (subnet) => (await get()).removeRoute(subnet),
     dnsSocket: async (protocol) => (await get()).dnsSocket(protocol),

@@ -15,12 +15,17 @@ export interface BridgeLink {
 }
 
 export interface HostPrivileges {
-  /** Bridge, forwarding, NAT and the hosts line (idempotent). */
+  /** Bridge, forwarding, NAT and the hosts line (idempotent). macOS: nothing to make (socket_vmnet has vmnet's). */
   networkUp(): Promise<BridgeLink>
   /** The VM's tap on the bridge, as an fd this process owns (QEMU inherits it). */
   openTap(): Promise<number>
   /** Undoes networkUp; routes through the VM go with the bridge. */
   networkDown(): Promise<void>
+  /**
+   * macOS (vmnet): the address the VM got from vmnet's DHCP, inside the registered network. The hosts line names it,
+   * and routes go via it. Refused on Linux, where the VM's address is the network's .2.
+   */
+  setVmAddress(ip: string): Promise<void>
   /** A host route for a private subnet via the VM; refused for public space or a conflict. */
   addRoute(subnet: string): Promise<void>
   removeRoute(subnet: string): Promise<void>

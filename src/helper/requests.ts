@@ -7,6 +7,7 @@ export type HelperRequest =
   | {verb: 'network-up'}
   | {verb: 'network-down'}
   | {verb: 'tap-open'}
+  | {verb: 'vm-address'; ip: string}
   | {verb: 'route-add'; subnet: string}
   | {verb: 'route-remove'; subnet: string}
   | {verb: 'dns-socket'; protocol: 'udp' | 'tcp'}
@@ -15,7 +16,7 @@ export type HelperRequest =
 
 export type HelperAnswer = {ok: true; result?: unknown} | {ok: false; error: string}
 
-export const HELPER_VERBS = ['network-up', 'network-down', 'tap-open', 'route-add', 'route-remove', 'dns-socket', 'resolver-write', 'resolver-remove'] as const
+export const HELPER_VERBS = ['network-up', 'network-down', 'tap-open', 'vm-address', 'route-add', 'route-remove', 'dns-socket', 'resolver-write', 'resolver-remove'] as const
 
 /** A request line is never longer than this; a longer one is refused unread. */
 export const MAX_REQUEST_BYTES = 1024
@@ -37,6 +38,10 @@ export function parseHelperRequest(line: string): HelperRequest | {refused: stri
   if (verb === 'route-add' || verb === 'route-remove') {
     if (keys.length !== 1 || typeof rest.subnet !== 'string' || rest.subnet.length > 18) return {refused: `${verb} takes one field, subnet (a.b.c.d/n)`}
     return {verb, subnet: rest.subnet}
+  }
+  if (verb === 'vm-address') {
+    if (keys.length !== 1 || typeof rest.ip !== 'string' || rest.ip.length > 15) return {refused: 'vm-address takes one field, ip (a.b.c.d)'}
+    return {verb, ip: rest.ip}
   }
   if (verb === 'dns-socket') {
     if (keys.length !== 1 || (rest.protocol !== 'udp' && rest.protocol !== 'tcp')) return {refused: 'dns-socket takes one field, protocol (udp or tcp)'}

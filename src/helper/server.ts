@@ -32,6 +32,7 @@ export interface HelperServer {
 /** The request as the log shows it: what the peer sent is quoted, so it cannot write a line of its own. */
 function describe(request: HelperRequest): string {
   if ('subnet' in request) return `${request.verb} ${JSON.stringify(request.subnet)}`
+  if ('ip' in request) return `${request.verb} ${JSON.stringify(request.ip)}`
   if ('protocol' in request) return `${request.verb} ${request.protocol}`
   if ('domain' in request) return `${request.verb} ${JSON.stringify(request.domain)} (${request.mode})`
   return request.verb
@@ -127,6 +128,10 @@ export async function serveHelper(deps: HelperServerDeps): Promise<HelperServer>
           break
         case 'network-down':
           await actions.networkDown()
+          answer({ok: true})
+          break
+        case 'vm-address':
+          await actions.setVmAddress(request.ip)
           answer({ok: true})
           break
         case 'route-add':

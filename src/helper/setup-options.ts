@@ -5,7 +5,8 @@
 import {existsSync, lstatSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import {bridgedUnavailable, checkHostname, checkSubnet, type ValidationError} from '../install/validate.js'
+import {probeSocketVmnet} from '../host/socket-vmnet.js'
+import {bridgedUnavailable, checkHostname, checkSubnet, defaultSubnet, routesOutsideVmnet, type InstallHostFacts, type ValidationError} from '../install/validate.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {networkNames} from '../network/names.js'
 import {publicNamesAllowed} from '../network/reserved-names.js'
@@ -28,15 +29,17 @@ export function homeOwnerProblem(home: string, uid: number): ValidationError | u
   return {flag: 'DLITE_HOME', message: `${path} belongs to uid ${owner}, not to uid ${uid} who ran sudo`, fix: 'run it with sudo as the user whose home it is, or set DLITE_HOME to a directory of yours'}
 }
 
-export async function checkSetupOptions(home: string, input: SetupInput, uid: number, routes?: HostRoute[], platform: NodeJS.Platform = process.platform): Promise<CheckedSetup> {
-  // the root part of a bridged VM is Linux's (bridge, tap, nft): elsewhere nothing of it runs, not even a route read
-  const unavailable = bridgedUnavailable(platform)
+export async function checkSetupOptions(home: string, input: SetupInput, uid: number, routes?: HostRoute[], platform: NodeJS.Platform = process.platform,
+  mac: Pick<InstallHostFacts, 'socketVmnet' | 'homebrewPrefix'> = platform === 'darwin' ? {socketVmnet: probeSocketVmnet()} : {}): Promise<CheckedSetup> {
+  // the root part of a bridged VM is Linux's bridge, tap and nft, or macOS's hosts line beside socket_vmnet (which
+  // must be installed): elsewhere nothing of it runs, not even a route read
+  const unavailable = bridgedUnavailable(platform, mac)
   if (unavailable) return {ok: false, errors: [{flag: 'network setup', ...unavailable}]}
   const bridge = networkNames(home).bridge
-  const table = (routes ?? (await readHostRoutes())).filter((route) => route.dev !== bridge)
+  const table = routesOutsideVmnet(platform, (routes ?? (await readHostRoutes())).filter((route) => route.dev !== bridge))
   const names = {publicNamesAllowed: publicNamesAllowed()}
   const earlier = readRegistration(home)
-  const subnet = checkSubnet(input.subnet ?? earlier?.subnet, {routes: table})
+  const subnet = checkSubnet(input.subnet ?? earlier?.subnet, {routes: table}, defaultSubnet(platform))
   const hostname = checkHostname(input.hostname ?? earlier?.hostname, names)
   const domain = checkHostname(input.dnsDomain ?? earlier?.dnsDomain ?? DEFAULT_DNS_DOMAIN, names)
   const ownership = homeOwnerProblem(home, uid)

@@ -40,6 +40,11 @@ export function helperLogPath(homeId: string, dirs: SystemDirs = systemDirs()): 
   return join(dirs.logs, `helper-${checkedId(homeId)}.log`)
 }
 
+/** Where the helper records the address a vmnet VM (macOS) got from DHCP: what routes go via. */
+export function vmAddressPath(homeId: string, dirs: SystemDirs = systemDirs()): string {
+  return join(dirs.registrations, `${checkedId(homeId)}.vm-address`)
+}
+
 /** Where the helper records the resolver files it wrote for the home (so it removes exactly those). */
 export function resolverStateDir(homeId: string, dirs: SystemDirs = systemDirs()): string {
   return join(dirs.registrations, `${checkedId(homeId)}.resolver`)

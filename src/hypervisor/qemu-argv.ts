@@ -27,6 +27,11 @@ export type NetSpec =
   | {type: 'tap'; ifname: string; mac?: string}
   /** slirp: `net` the guest network (CIDR), `host` the guest's alias for the host's loopback, `dns` slirp's resolver */
   | {type: 'user'; mac?: string; net?: string; host?: string; dns?: string; hostfwd?: string[]}
+  /**
+   * QEMU connects to a unix stream socket itself (QEMU >= 7.2), e.g. socket_vmnet's: frames go with a 4-byte
+   * length prefix, the framing of QEMU's socket/stream netdevs that socket_vmnet speaks.
+   */
+  | {type: 'stream'; path: string; mac?: string}
 
 export type ShareSpec =
   | {type: 'virtiofs'; socketPath: string; tag: string}
@@ -292,6 +297,8 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
         if (!/^[A-Za-z0-9_.-]{1,15}$/.test(spec.net.ifname)) throw new QemuSpecError(`tap ifname ${spec.net.ifname} is not a valid interface name`)
         netdev = `tap,id=net0,ifname=${spec.net.ifname},script=no,downscript=no`
       }
+    } else if (spec.net.type === 'stream') {
+      netdev = `stream,id=net0,server=off,addr.type=unix,addr.path=${requirePath('stream socket path', spec.net.path)}`
     } else {
       netdev = 'user,id=net0'
       if (spec.net.net !== undefined) {

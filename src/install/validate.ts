@@ -7,11 +7,14 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {ACCELS, NETWORK_MODES, type Accel, type DliteConfig, type Mount, type NetworkMode} from '../config/schema.js'
 import {controlSocketPath, guestControlSocketPath, qmpSocketPath, virtiofsSocketPath} from '../daemon/daemon-paths.js'
+import {defaultHomebrewPrefix, homebrewPrefix, socketVmnetPaths} from '../doctor/macos.js'
 import {readRegistration} from '../helper/registration.js'
+import {probeSocketVmnet} from '../host/socket-vmnet.js'
 import {underSudo} from '../host/invoking-user.js'
 import {readHostRoutes, type HostRoute} from '../network/host-routes.js'
 import {cidrsOverlap, formatCidr, isRfc1918, networkOf, parseCidr, requireCidr, type Cidr} from 'dlite-kit/ipv4'
 import {endsInReservedSuffix, publicNamesAllowed, reservedNameFix} from '../network/reserved-names.js'
+import {socketVmnetMissing, VMNET_DEFAULT_SUBNET, type SocketVmnetFacts} from '../network/vmnet.js'
 import {homeLayout} from '../paths.js'
 import {dockerdArgsProblem} from '../guest/dockerd-args.js'
 import {parseImageSource, type ImageSource} from '../image/source.js'
@@ -82,6 +85,9 @@ export interface InstallHostFacts {
   osSearched?: string[]
   /** DLITE_ALLOW_PUBLIC_NAMES=1: a dotted --hostname may end outside the reserved suffixes (a name the user owns). */
   publicNamesAllowed?: boolean
+  /** macOS: socket_vmnet, which a bridged VM's QEMU connects to (host/socket-vmnet.ts), under Homebrew's prefix. */
+  socketVmnet?: SocketVmnetFacts
+  homebrewPrefix?: string
 }
 
 export interface ValidationError {
@@ -360,8 +366,21 @@ export function suggestFreeSubnet(routes: HostRoute[]): string | undefined {
   return undefined
 }
 
-export function checkSubnet(raw: string | undefined, facts: Pick<InstallHostFacts, 'routes'>): Checked<string> {
-  const text = isUnset(raw) ? DEFAULT_SUBNET : raw!.trim()
+/**
+ * The VM network when none is given. macOS: socket_vmnet's own (a bridged VM gets its address there, and a user-mode
+ * one keeps it for a later switch); Linux: DLite's.
+ */
+export function defaultSubnet(platform: NodeJS.Platform): string {
+  return platform === 'darwin' ? VMNET_DEFAULT_SUBNET : DEFAULT_SUBNET
+}
+
+/** On macOS the bridged VM's network is socket_vmnet's, routed on its vmnet bridge (bridge100...): no clash with it. */
+export function routesOutsideVmnet(platform: NodeJS.Platform, routes: HostRoute[]): HostRoute[] {
+  return platform === 'darwin' ? routes.filter((route) => !/^bridge\d+$/.test(route.dev ?? '')) : routes
+}
+
+export function checkSubnet(raw: string | undefined, facts: Pick<InstallHostFacts, 'routes'>, fallback = DEFAULT_SUBNET): Checked<string> {
+  const text = isUnset(raw) ? fallback : raw!.trim()
   const suggestion = () => suggestFreeSubnet(facts.routes) ?? '10.213.0.0/24'
   const parsed = parseCidr(text)
   if (!parsed) return fail('--subnet', `"${text}" is not an IPv4 CIDR`, `give a network like ${DEFAULT_SUBNET}`)
@@ -425,34 +444,34 @@ export function checkDockerSocket(raw: string | undefined, facts: InstallHostFac
 
 /**
  * Where a bridged (routable) VM cannot be made, why and what to do instead. Bridged is Linux's bridge, tap and
- * nft; on macOS a routable VM needs socket_vmnet (vmnet.framework), which dlite does not drive yet.
+ * nft; on macOS it is vmnet through socket_vmnet, which must be installed (`brew install socket_vmnet`). Whether it
+ * runs is asked at each start, which names the command that starts it.
  */
-export function bridgedUnavailable(platform: NodeJS.Platform): {message: string; fix: string} | undefined {
+export function bridgedUnavailable(platform: NodeJS.Platform, mac: Pick<InstallHostFacts, 'socketVmnet' | 'homebrewPrefix'> = {}): {message: string; fix: string} | undefined {
   if (platform === 'linux') return undefined
   if (platform === 'darwin') {
-    return {
-      message: 'bridged networking (a VM with its own routable address) is not available on macOS yet: it needs socket_vmnet, which dlite does not support yet (see docs/MACOS.md)',
-      fix: 'use network=user, the default (leave --network out, or `dlite config set network=user`): docker, ssh and published ports reach the VM on 127.0.0.1',
-    }
+    const prefix = mac.homebrewPrefix ?? defaultHomebrewPrefix(process.arch)
+    return socketVmnetMissing(mac.socketVmnet ?? {...socketVmnetPaths(prefix), binaryExists: false, socketExists: false}, prefix)
   }
   return {message: `bridged networking is Linux only (got ${platform})`, fix: 'use network=user, the default (leave --network out, or --network user)'}
 }
 
-export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo' | 'helperRegistration'>): Checked<NetworkMode> {
+export function checkNetwork(raw: string | undefined, facts: Pick<InstallHostFacts, 'platform' | 'isRoot' | 'underSudo' | 'helperRegistration' | 'socketVmnet' | 'homebrewPrefix'>): Checked<NetworkMode> {
   const value = isUnset(raw) ? 'user' : raw!.trim().toLowerCase()
   if (value === 'user' && facts.underSudo) {
     return fail('--network', 'a user-mode VM runs as you, and sudo would make its home and keys root\'s', 'run `dlite install` without sudo, or use --network bridged')
   }
   if (value === 'user') return ok('user')
   if (!(NETWORK_MODES as readonly string[]).includes(value)) return fail('--network', `"${raw}" is not a network mode`, `use one of ${NETWORK_MODES.join(', ')}`)
-  const unavailable = value === 'bridged' ? bridgedUnavailable(facts.platform) : undefined
+  const unavailable = value === 'bridged' ? bridgedUnavailable(facts.platform, facts) : undefined
   if (unavailable) return fail('--network', unavailable.message, unavailable.fix)
   if (value === 'bridged' && facts.underSudo) {
     // (`sudo dlite install --network bridged` on the command line never gets here: it installs as the user)
     return fail('--network', 'a bridged VM runs as you too, and sudo would make its home and keys root\'s', 'give --network bridged on the command line (sudo then does the root part and installs as you), or run `sudo dlite network setup` once, then `dlite install --network bridged` without sudo')
   }
   if (value === 'bridged' && facts.isRoot === false && !facts.helperRegistration) {
-    return fail('--network', 'a bridged VM needs its bridge, tap and NAT made by root, and this home is not registered with the root helper', 'run `sudo dlite network setup` once, then install again (no sudo)')
+    const rootsPart = facts.platform === 'darwin' ? 'its hosts line and routes written by root' : 'its bridge, tap and NAT made by root'
+    return fail('--network', `a bridged VM needs ${rootsPart}, and this home is not registered with the root helper`, 'run `sudo dlite network setup` once, then install again (no sudo)')
   }
   return ok(value as NetworkMode)
 }
@@ -551,7 +570,8 @@ export function validateInstallOptions(input: InstallInput, facts: InstallHostFa
     osSource: screened('--os', input.os, () => checkOsSource(input.os, facts), {emptyFix: 'give the path or URL of a manifest.json, or leave --os out for the default'}),
     // a user-mode VM has no bridge: its (kept) subnet cannot clash with a host route
     // (a user's bridged VM takes the network root registered, whose routes were checked then)
-    subnet: registered(mode, facts, '--subnet', 'subnet', input.subnet, screened('--subnet', input.subnet, () => checkSubnet(input.subnet, mode === 'user' || facts.helperRegistration ? {routes: []} : facts))),
+    subnet: registered(mode, facts, '--subnet', 'subnet', input.subnet, screened('--subnet', input.subnet, () => checkSubnet(input.subnet,
+      mode === 'user' || facts.helperRegistration ? {routes: []} : {routes: routesOutsideVmnet(facts.platform, facts.routes)}, defaultSubnet(facts.platform)))),
     // a socket defaulted into a home that is already refused would only repeat that error
     dockerSocket: !home.ok && isUnset(input.dockerSocket)
       ? ok('')
@@ -676,6 +696,7 @@ export async function gatherInstallHostFacts(overrides: Partial<InstallHostFacts
     underSudo: underSudo(),
     publicNamesAllowed: publicNamesAllowed(),
     helperRegistration: process.getuid?.() !== 0 && overrides.dliteHome ? readRegistration(overrides.dliteHome) : undefined,
+    ...(process.platform === 'darwin' ? {homebrewPrefix: homebrewPrefix(process.arch), socketVmnet: probeSocketVmnet()} : {}),
     ...overrides,
   }
 }

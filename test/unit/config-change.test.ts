@@ -14,19 +14,30 @@ const facts = {
 describe('config set', () => {
   // macOS is not this machine: its facts are invented. `config set` (and `dlite edit`) check network with
   // install's checkNetwork, so the refusal is the same; the command turns it into a usage error (exit 2), nothing written.
-  it('on macOS refuses network=bridged, naming the default user network and docs/MACOS.md', () => {
-    const darwin = {...facts, platform: 'darwin', isRoot: false} as InstallHostFacts
+  it('on macOS without socket_vmnet refuses network=bridged, naming brew install and the default user network', () => {
+    const noVmnet = {binary: '/opt/homebrew/opt/socket_vmnet/bin/socket_vmnet', binaryExists: false, socket: '/opt/homebrew/var/run/socket_vmnet', socketExists: false}
+    const darwin = {...facts, platform: 'darwin', isRoot: false, homebrewPrefix: '/opt/homebrew', socketVmnet: noVmnet} as InstallHostFacts
     const current = {...sampleConfig(), network: 'user' as const}
     const plan = planConfigChange(['network=bridged'], current, darwin)
     expect(plan.ok).to.equal(false)
     if (plan.ok) return
     expect(plan.errors).to.have.length(1)
     expect(plan.errors[0].flag).to.equal('network')
-    expect(plan.errors[0].message).to.match(/not available on macOS yet: it needs socket_vmnet.*docs\/MACOS\.md/)
-    expect(plan.errors[0].fix).to.contain('network=user, the default')
+    expect(plan.errors[0].message).to.match(/through socket_vmnet, and \/opt\/homebrew\/opt\/socket_vmnet\/bin\/socket_vmnet is not there/)
+    expect(plan.errors[0].fix).to.contain('brew install socket_vmnet').and.contain('network=user, the default')
     expect(current.network).to.equal('user')
     const back = planConfigChange(['network=user'], {...sampleConfig(), network: 'bridged'}, darwin)
     expect(back.ok && back.change.next.network).to.equal('user')
+  })
+
+  it('on macOS with socket_vmnet takes network=bridged for a home registered on the same network', () => {
+    const vmnet = {binary: '/opt/homebrew/opt/socket_vmnet/bin/socket_vmnet', binaryExists: true, socket: '/opt/homebrew/var/run/socket_vmnet', socketExists: false}
+    const current = {...sampleConfig(), network: 'user' as const, subnet: '192.168.105.0/24'}
+    const darwin = {...facts, platform: 'darwin', isRoot: false, socketVmnet: vmnet, helperRegistration: {subnet: '192.168.105.0/24', hostname: 'local.docker'}} as InstallHostFacts
+    const plan = planConfigChange(['network=bridged'], current, darwin)
+    expect(plan.ok && plan.change.next.network).to.equal('bridged')
+    const elsewhere = planConfigChange(['network=bridged'], {...current, subnet: '192.168.64.0/24'}, darwin)
+    expect(elsewhere.ok === false && elsewhere.errors[0].message).to.match(/registered for subnet 192\.168\.105\.0\/24/)
   })
 
   it('applies good values and lists what changed, from and to', () => {

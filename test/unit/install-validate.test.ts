@@ -5,7 +5,6 @@ import {
   checkFlagText,
   checkHome,
   checkOsFlag,
-  DEFAULT_SUBNET,
   formatValidationErrors,
   validateInstallOptions,
   type FsProbe,
@@ -417,15 +416,33 @@ describe('install option validation', () => {
       expectOnlyError({network: 'wifi'}, '--network', /not a network mode/)
       expectOnlyError({network: 'bridged'}, '--network', /Linux only \(got freebsd\)/, facts({}, {platform: 'freebsd', isRoot: true}))
     })
-    // macOS is not this machine: its facts are invented
-    it('on macOS refuses bridged (socket_vmnet is not built yet), naming the default user network and docs/MACOS.md', () => {
-      for (const f of [facts({}, {platform: 'darwin', isRoot: true}), facts({}, {platform: 'darwin', isRoot: false}), facts({}, {platform: 'darwin', isRoot: false, helperRegistration: {subnet: DEFAULT_SUBNET, hostname: 'local.docker'}})]) {
-        const error = expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /not available on macOS yet: it needs socket_vmnet/, f)
-        expect(error.message).to.contain('docs/MACOS.md')
-        expect(error.fix).to.contain('network=user, the default').and.contain('dlite config set network=user')
+    // macOS is not this machine: its facts are invented, socket_vmnet's (installed or not) among them
+    const noVmnet = {binary: '/opt/homebrew/opt/socket_vmnet/bin/socket_vmnet', binaryExists: false, socket: '/opt/homebrew/var/run/socket_vmnet', socketExists: false}
+    const vmnet = {...noVmnet, binaryExists: true}
+    const mac = (overrides: Partial<InstallHostFacts>) => facts({}, {platform: 'darwin', homebrewPrefix: '/opt/homebrew', routes: [{dst: '0.0.0.0/0', dev: 'en0'}, {dst: '192.168.1.0/24', dev: 'en0'}], ...overrides})
+    it('on macOS refuses bridged without socket_vmnet, naming brew install, its root start and the user network', () => {
+      for (const f of [mac({isRoot: true}), mac({isRoot: false, helperRegistration: {subnet: '192.168.105.0/24', hostname: 'local.docker'}}), mac({isRoot: true, socketVmnet: noVmnet})]) {
+        const error = expectOnlyError({network: 'bridged', accel: 'hvf'}, '--network', /through socket_vmnet, and \/opt\/homebrew\/opt\/socket_vmnet\/bin\/socket_vmnet is not there/, f)
+        expect(error.fix).to.contain('brew install socket_vmnet').and.contain('sudo /opt/homebrew/bin/brew services start socket_vmnet').and.contain('network=user, the default')
       }
-      expect(optionsFor({accel: 'hvf'}, facts({}, {platform: 'darwin'})).network).to.equal('user')
-      expect(optionsFor({network: 'user'}, facts({}, {platform: 'darwin'})).network).to.equal('user')
+      expect(optionsFor({accel: 'hvf'}, mac({})).network).to.equal('user')
+      expect(optionsFor({network: 'user'}, mac({})).network).to.equal('user')
+    })
+    it('on macOS takes bridged with socket_vmnet installed, on its network 192.168.105.0/24 unless told otherwise', () => {
+      // running or not: `dlite start` says how to start it
+      const registered = mac({isRoot: false, socketVmnet: vmnet, dliteHome: '/Users/ann/.dlite', helperRegistration: {subnet: '192.168.105.0/24', hostname: 'local.docker'}})
+      expect(optionsFor({network: 'bridged', accel: 'hvf'}, registered)).to.include({network: 'bridged', subnet: '192.168.105.0/24', hostname: 'local.docker', dockerSocket: '/Users/ann/.dlite/docker.sock'})
+      // root's own, on the vmnet bridge's route that socket_vmnet made: that route is its network, no clash
+      const own = mac({isRoot: true, socketVmnet: {...vmnet, socketExists: true}, routes: [{dst: '0.0.0.0/0', dev: 'en0'}, {dst: '192.168.1.0/24', dev: 'en0'}, {dst: '192.168.105.0/24', dev: 'bridge100'}]})
+      expect(optionsFor({network: 'bridged'}, own)).to.include({network: 'bridged', subnet: '192.168.105.0/24'})
+      expect(optionsFor({network: 'bridged', subnet: '192.168.106.0/24'}, own).subnet).to.equal('192.168.106.0/24')
+      // a route of the Mac's own LAN still clashes
+      expectOnlyError({network: 'bridged', subnet: '192.168.1.0/24'}, '--subnet', /overlaps the host route 192\.168\.1\.0\/24 \(dev en0\)/, own)
+      // a user's VM without a registration: root's part on a Mac is the hosts line and the routes
+      const unregistered = expectOnlyError({network: 'bridged'}, '--network', /its hosts line and routes written by root/, mac({isRoot: false, socketVmnet: vmnet}))
+      expect(unregistered.fix).to.contain('sudo dlite network setup')
+      // user mode keeps socket_vmnet's network for a later switch to bridged
+      expect(optionsFor({}, mac({})).subnet).to.equal('192.168.105.0/24')
     })
   })
 

@@ -180,6 +180,7 @@ describe('root helper', () => {
         return openSync('/dev/null', 'r') // stands in for the tap: any descriptor travels the same way
       },
       networkDown: async () => void done.push('network-down'),
+      setVmAddress: async (ip) => void done.push(`vm-address ${ip}`),
       addRoute: async (subnet) => {
         if (subnet === '1.1.1.0/24') throw new RefusedRequest('only private (RFC 1918) subnets')
         done.push(`route-add ${subnet}`)

@@ -7,6 +7,7 @@ import {setUpHelper, type HelperSetupResult} from '../../helper/setup.js'
 import {invokingUser} from '../../host/invoking-user.js'
 import {checkSetupOptions} from '../../helper/setup-options.js'
 import {DEFAULT_HOSTNAME, DEFAULT_SUBNET} from '../../install/validate.js'
+import {VMNET_DEFAULT_SUBNET} from '../../network/vmnet.js'
 import {dliteHome} from '../../paths.js'
 
 export default class NetworkSetup extends DliteCommand {
@@ -17,7 +18,7 @@ export default class NetworkSetup extends DliteCommand {
     'Run it again with other --subnet/--hostname to change them; `sudo dlite network remove` undoes it.'
   static override examples = ['sudo <%= config.bin %> network setup', 'sudo <%= config.bin %> network setup --subnet 192.168.100.0/24 --hostname dev.docker']
   static override flags = {
-    subnet: Flags.string({description: `the VM network, a private IPv4 CIDR [default: ${DEFAULT_SUBNET}]`}),
+    subnet: Flags.string({description: `the VM network, a private IPv4 CIDR [default: ${DEFAULT_SUBNET}; macOS: socket_vmnet's, ${VMNET_DEFAULT_SUBNET}]`}),
     hostname: Flags.string({description: `the VM's name in /etc/hosts [default: ${DEFAULT_HOSTNAME}]`}),
     'dns-domain': Flags.string({description: `the one domain dlite-dns may point the host's resolver at for this VM [default: ${DEFAULT_DNS_DOMAIN}]`}),
   }
@@ -38,7 +39,8 @@ export default class NetworkSetup extends DliteCommand {
     }
     if (!this.jsonEnabled()) {
       const r = result.registration
-      this.log(`The root helper serves ${r.home} (uid ${r.owner.uid}) on ${result.socket}: ${r.bridge} ${r.subnet}, ${r.hostname}, resolver for .${r.dnsDomain}.`)
+      const network = process.platform === 'darwin' ? `vmnet (socket_vmnet) ${r.subnet}` : `${r.bridge} ${r.subnet}`
+      this.log(`The root helper serves ${r.home} (uid ${r.owner.uid}) on ${result.socket}: ${network}, ${r.hostname}, resolver for .${r.dnsDomain}.`)
       this.log(result.runsAs === 'process'
         ? 'No service manager here: it runs until the host reboots; run this again after one.'
         : `It runs as a ${result.runsAs} service, started at every boot.`)

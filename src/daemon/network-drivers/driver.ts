@@ -5,11 +5,27 @@
 import type {NetworkMode} from '../../config/index.js'
 import type {GuestNetwork} from '../../guest/settings.js'
 import type {NetSpec} from '../../hypervisor/qemu-argv.js'
+import type {GuestMarker} from '../../vm/marker-watch.js'
 import type {ForwardTransport} from '../ports/index.js'
 
 export interface HostEndpoint {
   host: string
   port: number
+  /**
+   * The name dockerd's certificate is checked against when it is not `host`: a vmnet VM's address comes from DHCP,
+   * after its certificate was made (naming the config's hostname, never skipping the check).
+   */
+  servername?: string
+}
+
+/**
+ * A VM whose address the guest learns from DHCP (vmnet): the daemon hands the driver the guest's markers, and waits
+ * for `learnt` before it reaches docker. Once learnt, the VmNetwork's docker, ssh and routableIp are that address.
+ */
+export interface AddressLearning {
+  onMarker(marker: GuestMarker): void
+  /** Resolves with the address once the guest reported it and the host followed (the hosts line); rejects with why not. */
+  learnt(): Promise<string>
 }
 
 export interface VmNetwork {
@@ -24,12 +40,14 @@ export interface VmNetwork {
   docker: HostEndpoint
   /** The guest's sshd as the host reaches it. */
   ssh: HostEndpoint
-  /** The VM's own routable address (bridged), or undefined when only forwarded ports reach it (user). */
+  /** The VM's own routable address (bridged, vmnet once learnt), or undefined when only forwarded ports reach it (user). */
   routableIp?: string
   /** One line for the start pipeline and the log. */
   summary: string
   /** How published ports reach the guest; `hmp` runs a QEMU human-monitor command (user mode needs it). */
   portTransport(hmp: (commandLine: string) => Promise<string>): ForwardTransport
+  /** vmnet: the address is the guest's DHCP lease, known once it reports it. Absent: known at setUp. */
+  learnsAddress?: AddressLearning
 }
 
 export interface NetworkDriver {

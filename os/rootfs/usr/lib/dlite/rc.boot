@@ -143,6 +143,14 @@ done
 for ns in $(echo "$DNS" | tr ',' ' '); do echo "nameserver $ns" >> /run/resolv.conf; done
 if [ -z "$iface" ]; then
   warn "network: no network interface"
+elif [ "$IP" = dhcp ]; then
+  # vmnet (macOS): its bridge lets through only the addresses its DHCP server handed out. udhcpc stays to renew the
+  # lease (no -q); its hook keeps the lease in /run/dlite and reports it (DLITE-READY address), how the host learns it
+  ip link set "$iface" up
+  udhcpc -i "$iface" -b -t 20 -p /run/udhcpc.pid -s /usr/lib/dlite/udhcpc.script -x hostname:"$HOSTNAME" >/var/log/udhcpc.log 2>&1
+  IP=$(cat /run/dlite/dhcp-address 2>/dev/null)
+  [ -z "$DNS" ] && DNS=$(cat /run/dlite/dhcp-dns 2>/dev/null)
+  [ -n "$IP" ] || warn "network: no DHCP lease within 20 tries; still asking in the background"
 elif [ -n "$IP" ]; then
   ip link set "$iface" up
   ip addr add "$IP" dev "$iface" || fail "network: ip addr add $IP dev $iface"
