@@ -331,7 +331,7 @@ export async function startToReady(): Promise<BenchResult> {
       'Each round has a cold dlite run (`dlite start --cold`) and a resume run right after it (`dlite start`, resuming the state that the cold run\'s `dlite stop` saved); every dlite run ends with a `dlite stop` that saves, timed apart from the start.',
     `dlite: a sandbox install (bench/sandbox-vm.ts: 2 vCPU, 2 GiB, virtiofs share, os/dist, kernel ${dliteManifest.kernel.version}, docker ${dliteManifest.docker.version}) in its own network namespace; ` +
       'timed from spawning `dlite start` until `docker -H unix://<host socket> version` succeeds (dlite start returns at that point; one extra docker version confirms it), then `dlite stop`.',
-    `Baseline: bench/baseline-guest/build.sh (cached in os/cache/baseline-<hash>/): mmdebstrap trixie with the dlite package list plus systemd-sysv, udev, dbus, initramfs-tools, zstd, ifupdown, iproute2 ` +
+    `Baseline: bench/baseline-guest/build.sh (cached in the OS builder's cache directory, baseline-<hash>/): mmdebstrap trixie with the dlite package list plus systemd-sysv, udev, dbus, initramfs-tools, zstd, ifupdown, iproute2 ` +
       `(${infoValue('PACKAGES')} packages, kernel ${infoValue('KERNEL_VERSION')}, systemd ${infoValue('SYSTEMD_VERSION')}, docker ${infoValue('DOCKER_VERSION')}); ` +
       `Debian's own initramfs (initramfs-tools, MODULES=most, ${(Number(infoValue('INITRD_SIZE')) / 1048576).toFixed(0)} MiB), an 8 GiB ext4 root disk (virtio-blk, writable, kept across the run's boots), ` +
       'systemd as PID 1 with docker.service/docker.socket, containerd.service, ssh.service and ifupdown (static 192.168.64.2 on eth0) enabled; dockerd also listens on TLS 2376 with client certificates. ' +

@@ -7,7 +7,8 @@
 # certificates (what the benchmark polls with `docker version`).
 #
 # Usage: build.sh [MIRROR]   (root; prints the cache directory on stdout, logs on stderr)
-# Output: os/cache/baseline-<inputs hash>/{vmlinuz,initrd.img,root.img,id_ed25519,tls/,info.env}
+# Output: <cache>/baseline-<inputs hash>/{vmlinuz,initrd.img,root.img,id_ed25519,tls/,info.env}, in the OS builder's
+# cache directory (os/build.js: DLITE_OS_CACHE, else $XDG_CACHE_HOME/dlite/os, else ~/.cache/dlite/os)
 # Cached by the hash of this script, the package list and the mirror; nothing here is committed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +34,8 @@ extra=systemd-sysv,udev,dbus,initramfs-tools,zstd,ifupdown,iproute2
 packages="$dlite_packages,$extra"
 
 hash=$( { cat "$0"; echo "$suite $arch $mirror $packages"; } | sha256sum | cut -c1-16)
-out="$repo/os/cache/baseline-$hash"
+cache="${DLITE_OS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dlite/os}"
+out="$cache/baseline-$hash"
 if [ -f "$out/info.env" ]; then
   log "cached: $out"
   echo "$out"; exit 0
@@ -41,7 +43,7 @@ fi
 [ "$(id -u)" = 0 ] || { log "needs root (mmdebstrap --mode=root)"; exit 1; }
 
 t0=$(date +%s)
-work="$repo/os/cache/baseline-$hash.partial"
+work="$cache/baseline-$hash.partial"
 rm -rf "$work"; mkdir -p "$work/tls"
 tree="$work/tree"
 

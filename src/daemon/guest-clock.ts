@@ -1,5 +1,5 @@
 // Keeps the guest's clock on the host's. The host writes its time on the guest's control port (virtio-serial
-// org.dlite.control) as `clock SECONDS.MILLIS`; the guest's clock agent steps its own clock when it is off by
+// org.dlite.control) as `clock SECONDS.MILLIS`; the guest's control agent steps its own clock when it is off by
 // more than half a second (os/rootfs/usr/lib/dlite/control-agent). The host writes when the agent says it
 // listens (DLITE-READY clock: a time queued before that would be stale when read), every pushEveryMs, at once
 // when the host's wall clock jumps against its monotonic clock — a host that slept (the VM's clock stood still
@@ -74,7 +74,7 @@ export class GuestClock {
     this.guestPaused = false
   }
 
-  /** The guest's clock agent reads the port from now on: give it the time at once. */
+  /** The guest's control agent reads the port from now on: give it the time at once. */
   guestListening(): void {
     this.listening = true
     this.push('the guest started listening')

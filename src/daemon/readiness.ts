@@ -24,7 +24,7 @@ export interface ReadinessOptions {
   watchdogS: number
   docker: () => DockerClient
   log: (line: string) => void
-  /** Each marker once per boot, from whichever channel brought it first (the guest's clock agent listens on READY clock). */
+  /** Each marker once per boot, from whichever channel brought it first (the guest's control agent listens on READY clock). */
   onMarker?: (marker: GuestMarker) => void
 }
 

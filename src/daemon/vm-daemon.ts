@@ -63,8 +63,8 @@ export type {HookResult} from './hook-dispatch.js'
 
 /** A guest that never became ready seldom powers off by itself: a failed start waits less for it. */
 const FAILED_START_STOP_TIMEOUT_MS = 30_000
-/** How long the guest may take to unmount its shares before a save, or to mount them again after a resume. */
-const GUEST_SHARES_TIMEOUT_MS = 30_000
+/** How long the guest may take to get ready for a save (sync, shares unmounted), or to mount them again after a resume. */
+const GUEST_SAVE_TIMEOUT_MS = 30_000
 
 /** How a stop ended: the VM's state saved for the next start, or the VM powered off (and why, where a save was meant). */
 export interface StopOutcome {
@@ -390,9 +390,9 @@ export class VmDaemon {
     // vmnet: the guest's DHCP lease is its address
     this.network?.learnsAddress?.onMarker(marker)
     if (marker.kind === 'READY' && marker.text === 'clock') this.clock.guestListening()
-    const answered = marker.kind === 'READY' ? /^shares-(?:detached|attached) (\d+)$/.exec(marker.text) : undefined
+    const answered = marker.kind === 'READY' ? /^(?:prepared|resumed) (\d+)$/.exec(marker.text) : undefined
     if (answered) this.guestAnswers.get(answered[1])?.resolve()
-    const refused = marker.kind === 'FAIL' ? /^shares-detach (\d+): (.*)$/.exec(marker.text) : undefined
+    const refused = marker.kind === 'FAIL' ? /^prepare-save (\d+): (.*)$/.exec(marker.text) : undefined
     if (refused) this.guestAnswers.get(refused[1])?.reject(new Error(refused[2]))
     if (!marker.text.startsWith('docker: ')) return
     if (marker.kind === 'WARN' && marker.text.includes(' exited; started it again')) {
@@ -592,11 +592,13 @@ export class VmDaemon {
     const paths = savedStatePaths(this.layout)
     const started = Date.now()
     const vm = this.vm!
+    let loadedMs = 0
     try {
       const loaded = await vm.loadState(paths.state)
       if (loaded.bytes !== record.state.bytes || loaded.sha256 !== record.state.sha256) {
         throw new Error(`the state file does not match its record (sha256 ${loaded.sha256.slice(0, 12)}…, ${loaded.bytes} bytes; saved ${record.state.sha256.slice(0, 12)}…, ${record.state.bytes} bytes)`)
       }
+      loadedMs = Date.now() - started
       // used once: a crash from here on boots cold
       discardSavedState(paths)
       await vm.resume()
@@ -609,27 +611,27 @@ export class VmDaemon {
       await this.startQemu()
       return `${await this.bootWithFallback()} (a cold boot: ${this.status.coldBoot})`
     }
-    // the guest's clock agent listened when the state was saved; its clock stood still since
+    // the guest's control agent listened when the state was saved; its clock stood still since
     await this.clock.connected()
     this.clock.guestListening()
-    if (this.share.guestShares.length > 0) {
-      await this.askGuest('shares-attach').catch((error: Error) => {
-        this.status.lastError = `the shares were not mounted again after the resume: ${error.message}`
-        this.options.log(this.status.lastError)
-      })
-    }
+    await this.askGuest('resumed').catch((error: Error) => {
+      this.status.lastError = `the guest did not take up its shares again after the resume: ${error.message}`
+      this.options.log(this.status.lastError)
+    })
     this.status.resumedFrom = record.savedAt
     const mib = Math.round(record.state.bytes / 1024 / 1024)
+    const seconds = (ms: number) => (ms / 1000).toFixed(2)
+    this.options.log(`resume: ${mib} MiB loaded and checked in ${seconds(loadedMs)} s; the guest running with its shares ${seconds(Date.now() - started - loadedMs)} s later`)
     return `resumed the VM saved at ${new Date(record.savedAt).toLocaleTimeString()} (${mib} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`
   }
 
   /** One request to the guest's control agent, answered on its readiness port; a refusal rejects with its reason. */
-  private async askGuest(verb: 'shares-detach' | 'shares-attach'): Promise<void> {
+  private async askGuest(verb: 'prepare-save' | 'resumed'): Promise<void> {
     const id = String(++this.guestRequests)
     const answer = new Promise<void>((resolve, reject) => this.guestAnswers.set(id, {resolve, reject}))
     try {
       if (!this.clock.request(`${verb} ${id}`)) throw new Error('the guest\'s control agent is not listening')
-      await withTimeout(answer, GUEST_SHARES_TIMEOUT_MS, `the guest did not answer ${verb} within ${GUEST_SHARES_TIMEOUT_MS / 1000} s (an OS image older than this dlite does not know it: dlite update)`)
+      await withTimeout(answer, GUEST_SAVE_TIMEOUT_MS, `the guest did not answer ${verb} within ${GUEST_SAVE_TIMEOUT_MS / 1000} s (an OS image older than this dlite does not know it: dlite update)`)
     } finally {
       this.guestAnswers.delete(id)
     }
@@ -725,7 +727,8 @@ export class VmDaemon {
     prepareSavedStateDir(paths)
     discardSavedState(paths)
     const partial = `${paths.state}.partial`
-    await this.askGuest('shares-detach')
+    await this.askGuest('prepare-save')
+    const preparedMs = Date.now() - started
     let digest
     try {
       digest = await vm.saveState(partial)
@@ -739,7 +742,7 @@ export class VmDaemon {
     renameSync(partial, paths.state)
     const ms = Date.now() - started
     writeSavedStateRecord(paths, {format: 1, savedAt: Date.now(), saveMs: ms, state: digest, identity: this.stateIdentity!, dataDisk: diskIdentity(this.layout.disk)})
-    this.options.log(`saved the VM's state (${Math.round(digest.bytes / 1024 / 1024)} MiB in ${(ms / 1000).toFixed(2)} s): the next start resumes it`)
+    this.options.log(`saved the VM's state (${Math.round(digest.bytes / 1024 / 1024)} MiB in ${(ms / 1000).toFixed(2)} s, of which the guest's preparation ${(preparedMs / 1000).toFixed(2)} s): the next start resumes it`)
     return {bytes: digest.bytes, ms}
   }
 

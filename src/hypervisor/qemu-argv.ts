@@ -88,7 +88,8 @@ export interface VmSpec {
   rng?: boolean
   /**
    * virtio-balloon with free page reporting: the guest hands pages it freed back to the host, so QEMU's
-   * memory shrinks after a container that used a lot exits. Default true.
+   * memory shrinks after a container that used a lot exits (and a saved state carries them as zero pages, next
+   * to nothing). Default true.
    */
   freePageReporting?: boolean
   /**
@@ -380,7 +381,8 @@ export function buildQemuArgv(spec: VmSpec): QemuCommand {
   if (spec.pidFile) args.push('-pidfile', requirePath('pidFile', spec.pidFile))
   if (spec.incoming) {
     if (!pci && spec.shares?.some((share) => share.type === 'virtiofs')) throw new QemuSpecError('a microvm with a virtiofs share cannot be resumed from a saved state (its device cannot be unplugged)')
-    args.push('-incoming', 'defer')
+    // -S: the guest stays paused after the state loads, whatever it was when saved, until the host has checked it
+    args.push('-S', '-incoming', 'defer')
   }
 
   return {binary: `qemu-system-${arch}`, args}

@@ -64,8 +64,8 @@ export interface VmInstance extends EventEmitter {
   /** Lets a paused guest go on (paused by pause(), or after the cause of an io-error is gone). */
   resume(): Promise<void>
   /**
-   * Pauses the guest and writes its memory and devices to a file, with its sha256 (the guest must have let go of
-   * what cannot be saved: its virtiofs shares). The VM stays paused: quit() it after, or resume() it on failure.
+   * Writes the guest's memory and devices to a file, with its sha256 (the guest must have let go of what cannot be
+   * saved: its virtiofs shares), and leaves it paused: quit() it after, or resume() it on failure.
    */
   saveState(toFile: string): Promise<{bytes: number; sha256: string}>
   /** Loads a saved state into a VM started with `incoming`; the guest stays paused until resume(). */

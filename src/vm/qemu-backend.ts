@@ -175,12 +175,14 @@ class QemuInstance extends EventEmitter implements VmInstance {
   }
 
   /**
-   * Saves the guest's memory and devices to the file `toFile` and leaves QEMU paused, done (the caller then quits it). The
-   * virtiofs devices are unplugged first (QEMU cannot save them): the guest must have unmounted them. The guest
-   * stays paused whatever happens: a failed save is followed by resume() and a power-down.
+   * Saves the guest's memory and devices to the file `toFile` and leaves QEMU paused, done (the caller then quits
+   * it). The virtiofs devices are unplugged first (QEMU cannot save them): the guest must have unmounted them. A
+   * failed save leaves the guest paused: the caller resumes it and powers it off.
    */
   async saveState(toFile: string): Promise<{bytes: number; sha256: string}> {
     for (const id of virtiofsDeviceIds(this.spec)) await this.unplug(id)
+    // paused first: one pass over a guest that stands still. A live migration of a running guest (for the balloon's
+    // free page hints) saved a guest that panicked as it resumed under TCG, in one run of three here.
     await this.qmpCommand('stop')
     await this.qmpCommand('migrate-set-parameters', {'max-bandwidth': UNCAPPED_BANDWIDTH})
     const received = await receiveState(this.options.migrationSocket, toFile)

@@ -84,6 +84,13 @@ describe('resume from a saved state (e2e, user-mode networking, real VM under QE
     const resumed = await startJson()
     const ms = Date.now() - started
     process.stderr.write(`    (dlite start resumed it in ${(ms / 1000).toFixed(1)} s)\n`)
+    // where the resume's time went: the daemon's stage lines of this start, each as seconds since the first
+    const log = readFileSync(join(home, 'logs', 'daemon.log'), 'utf8').split('\n')
+    const lines = log.slice(log.map((line) => line.includes('stage network start')).lastIndexOf(true))
+    const t0 = Date.parse(lines[0].slice(0, 24))
+    process.stderr.write(`      ${log.filter((line) => line.includes('saved the VM\'s state')).at(-1)?.slice(25)}\n`)
+    process.stderr.write(lines.filter((line) => / stage \w+ (done|fail)| resume: /.test(line))
+      .map((line) => `      +${((Date.parse(line.slice(0, 24)) - t0) / 1000).toFixed(2)} s ${line.slice(25)}\n`).join(''))
     expect(resumed.status.resumedFrom, JSON.stringify(resumed.status)).to.be.a('number')
     expect(resumed.status.coldBoot).to.equal(undefined)
     // used once

@@ -122,9 +122,11 @@ describe('buildQemuArgv', () => {
     const cold = buildQemuArgv({...base, shares}).args
     const {args} = buildQemuArgv({...base, shares, incoming: true})
     expect(opt(args, '-incoming')).to.equal('defer')
+    // paused after the load whatever the state says, until the host has checked it
+    expect(args).to.include('-S')
     // the same machine otherwise: the chardevs, the root ports and the 9p device stay
     const withoutVirtiofsDevices = cold.filter((arg, i) => !arg.startsWith('vhost-user-fs-pci') && !(arg === '-device' && cold[i + 1].startsWith('vhost-user-fs-pci')))
-    expect(args).to.deep.equal([...withoutVirtiofsDevices, '-incoming', 'defer'])
+    expect(args).to.deep.equal([...withoutVirtiofsDevices, '-S', '-incoming', 'defer'])
     expect(all(args, '-device').some((device) => device.startsWith('vhost-user-fs'))).to.equal(false)
     expect(all(args, '-device')).to.include.members(['pcie-root-port,id=vfsport0,chassis=1', 'pcie-root-port,id=vfsport2,chassis=3', 'virtio-9p-pci,fsdev=fs1,mount_tag=share1'])
     expect(virtiofsDeviceIds({shares})).to.deep.equal(['vfsdev0', 'vfsdev2'])

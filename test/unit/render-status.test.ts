@@ -29,7 +29,7 @@ describe('status rendering', () => {
   it('a stopped VM with a saved state says when it was saved and that start resumes it; a running one how it came up', () => {
     const saved = new Date(2026, 11, 7, 18, 3, 2).getTime()
     const stopped = renderStatus({...base, state: 'stopped', savedState: {savedAt: saved, bytes: 412 * 1024 * 1024}})
-    expect(stopped).to.match(/^saved state  from 18:03:02, 412 MiB: `dlite start` resumes it \(`--cold` boots instead\)$/m)
+    expect(stopped).to.match(/^saved state {2}from 18:03:02, 412 MiB: `dlite start` resumes it \(`--cold` boots instead\)$/m)
     expect(renderStatus({...base, state: 'running', resumedFrom: saved})).to.match(/^resumed {6}from the state saved at 18:03:02$/m)
     const cold = renderStatus({...base, state: 'running', coldBoot: 'the saved state was not used: the host was restarted since the save'})
     expect(cold).to.match(/^cold boot {4}the saved state was not used: the host was restarted since the save$/m)
