@@ -128,8 +128,8 @@ describe('a bridged VM run as the user, through the root helper (e2e, real VM un
     const packed = await runCommand('npm', ['pack', '-w', 'dlite-dns', '--pack-destination', systemDir], {cwd: REPO, timeoutMs: 300_000})
     expect(packed.code, packed.stderr).to.equal(0)
     const {version} = JSON.parse(readFileSync(join(REPO, 'plugins', 'dns', 'package.json'), 'utf8')) as {version: string}
-    // installed by the user, into their own data directory (outside the namespace: npm fetches its dependencies)
-    const installed = await user.runOutside(process.execPath, [cli, 'plugins', 'install', `file:${join(systemDir, `dlite-dns-${version}.tgz`)}`], {timeoutMs: 300_000, env: {DLITE_DATA_DIR: dataDir}})
+    // installed by the user, into their own data directory (outside the namespace: npm fetches what its cache lacks)
+    const installed = await user.runOutside(process.execPath, [cli, 'plugins', 'install', `file:${join(systemDir, `dlite-dns-${version}.tgz`)}`], {timeoutMs: 300_000, env: {DLITE_DATA_DIR: dataDir, ...user.npmCacheFirst()}})
     expect(installed.code, installed.stderr + installed.stdout).to.equal(0)
     expect(statSync(join(dataDir, 'node_modules', 'dlite-dns')).uid).to.equal(user.uid)
   })

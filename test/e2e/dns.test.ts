@@ -114,8 +114,8 @@ describe('dlite-dns (e2e, plugin installed from its tarball, real VM under QEMU)
     const {version} = JSON.parse(readFileSync(join(REPO, 'plugins', 'dns', 'package.json'), 'utf8')) as {version: string}
     const tarball = join(dir, `dlite-dns-${version}.tgz`)
     expect(existsSync(tarball), packed.stdout + packed.stderr).to.equal(true)
-    // Outside the namespace: npm fetches the plugin's dependencies from the registry.
-    const installed = await dliteCli(env)(['plugins', 'install', `file:${tarball}`], {timeoutMs: 300_000})
+    // Outside the namespace: npm takes the plugin's dependencies from its cache, or else the registry.
+    const installed = await dliteCli({...env, npm_config_prefer_offline: 'true'})(['plugins', 'install', `file:${tarball}`], {timeoutMs: 300_000})
     expect(installed.code, installed.stderr).to.equal(0)
     const listed = await cli.json<Array<{name: string; type: string}>>(['plugins'])
     expect(listed.body.find((p) => p.name === 'dlite-dns')).to.include({type: 'user'})

@@ -1,8 +1,9 @@
 // `dlite stop` saves the VM and `dlite start` resumes it (issue "start in a blink"), as an ordinary user in
 // user-mode networking inside a private namespace: a container keeps running with its uptime, the guest's clock
 // is the host's at once, the share and a published port work again, and the state is used once. Every way a
-// state can be wrong — truncated, corrupt, from another boot of the host — ends in a clean cold boot that
-// says why, with the volume's data intact; a container with a share mounted makes the stop power off instead.
+// resume can go wrong — a state truncated, corrupt or from another boot of the host, a QEMU that dies loading it —
+// ends in a clean cold boot that says why, with the volume's data intact; a container with a share mounted makes
+// the stop power off instead.
 import {expect} from 'chai'
 import {existsSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync} from 'node:fs'
 import {join} from 'node:path'
@@ -130,6 +131,26 @@ describe('resume from a saved state (e2e, user-mode networking, real VM under QE
     const started = await startJson()
     expect(started.status.resumedFrom).to.equal(undefined)
     expect(started.status.coldBoot).to.match(/could not be resumed/)
+    expect(await volumeData()).to.equal('in-the-volume')
+  })
+
+  it('a resume that crashes (its QEMU killed while it loads the state) ends in a cold boot', async () => {
+    expect((await stopJson()).saved).to.not.equal(undefined)
+    const log = join(home, 'logs', 'daemon.log')
+    const before = readFileSync(log, 'utf8').length
+    const starting = startJson()
+    // the QEMU launched for the state, killed as soon as the daemon says it is loading it (that takes seconds)
+    let killed = ''
+    for (let i = 0; i < 600 && !killed; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      if (!readFileSync(log, 'utf8').slice(before).includes('loading the saved state')) continue
+      killed = ok(await user.run(ns, 'sh', ['-c', `pkill -KILL -u ${user.uid} -e -f '^qemu-system' || true`]))
+    }
+    expect(killed, 'a QEMU loading the state was killed').to.match(/killed/)
+    const started = await starting
+    expect(started.status.resumedFrom).to.equal(undefined)
+    expect(started.status.coldBoot).to.match(/could not be resumed/)
+    expect(existsSync(statePath())).to.equal(false)
     expect(await volumeData()).to.equal('in-the-volume')
   })
 

@@ -3,7 +3,7 @@
 // reach it when its own path is not (CI may clone under /root).
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -21,6 +21,11 @@ export interface TestUser {
   run(ns: Netns, cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>
   /** The same outside any namespace: only for what must reach the internet (npm), never for a VM or the network. */
   runOutside(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>
+  /**
+   * npm settings for the user's own npm (`dlite plugins install` runs it): a copy of this process's npm cache as
+   * theirs, taken first, so what the repository's own install fetched is not fetched again.
+   */
+  npmCacheFirst(): Record<string, string>
   remove(): void
 }
 
@@ -84,6 +89,16 @@ export function createTestUser(prefix = 'dlt'): TestUser {
     runOutside(cmd, args, opts = {}) {
       const call = asUser(cmd, args, opts)
       return runCommand('setpriv', call.args, call.opts)
+    },
+    npmCacheFirst() {
+      const cache = join(home, '.npm')
+      const own = execFileSync('npm', ['config', 'get', 'cache'], {encoding: 'utf8'}).trim()
+      if (existsSync(join(own, '_cacache'))) {
+        mkdirSync(cache, {recursive: true})
+        execFileSync('cp', ['-a', join(own, '_cacache'), cache])
+        execFileSync('chown', ['-R', `${uid}:${gid}`, cache])
+      }
+      return {npm_config_cache: cache, npm_config_prefer_offline: 'true'}
     },
   }
 }

@@ -58,7 +58,8 @@ describe('a third-party plugin built on the kit, from docs/PLUGINS.md', function
     const tarball = join(plugin, 'dlite-where-1.0.0.tgz')
     expect(existsSync(tarball)).to.equal(true)
 
-    const env = {DLITE_HOME: join(dir, 'no-home'), XDG_DATA_HOME: join(dir, 'xdg'), DLITE_DATA_DIR: join(dir, 'xdg', 'dlite')}
+    // npm, under `dlite plugins install` too, takes its cache first: what the lockless install resolves is there
+    const env = {DLITE_HOME: join(dir, 'no-home'), XDG_DATA_HOME: join(dir, 'xdg'), DLITE_DATA_DIR: join(dir, 'xdg', 'dlite'), npm_config_prefer_offline: 'true'}
     const cli = dliteCli(env)
     const installed = await cli(['plugins', 'install', `file:${tarball}`], {timeoutMs: 300_000})
     expect(installed.code, installed.stderr).to.equal(0)
