@@ -25,6 +25,8 @@ export interface GuestClockOptions {
 export class GuestClock {
   private socket?: Socket
   private connecting?: Promise<void>
+  /** Bumped by every disconnect: a connect still trying for an earlier VM process must not take the new one's port. */
+  private generation = 0
   private listening = false
   private timer?: NodeJS.Timeout
   private last?: {wall: number; mono: number}
@@ -51,22 +53,33 @@ export class GuestClock {
 
   private async connectPort(deadlineMs: number): Promise<void> {
     this.disconnect()
+    const generation = this.generation
+    let socket: Socket
     try {
-      this.socket = await connectWhenListening(this.options.socketPath, deadlineMs)
+      socket = await connectWhenListening(this.options.socketPath, deadlineMs)
     } catch (error) {
-      this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
+      if (generation === this.generation) this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
       return
     }
-    this.socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
-    this.socket.on('close', () => {
+    // a QEMU that went while this waited: the socket is the next one's port, where a connect of its own is made.
+    // QEMU serves one connection at a time; a second one would take the writes and never be read.
+    if (generation !== this.generation) {
+      socket.destroy()
+      return
+    }
+    this.socket = socket
+    socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
+    socket.on('close', () => {
+      if (this.socket !== socket) return
       this.socket = undefined
       this.listening = false
     })
     // the guest writes nothing here; drain anyway so nothing piles up
-    this.socket.resume()
+    socket.resume()
   }
 
   disconnect(): void {
+    this.generation++
     this.socket?.destroy()
     this.socket = undefined
     this.listening = false

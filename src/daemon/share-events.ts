@@ -36,6 +36,8 @@ export function touchLine(path: string, mtimeNs: bigint): string | undefined {
 
 export class ShareEvents {
   private socket?: Socket
+  /** Bumped by every disconnect: a connect still trying for an earlier VM process must not take the new one's port. */
+  private generation = 0
   private watch?: ShareWatch
   private readonly pending = new Set<string>()
   private timer?: NodeJS.Timeout
@@ -64,13 +66,20 @@ export class ShareEvents {
   /** A new VM process: connect to its end of the port (QEMU makes the socket as it starts). */
   async connect(deadlineMs = 30_000): Promise<void> {
     this.disconnect()
+    const generation = this.generation
+    let socket: Socket
     try {
-      this.socket = await connectWhenListening(this.options.socketPath, deadlineMs)
+      socket = await connectWhenListening(this.options.socketPath, deadlineMs)
     } catch (error) {
-      this.options.log(`share events: cannot reach the guest's port (${(error as Error).message}); host changes raise no inotify events in the VM`)
+      if (generation === this.generation) this.options.log(`share events: cannot reach the guest's port (${(error as Error).message}); host changes raise no inotify events in the VM`)
       return
     }
-    const socket = this.socket
+    // the QEMU it was for went while this waited: QEMU serves one connection, and the next launch makes its own
+    if (generation !== this.generation) {
+      socket.destroy()
+      return
+    }
+    this.socket = socket
     socket.on('error', (error) => this.options.log(`share events: ${error.message}`))
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined
@@ -79,6 +88,7 @@ export class ShareEvents {
   }
 
   disconnect(): void {
+    this.generation++
     this.socket?.destroy()
     this.socket = undefined
   }

@@ -113,4 +113,30 @@ describe('guest clock', function () {
     clock.disconnect()
     expect(clock.push('after')).to.equal(false)
   })
+
+  it('a connect still trying for a QEMU that went does not take the next one\'s port: one connection, and it is read', async () => {
+    // a port whose QEMU has not made its socket yet (it is killed before it does); the next QEMU makes it late
+    const late = join(dir, 'late.sock')
+    const accepted: Socket[] = []
+    const lines: string[] = []
+    const other = new GuestClock({socketPath: late, log: () => {}, now: () => wall, monotonic: () => mono})
+    const first = other.connect(5000)
+    other.disconnect()
+    const second = other.connect(5000)
+    const lateServer = createServer((socket) => {
+      accepted.push(socket)
+      socket.setEncoding('utf8')
+      socket.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await new Promise<void>((resolve) => lateServer.listen(late, resolve))
+    await Promise.all([first, second])
+    await settle()
+    other.guestListening()
+    await settle()
+    expect(accepted.filter((socket) => !socket.destroyed && socket.readable)).to.have.length(1)
+    expect(lines).to.deep.equal(['clock 1800000000.000'])
+    other.stop()
+    await new Promise((resolve) => lateServer.close(resolve))
+  })
 })
