@@ -482,15 +482,21 @@ describe('dlite as an ordinary user (e2e, user-mode networking, real VM under QE
     expect((await dlite(['status', '--json'])).stdout).to.match(/"state": "running"/)
   })
 
-  it('status and ip say how the VM is reached; a paused VM stops cleanly; stop and uninstall --purge leave no process behind', async () => {
+  it('status and ip say how the VM is reached; a paused VM is saved, or with --cold stops cleanly; stop and uninstall --purge leave no process behind', async () => {
     const ip = await dlite(['ip'])
     expect(ip.stdout.trim()).to.equal('127.0.0.1')
     const status = await dlite(['status'])
     expect(status.stdout).to.match(/network\s+user-mode/).and.match(/reached at\s+docker tcp:\/\/127\.0\.0\.1:\d+ \(TLS\), ssh 127\.0\.0\.1:\d+/)
     expect((await dlite(['pause'])).code).to.equal(0)
     expect((await dlite(['status'])).stdout).to.match(/state\s+paused since \d\d:\d\d:\d\d \(`dlite resume` lets it go on\)/)
-    expect((await dlite(['stop'], {timeoutMs: 120_000})).code).to.equal(0)
-    // the guest ran again to power off by itself, not stopped hard
+    // a paused VM is saved as it was: it runs again for the guest to let go of its shares, then QEMU saves it
+    const saved = await dlite(['stop', '--json'], {timeoutMs: 180_000})
+    expect(saved.code, saved.stderr).to.equal(0)
+    expect(JSON.parse(saved.stdout).saved, saved.stdout).to.have.property('bytes').above(0)
+    expect((await dlite(['start', '--timeout', '400'], {timeoutMs: 420_000})).code).to.equal(0)
+    expect((await dlite(['pause'])).code).to.equal(0)
+    expect((await dlite(['stop', '--cold'], {timeoutMs: 120_000})).code).to.equal(0)
+    // --cold: the guest ran again to power off by itself, not stopped hard
     expect(readFileSync(join(home, 'logs', 'console.log'), 'utf8')).to.contain('DLITE-STAGE shutdown-done')
     const notRunning = await dlite(['pause'])
     expect(notRunning.code).to.equal(1)
