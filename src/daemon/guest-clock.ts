@@ -7,7 +7,7 @@
 // event; nothing is written while it is paused).
 import type {Socket} from 'node:net'
 
-import {connectWhenListening} from '../util/unix-connect.js'
+import {connectForCurrent} from '../util/unix-connect.js'
 
 export interface GuestClockOptions {
   socketPath: string
@@ -54,19 +54,15 @@ export class GuestClock {
   private async connectPort(deadlineMs: number): Promise<void> {
     this.disconnect()
     const generation = this.generation
-    let socket: Socket
+    const current = () => generation === this.generation
+    let socket: Socket | undefined
     try {
-      socket = await connectWhenListening(this.options.socketPath, deadlineMs)
+      socket = await connectForCurrent(this.options.socketPath, deadlineMs, current)
     } catch (error) {
-      if (generation === this.generation) this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
+      if (current()) this.options.log(`guest clock: cannot reach the guest's control port (${(error as Error).message}); the guest keeps its own clock`)
       return
     }
-    // a QEMU that went while this waited: the socket is the next one's port, where a connect of its own is made.
-    // QEMU serves one connection at a time; a second one would take the writes and never be read.
-    if (generation !== this.generation) {
-      socket.destroy()
-      return
-    }
+    if (!socket) return
     this.socket = socket
     socket.on('error', (error) => this.options.log(`guest clock: ${error.message}`))
     socket.on('close', () => {

@@ -7,7 +7,7 @@
 import {lstat} from 'node:fs/promises'
 import type {Socket} from 'node:net'
 
-import {connectWhenListening} from '../util/unix-connect.js'
+import {connectForCurrent} from '../util/unix-connect.js'
 import {ShareWatch} from './share-watch.js'
 
 export interface ShareEventsOptions {
@@ -67,18 +67,15 @@ export class ShareEvents {
   async connect(deadlineMs = 30_000): Promise<void> {
     this.disconnect()
     const generation = this.generation
-    let socket: Socket
+    const current = () => generation === this.generation
+    let socket: Socket | undefined
     try {
-      socket = await connectWhenListening(this.options.socketPath, deadlineMs)
+      socket = await connectForCurrent(this.options.socketPath, deadlineMs, current)
     } catch (error) {
-      if (generation === this.generation) this.options.log(`share events: cannot reach the guest's port (${(error as Error).message}); host changes raise no inotify events in the VM`)
+      if (current()) this.options.log(`share events: cannot reach the guest's port (${(error as Error).message}); host changes raise no inotify events in the VM`)
       return
     }
-    // the QEMU it was for went while this waited: QEMU serves one connection, and the next launch makes its own
-    if (generation !== this.generation) {
-      socket.destroy()
-      return
-    }
+    if (!socket) return
     this.socket = socket
     socket.on('error', (error) => this.options.log(`share events: ${error.message}`))
     socket.on('close', () => {

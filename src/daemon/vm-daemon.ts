@@ -577,10 +577,15 @@ export class VmDaemon {
     }
     const problem = typeof record === 'string' ? record : savedStateProblem(record, paths.state, identity, disk)
     if (problem === undefined) return record as SavedStateRecord
-    discardSavedState(paths)
-    this.status.coldBoot = `the saved state was not used: ${problem}`
-    this.options.log(`${this.status.coldBoot}; booting cold`)
+    this.giveUpSavedState(`the saved state was not used: ${problem}`)
     return undefined
+  }
+
+  /** A saved state that will not be resumed goes, and why is the status's and the log's. */
+  private giveUpSavedState(why: string): void {
+    discardSavedState(savedStatePaths(this.layout))
+    this.status.coldBoot = why
+    this.options.log(`${why}; booting cold`)
   }
 
   /**
@@ -604,9 +609,7 @@ export class VmDaemon {
       await vm.resume()
       await vm.resumed()
     } catch (error) {
-      discardSavedState(paths)
-      this.status.coldBoot = `the saved state could not be resumed: ${(error as Error).message}`
-      this.options.log(`${this.status.coldBoot}; booting cold`)
+      this.giveUpSavedState(`the saved state could not be resumed: ${(error as Error).message}`)
       await vm.kill()
       await this.startQemu()
       return `${await this.bootWithFallback()} (a cold boot: ${this.status.coldBoot})`

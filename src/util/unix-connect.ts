@@ -25,3 +25,15 @@ function openSocket(path: string): Promise<Socket> {
     socket.once('error', reject)
   })
 }
+
+/**
+ * connectWhenListening for one VM process's port: undefined when `stillWanted` says, once connected, that the
+ * process it was for went meanwhile. QEMU serves one connection at a time, so that socket is closed at once: left
+ * open, it would be the one QEMU reads, and the connection made for the next process would never be read.
+ */
+export async function connectForCurrent(path: string, deadlineMs: number, stillWanted: () => boolean): Promise<Socket | undefined> {
+  const socket = await connectWhenListening(path, deadlineMs)
+  if (stillWanted()) return socket
+  socket.destroy()
+  return undefined
+}
