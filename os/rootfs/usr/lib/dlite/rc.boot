@@ -313,6 +313,14 @@ keep_docker() {
   done
 }
 
+# What the boot read and no process maps any more (modules, the rest of each 1 MiB squashfs block a page of a
+# binary came from) is dropped once the start is over: the balloon hands it back to the host (~90 MiB). Clean
+# pages only; what a later command needs is read again.
+drop_boot_cache() {
+  usleep 20000000
+  echo 1 > /proc/sys/vm/drop_caches
+}
+
 # ---------------------------------------------------------------- readiness
 (
   i=0
@@ -321,6 +329,7 @@ keep_docker() {
       host_to_loopback   # before "ready": the host starts forwarding published ports as soon as it hears it
       ready docker
       start_sshd   # after docker: sshd's start-up would compete with dockerd's for the vCPUs
+      drop_boot_cache &
       keep_docker
       exit 0
     fi
