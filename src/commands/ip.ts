@@ -1,5 +1,5 @@
 import {DliteCommand} from '../base-command.js'
-import {vmStatus} from '../lifecycle/vm-control.js'
+import {vmStatus} from '../lifecycle/vm-status.js'
 import {dliteHome} from '../paths.js'
 
 export default class Ip extends DliteCommand {

@@ -1,7 +1,6 @@
 import {DliteCommand} from '../base-command.js'
 import {statusReport, type StatusReport} from '../lifecycle/status-report.js'
 import {dliteHome} from '../paths.js'
-import {renderStatus} from '../render/status.js'
 
 export default class Status extends DliteCommand {
   static override summary = 'Show whether the VM runs, how, and with what resources'
@@ -10,7 +9,8 @@ export default class Status extends DliteCommand {
   async run(): Promise<StatusReport> {
     await this.parse(Status)
     const report = await statusReport(dliteHome())
-    if (!this.jsonEnabled()) this.log(renderStatus(report))
+    // the text rendering, imported only for it: `status --json` is what scripts call, often
+    if (!this.jsonEnabled()) this.log((await import('../render/status.js')).renderStatus(report))
     return report
   }
 }

@@ -7,7 +7,6 @@ import {connect} from 'node:net'
 import type {DliteConfig} from '../config/index.js'
 import {controlSocketPath, guestControlSocketPath, pidFilePath, qmpSocketPath, virtiofsSocketPath, vmRecordPath} from '../daemon/daemon-paths.js'
 import {lockHolder} from '../daemon/pid-lock.js'
-import {hostPrivilegesFor} from '../helper/for-home.js'
 import {linkExists} from '../network/bridge.js'
 import {networkNames} from '../network/names.js'
 import {homeLayout} from '../paths.js'
@@ -61,7 +60,8 @@ export async function cleanUpLeftovers(home: string, config: Pick<DliteConfig, '
     removed.push(`socket ${path}`)
   }
   if (left.hostNetwork.length > 0) {
-    // root's work: the root helper does it for a user's VM
+    // root's work: the root helper does it for a user's VM (imported here: `dlite status` finds leftovers too)
+    const {hostPrivilegesFor} = await import('../helper/for-home.js')
     await hostPrivilegesFor(home, config, {hostsFile}).networkDown()
     removed.push(...left.hostNetwork.map((link) => `network link ${link}`), 'NAT rules', 'hosts line')
   }

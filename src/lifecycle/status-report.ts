@@ -1,17 +1,13 @@
-// Everything `dlite status` reports, from the config, the daemon, the disk and docker itself.
-import {isInstalled, readConfig} from '../config/index.js'
+// Everything `dlite status` reports, from the config, the daemon, the disk and docker itself. What a running VM in
+// user mode does not need (leftovers and a saved state: a stopped VM's; the bridge's names, subnet and hosts line:
+// a bridged VM's; the image store: a rollback's; the docker context's name: an old daemon's) is imported where it
+// is needed: `status` is the command scripts call most, and every module loaded is startup time.
+import {isInstalled, readConfig} from '../config/read.js'
 import type {ForwardedPort, VmState} from '../daemon/control-protocol.js'
-import {diskUsage} from '../disk/index.js'
-import {isImageInstalled} from '../image/index.js'
-import {contextName} from '../docker/context.js'
-import {hostsLine} from '../network/hosts-file.js'
-import {networkNames} from '../network/names.js'
-import {parseSubnet} from '../network/subnet.js'
+import {diskUsage} from '../disk/sparse-disk.js'
 import {homeLayout} from '../paths.js'
 import {savedStatePaths} from '../daemon/daemon-paths.js'
-import {readSavedState} from '../vm/saved-state.js'
-import {describeLeftovers, findLeftovers} from './leftovers.js'
-import {vmStatus} from './vm-control.js'
+import {vmStatus} from './vm-status.js'
 
 export interface StatusReport {
   home: string
@@ -65,7 +61,8 @@ export async function statusReport(home: string): Promise<StatusReport> {
   const config = await readConfig(home)
   const layout = homeLayout(home)
   const live = await vmStatus(home)
-  const left = live ? undefined : await findLeftovers(home, config)
+  const stopped = live ? undefined : await import('./leftovers.js')
+  const left = stopped ? await stopped.findLeftovers(home, config) : undefined
   const usage = await diskUsage(layout.disk).catch(() => undefined)
   const previous = config.image.previous
   const report: StatusReport = {
@@ -79,13 +76,13 @@ export async function statusReport(home: string): Promise<StatusReport> {
     memoryGiB: config.memoryGiB,
     disk: usage && {sizeGiB: config.diskGiB, ...usage},
     network: config.network,
-    ip: live?.ip ?? (config.network === 'user' ? '127.0.0.1' : parseSubnet(config.subnet).vmIp),
+    ip: live?.ip ?? (config.network === 'user' ? '127.0.0.1' : (await import('../network/subnet.js')).parseSubnet(config.subnet).vmIp),
     dockerEndpoint: live?.dockerEndpoint || undefined,
     ssh: live?.ssh,
     hostname: config.hostname,
     subnet: config.network === 'bridged' ? config.subnet : undefined,
     dockerSocket: config.dockerSocket,
-    dockerContext: live?.dockerContext ?? contextName(home),
+    dockerContext: live?.dockerContext ?? (await import('../docker/context.js')).contextName(home),
     uptimeSeconds: live?.readyAt ? Math.round((Date.now() - live.startedAt!) / 1000) : undefined,
     autostart: config.autostart ?? false,
     restarts: live?.restarts,
@@ -96,7 +93,7 @@ export async function statusReport(home: string): Promise<StatusReport> {
     lastError: live?.lastError ?? (left?.vm ? `QEMU runs without its daemon; \`dlite stop\` stops it, \`dlite start\` starts afresh` : undefined),
     image: {
       version: config.image.current,
-      rollbackAvailable: previous !== undefined && isImageInstalled(layout.images, previous),
+      rollbackAvailable: previous !== undefined && (await import('../image/store.js')).isImageInstalled(layout.images, previous),
       previous,
     },
   }
@@ -104,18 +101,20 @@ export async function statusReport(home: string): Promise<StatusReport> {
   // the guest on every `status` (the slowest part of it under emulation); `dlite doctor` is the live check.
   if (live?.state === 'running') report.dockerVersion = live.dockerVersion
   if (live?.ports) report.ports = live.ports
-  if (live && live.state !== 'stopped') report.madeOnHost = madeOnHost(home, config, live.dockerContext)
-  const saved = live ? undefined : readSavedState(savedStatePaths(layout))
+  if (live && live.state !== 'stopped') report.madeOnHost = await madeOnHost(home, config, live.dockerContext)
+  const saved = live ? undefined : (await import('../vm/saved-state.js')).readSavedState(savedStatePaths(layout))
   if (saved !== undefined && typeof saved !== 'string') report.savedState = {savedAt: saved.savedAt, bytes: saved.state.bytes}
-  const leftBehind = left ? describeLeftovers(left) : []
+  const leftBehind = left && stopped ? stopped.describeLeftovers(left) : []
   if (leftBehind.length > 0) report.leftBehind = leftBehind
   return report
 }
 
-function madeOnHost(home: string, config: Awaited<ReturnType<typeof readConfig>>, context: string): string[] {
+async function madeOnHost(home: string, config: Awaited<ReturnType<typeof readConfig>>, context: string): Promise<string[]> {
   const layout = homeLayout(home)
   const made = [`docker socket ${config.dockerSocket}`, `docker context ${context}`, `control socket ${layout.run}/control.sock`]
   if (config.network === 'bridged') {
+    const [{hostsLine}, {networkNames}, {parseSubnet}] = await Promise.all([
+      import('../network/hosts-file.js'), import('../network/names.js'), import('../network/subnet.js')])
     const names = networkNames(home)
     const subnet = parseSubnet(config.subnet)
     made.push(`bridge ${names.bridge} (${subnet.hostIp}/${subnet.prefix})`, `tap ${names.tap}`, `NAT for ${subnet.cidr}`,

@@ -40,9 +40,7 @@ export function startRefusal(home: string, config: Pick<DliteConfig, 'network' |
   return undefined
 }
 
-export async function vmStatus(home: string): Promise<VmStatus | undefined> {
-  return queryStatus(controlSocketPath(homeLayout(home)))
-}
+export {vmStatus} from './vm-status.js'
 
 export async function startVm(options: {
   home: string
