@@ -28,8 +28,11 @@ suite=trixie arch=amd64
 # The dlite guest's package list, read from os/build.js so both guests stay on the same set, plus
 # what a conventional boot needs: systemd as init, udev, dbus (logind, systemctl), Debian's
 # initramfs generator and ifupdown.
-dlite_packages=$(sed -n '/^export const PACKAGES = \[/,/^\]/p' "$repo/os/build.js" | grep -o "'[^']*'" | tr -d "'" | paste -sd, -)
-[ -n "$dlite_packages" ] || { log "cannot read PACKAGES from os/build.js"; exit 1; }
+# (the x86_64 kernel package, then COMMON_PACKAGES, as packagesFor('amd64') lists them)
+kernel_package=$(sed -n "s/.*guest: 'x86_64', kernel: '\([^']*\)'.*/\1/p" "$repo/os/build.js")
+common_packages=$(sed -n '/^const COMMON_PACKAGES = \[/,/^\]/p' "$repo/os/build.js" | grep -o "'[^']*'" | tr -d "'" | paste -sd, -)
+[ -n "$kernel_package" ] && [ -n "$common_packages" ] || { log "cannot read the amd64 packages from os/build.js"; exit 1; }
+dlite_packages="$kernel_package,$common_packages"
 extra=systemd-sysv,udev,dbus,initramfs-tools,zstd,ifupdown,iproute2
 packages="$dlite_packages,$extra"
 
