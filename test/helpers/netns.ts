@@ -1,10 +1,12 @@
 // A private network namespace per test run (DESIGN.md §5, the sandbox rule). Everything that boots a VM or
 // touches bridges, routes, hosts or resolver files runs inside one of these, and it is always removed:
-// by remove(), and as a last resort on process exit, SIGINT and SIGTERM.
+// by remove(), and as a last resort on process exit, SIGINT and SIGTERM (last-resort.ts).
 import {execFileSync, spawn, type ChildProcess, type SpawnOptions} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+
+import {atLastResort} from './last-resort.js'
 
 export interface RunResult {
   code: number
@@ -30,7 +32,6 @@ export interface Netns {
 }
 
 const live = new Set<string>()
-let handlersInstalled = false
 
 function log(message: string): void {
   process.stderr.write(`[netns] ${message}\n`)
@@ -58,21 +59,6 @@ function removeSync(name: string): void {
   }
   rmSync(join('/etc/netns', name), {recursive: true, force: true})
   log(`removed ${name}`)
-}
-
-function installHandlers(): void {
-  if (handlersInstalled) return
-  handlersInstalled = true
-  const cleanAll = () => {
-    for (const name of [...live]) removeSync(name)
-  }
-  process.on('exit', cleanAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      cleanAll()
-      process.exit(130)
-    })
-  }
 }
 
 /** Runs a command and collects its output; never rejects on a non-zero exit. */
@@ -107,7 +93,6 @@ export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): 
 
 export async function createNetns(prefix = 'dlite-t'): Promise<Netns> {
   if (process.getuid?.() !== 0) throw new Error('the e2e sandbox needs root (ip netns add)')
-  installHandlers()
   const name = `${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`
   const etcDir = join('/etc/netns', name)
   mkdirSync(etcDir, {recursive: true})
@@ -117,6 +102,7 @@ export async function createNetns(prefix = 'dlite-t'): Promise<Netns> {
   // No resolver inside the sandbox unless a test sets one up.
   writeFileSync(resolvConf, '# dlite test namespace: no upstream resolver\n')
   live.add(name)
+  atLastResort(() => removeSync(name))
   try {
     execFileSync('ip', ['netns', 'add', name], {stdio: 'pipe'})
     execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up'], {stdio: 'pipe'})

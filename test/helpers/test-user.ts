@@ -3,11 +3,12 @@
 // reach it when its own path is not (CI may clone under /root).
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {REPO} from './dlite-cli.js'
+import {atLastResort} from './last-resort.js'
 import {runCommand, type Netns, type RunOptions, type RunResult} from './netns.js'
 
 export interface TestUser {
@@ -38,42 +39,97 @@ function canReach(uid: number, gid: number, path: string): boolean {
   }
 }
 
-export function createTestUser(prefix = 'dlt'): TestUser {
-  if (process.getuid?.() !== 0) throw new Error('creating a test user needs root (useradd)')
-  const name = `${prefix}${randomBytes(3).toString('hex')}`
-  const base = mkdtempSync(join(tmpdir(), `dlite-${name}-`))
-  chmodSync(base, 0o755)
-  const home = join(base, 'home')
-  execFileSync('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', name], {stdio: 'pipe'})
-  const uid = Number(execFileSync('id', ['-u', name], {encoding: 'utf8'}).trim())
-  const gid = Number(execFileSync('id', ['-g', name], {encoding: 'utf8'}).trim())
-  let repo = REPO
-  let mounted: string | undefined
-  if (!canReach(uid, gid, join(REPO, 'bin', 'run.js'))) {
-    mounted = join(base, 'repo')
-    mkdirSync(mounted)
-    execFileSync('mount', ['--bind', REPO, mounted])
-    repo = mounted
+// Each user's directory in tmpdir() is `dlite-<name>-XXXXXX`, holding its home, the repository's bind mount when
+// one was needed, and the pid of the test process that made it.
+const USER_DIR = /^dlite-(dlt[0-9a-f]{6})-[A-Za-z0-9]{6}$/
+const CREATOR_FILE = 'creator.pid'
+
+/** Kills the user's processes, unmounts the repository's bind mount, deletes the user and its directory. */
+function removeUser(name: string, base: string): void {
+  try {
+    execFileSync('pkill', ['-KILL', '-u', name], {stdio: 'ignore'})
+  } catch {
+    // no process left
   }
-  const remove = () => {
+  const mounted = join(base, 'repo')
+  if (readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === mounted)) {
     try {
-      execFileSync('pkill', ['-KILL', '-u', name], {stdio: 'ignore'})
-    } catch {
-      // no process left
-    }
-    if (mounted) {
-      try {
-        execFileSync('umount', ['-l', mounted], {stdio: 'ignore'})
-      } catch {
-        // already gone
-      }
-    }
-    try {
-      execFileSync('userdel', [name], {stdio: 'ignore'})
+      execFileSync('umount', ['-l', mounted], {stdio: 'ignore'})
     } catch {
       // already gone
     }
-    rmSync(base, {recursive: true, force: true})
+  }
+  try {
+    execFileSync('userdel', [name], {stdio: 'ignore'})
+  } catch {
+    // already gone
+  }
+  rmSync(base, {recursive: true, force: true})
+}
+
+function creatorOf(base: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(join(base, CREATOR_FILE), 'utf8'), 10)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * The users of test processes that are gone without their cleanup (SIGKILL, a CI timeout): removed before a new one
+ * is made. A user whose test process still runs is left alone.
+ */
+function removeOrphanedUsers(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    const match = USER_DIR.exec(entry)
+    if (!match) continue
+    const base = join(tmpdir(), entry)
+    const creator = creatorOf(base)
+    // no creator yet: being made this moment, unless it has been so for a minute
+    if (creator === undefined ? Date.now() - statSync(base).mtimeMs < 60_000 : alive(creator)) continue
+    removeUser(match[1], base)
+  }
+}
+
+export function createTestUser(): TestUser {
+  if (process.getuid?.() !== 0) throw new Error('creating a test user needs root (useradd)')
+  removeOrphanedUsers()
+  const name = `dlt${randomBytes(3).toString('hex')}`
+  const base = mkdtempSync(join(tmpdir(), `dlite-${name}-`))
+  chmodSync(base, 0o755)
+  writeFileSync(join(base, CREATOR_FILE), `${process.pid}\n`)
+  const home = join(base, 'home')
+  // however the test ends (a failed hook, Ctrl-C, mocha's exit): the user does not outlive it
+  const forget = atLastResort(() => removeUser(name, base))
+  const remove = () => {
+    forget()
+    removeUser(name, base)
+  }
+  let uid: number
+  let gid: number
+  let repo = REPO
+  try {
+    execFileSync('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', name], {stdio: 'pipe'})
+    uid = Number(execFileSync('id', ['-u', name], {encoding: 'utf8'}).trim())
+    gid = Number(execFileSync('id', ['-g', name], {encoding: 'utf8'}).trim())
+    if (!canReach(uid, gid, join(REPO, 'bin', 'run.js'))) {
+      repo = join(base, 'repo')
+      mkdirSync(repo)
+      execFileSync('mount', ['--bind', REPO, repo])
+    }
+  } catch (error) {
+    remove()
+    throw error
   }
   const asUser = (cmd: string, args: string[], opts: RunOptions) => {
     const env = {HOME: home, USER: name, LOGNAME: name, PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...opts.env}
