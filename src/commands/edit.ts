@@ -4,7 +4,7 @@ import {formatValidationErrors, gatherInstallHostFacts} from '../install/validat
 import {describeChange, needsRestart, planConfigChange, writeConfigChange} from '../lifecycle/config-change.js'
 import {chosenEditor, editText, parseSettingsText, settingsText} from '../lifecycle/config-edit.js'
 import {requireInstalled} from '../lifecycle/installed.js'
-import {vmStatus} from '../lifecycle/vm-control.js'
+import {vmStatus} from '../lifecycle/vm-status.js'
 import {dliteHome} from '../paths.js'
 
 export default class Edit extends DliteCommand {

@@ -9,7 +9,7 @@ import {invokingUser, underSudo} from '../host/invoking-user.js'
 import {installBridgedForInvokingUser, SetupRefused} from '../install/bridged-under-sudo.js'
 import {formatValidationErrors, gatherInstallHostFacts, realFsProbe, validateInstallOptions, type InstallInput} from '../install/validate.js'
 import {autostartUnavailable} from '../lifecycle/autostart.js'
-import {vmStatus} from '../lifecycle/vm-control.js'
+import {vmStatus} from '../lifecycle/vm-status.js'
 import {defaultHome, dliteHome, osBuildDir} from '../paths.js'
 
 export default class Install extends DliteCommand {

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 
 import {DliteCommand} from '../base-command.js'
 import {keyPaths, sshClientArgs} from '../keys/index.js'
-import {vmStatus} from '../lifecycle/vm-control.js'
+import {vmStatus} from '../lifecycle/vm-status.js'
 import {dliteHome, homeLayout} from '../paths.js'
 import {run} from 'dlite-kit/exec'
 

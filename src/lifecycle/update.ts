@@ -11,7 +11,8 @@ import {installImage, pruneImages, removeImage} from '../image/index.js'
 import {homeLayout} from '../paths.js'
 import {progressBar} from '../tasks/progress-bar.js'
 import {CLEAN_STOP_TIMEOUT_MS} from '../daemon/control-protocol.js'
-import {startVm, stopVm, vmStatus} from './vm-control.js'
+import {startVm, stopVm} from './vm-control.js'
+import {vmStatus} from './vm-status.js'
 
 export interface UpdateOutcome {
   action: 'already-installed' | 'updated' | 'rolled-back'

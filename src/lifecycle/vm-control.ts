@@ -40,8 +40,6 @@ export function startRefusal(home: string, config: Pick<DliteConfig, 'network' |
   return undefined
 }
 
-export {vmStatus} from './vm-status.js'
-
 export async function startVm(options: {
   home: string
   entry: string
